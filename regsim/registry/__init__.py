@@ -1,0 +1,1 @@
+"""The system layer: a real OCI registry library. It never imports the simulator."""

@@ -1,0 +1,113 @@
+"""Registry errors, one class per failure a caller must tell apart.
+
+Where the OCI distribution spec defines an error code, the class carries it in ``code`` so the
+HTTP layer can answer with the spec's body and status without a lookup table of its own.
+"""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base of every error the registry raises on purpose."""
+
+    code = "UNKNOWN"
+    status = 500
+
+    def __init__(self, message: str, *, detail: object | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class NameInvalid(RegistryError):
+    code, status = "NAME_INVALID", 400
+
+
+class TagInvalid(RegistryError):
+    code, status = "TAG_INVALID", 400
+
+
+class NameUnknown(RegistryError):
+    code, status = "NAME_UNKNOWN", 404
+
+
+class DigestInvalid(RegistryError):
+    """A digest string is malformed, or content does not hash to the digest it claims."""
+
+    code, status = "DIGEST_INVALID", 400
+
+
+class SizeInvalid(RegistryError):
+    code, status = "SIZE_INVALID", 400
+
+
+class BlobUnknown(RegistryError):
+    code, status = "BLOB_UNKNOWN", 404
+
+
+class BlobUploadUnknown(RegistryError):
+    code, status = "BLOB_UPLOAD_UNKNOWN", 404
+
+
+class BlobUploadInvalid(RegistryError):
+    """A chunk arrived at the wrong offset, or an upload was finished in a bad state."""
+
+    code, status = "BLOB_UPLOAD_INVALID", 416
+
+
+class ManifestInvalid(RegistryError):
+    code, status = "MANIFEST_INVALID", 400
+
+
+class ManifestBlobUnknown(RegistryError):
+    code, status = "MANIFEST_BLOB_UNKNOWN", 400
+
+
+class ManifestUnknown(RegistryError):
+    code, status = "MANIFEST_UNKNOWN", 404
+
+
+class Unsupported(RegistryError):
+    code, status = "UNSUPPORTED", 415
+
+
+class Unauthorized(RegistryError):
+    code, status = "UNAUTHORIZED", 401
+
+
+class Denied(RegistryError):
+    code, status = "DENIED", 403
+
+
+class TooManyRequests(RegistryError):
+    code, status = "TOOMANYREQUESTS", 429
+
+
+class KeyNotFound(RegistryError):
+    """A storage backend has no object under the requested key."""
+
+    code, status = "BLOB_UNKNOWN", 404
+
+
+class InvalidKey(RegistryError):
+    """A storage key that could escape the backend's root or is otherwise malformed."""
+
+    code, status = "NAME_INVALID", 400
+
+
+class IntegrityError(RegistryError):
+    """Stored data failed authentication or a checksum: tampering or corruption."""
+
+    code, status = "BLOB_UNKNOWN", 500
+
+
+class DataLoss(RegistryError):
+    """More fragments are lost than the codec tolerates; names the blob and the lost nodes."""
+
+    code, status = "BLOB_UNKNOWN", 503
+
+
+class ConfigError(RegistryError):
+    """The registry was configured with values it cannot work with."""
+
+    code, status = "UNSUPPORTED", 500

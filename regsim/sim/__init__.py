@@ -1,0 +1,1 @@
+"""The model layer: SimPy models that drive the real registry and price its receipts."""
