@@ -1,0 +1,107 @@
+"""Parsing and validating image manifests and indexes.
+
+Validation here is structural (schema version, media types, well-formed descriptors); whether the
+referenced content exists is the repository's check, since it depends on what was pushed there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from . import receipts
+from .descriptors import (
+    IMAGE_MANIFESTS,
+    INDEX_MANIFESTS,
+    MANIFEST_MEDIA_TYPES,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Descriptor,
+)
+from .errors import ManifestInvalid, Unsupported
+from .receipts import Kind
+
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the OCI distribution spec's suggested minimum limit
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    media_type: str
+    config: Descriptor | None
+    layers: tuple[Descriptor, ...]
+    manifests: tuple[Descriptor, ...]
+    subject: Descriptor | None
+    artifact_type: str | None
+    annotations: dict[str, str] | None
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_MANIFESTS
+
+    def blob_references(self) -> tuple[Descriptor, ...]:
+        """Blobs this manifest needs in its repository: config and layers."""
+        return ((self.config,) if self.config else ()) + self.layers
+
+    @property
+    def effective_artifact_type(self) -> str | None:
+        """What the referrers API reports: artifactType, else the config's media type."""
+        if self.artifact_type:
+            return self.artifact_type
+        return self.config.media_type if self.config else None
+
+
+def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
+    """Parse ``data`` as a manifest; ``content_type`` (from a PUT) must agree with mediaType if both exist."""
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestInvalid(f"manifest is {len(data):,} bytes; the limit is {MAX_MANIFEST_BYTES:,}")
+    with receipts.metered(Kind.MANIFEST_PARSE, len(data)):
+        try:
+            doc = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from None
+        return _from_document(doc, content_type)
+
+
+def _from_document(doc: object, content_type: str | None) -> Manifest:
+    if not isinstance(doc, dict):
+        raise ManifestInvalid("manifest must be a JSON object")
+    if doc.get("schemaVersion") != 2:
+        raise ManifestInvalid(f"schemaVersion: expected 2, got {doc.get('schemaVersion')!r}")
+    media_type = doc.get("mediaType") or content_type
+    if doc.get("mediaType") and content_type and content_type not in (doc["mediaType"], "application/json"):
+        raise ManifestInvalid(f"Content-Type {content_type!r} disagrees with mediaType {doc['mediaType']!r}")
+    if media_type is None:
+        media_type = _guess_media_type(doc)
+    if media_type not in MANIFEST_MEDIA_TYPES:
+        raise Unsupported(f"unsupported manifest media type {media_type!r}")
+
+    config = None
+    layers: tuple[Descriptor, ...] = ()
+    manifests: tuple[Descriptor, ...] = ()
+    if media_type in IMAGE_MANIFESTS:
+        if "config" not in doc:
+            raise ManifestInvalid("config: required in an image manifest")
+        config = Descriptor.from_json(doc["config"], "config")
+        raw_layers = doc.get("layers", [])
+        if not isinstance(raw_layers, list):
+            raise ManifestInvalid("layers: expected a list")
+        layers = tuple(Descriptor.from_json(d, f"layers[{i}]") for i, d in enumerate(raw_layers))
+    else:
+        raw = doc.get("manifests")
+        if not isinstance(raw, list):
+            raise ManifestInvalid("manifests: expected a list in an index")
+        manifests = tuple(Descriptor.from_json(d, f"manifests[{i}]") for i, d in enumerate(raw))
+    subject = Descriptor.from_json(doc["subject"], "subject") if doc.get("subject") is not None else None
+    artifact_type = doc.get("artifactType")
+    if artifact_type is not None and not isinstance(artifact_type, str):
+        raise ManifestInvalid("artifactType: expected a string")
+    annotations = doc.get("annotations")
+    if annotations is not None and not isinstance(annotations, dict):
+        raise ManifestInvalid("annotations: expected a map of strings")
+    return Manifest(media_type, config, layers, manifests, subject, artifact_type, annotations)
+
+
+def _guess_media_type(doc: dict) -> str:
+    if "manifests" in doc:
+        return OCI_INDEX
+    return OCI_MANIFEST
