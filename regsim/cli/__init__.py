@@ -1,17 +1,39 @@
-"""The ``regsim`` command line: one module per verb, each a thin layer over library functions."""
+"""The ``regsim`` command line: one module per verb, each a thin layer over library functions.
+
+Exit codes: 0 success, 1 failure, 2 bad input (a user's mistake, reported without a traceback).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from ..registry.errors import RegistryError
+from . import demo
+
+VERBS = [demo]
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for; printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="regsim", description="Simulate and benchmark container-registry architectures.")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb in VERBS:
+        verb.register(sub)
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="regsim", description=__doc__)
-    parser.add_subparsers(dest="verb", required=True)
-    args = parser.parse_args(argv)
-    return 0 if args else 1
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, RegistryError) as exc:
+        print(f"regsim {args.verb}: {exc}", file=sys.stderr)
+        return 2
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,0 +1,52 @@
+"""How a registry is put together: backend, storage nodes, codec, encryption."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    """Everything :class:`~regsim.registry.registry.Registry` needs to wire itself.
+
+    ``backend`` is the kind of every storage node and of the metadata store (``memory`` or
+    ``filesystem``; the latter needs ``root``). ``codec`` is ``replicate(n)`` or ``rs(k,m)``, spread
+    over ``nodes`` storage nodes (at least the codec's ``n``). ``encryption`` is ``none`` or
+    ``aes-256-gcm`` (envelope encryption with a keyring; ``keyring`` is a keyring file to load or
+    create, generated in memory when absent).
+    """
+
+    backend: str = "memory"
+    root: Path | None = None
+    codec: str = "replicate(1)"
+    nodes: int = 1
+    encryption: str = "none"
+    keyring: Path | None = None
+    segment_size: int = 1 << 20
+    frontend: str = "frontend"
+    verify_reads: bool = False
+    fsync: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("memory", "filesystem"):
+            raise ConfigError(f"registry.backend: expected 'memory' or 'filesystem', got {self.backend!r}")
+        if self.backend == "filesystem" and self.root is None:
+            raise ConfigError("registry.root: the filesystem backend needs a root directory")
+        if self.encryption not in ("none", "aes-256-gcm"):
+            raise ConfigError(f"registry.encryption: expected 'none' or 'aes-256-gcm', got {self.encryption!r}")
+        if self.nodes < 1:
+            raise ConfigError(f"registry.nodes: expected at least 1, got {self.nodes}")
+        if self.segment_size < 1024:
+            raise ConfigError(f"registry.segment_size: expected at least 1024 bytes, got {self.segment_size}")
+
+    def node_names(self) -> list[str]:
+        return [f"s{i}" for i in range(self.nodes)]
+
+    def node_root(self, name: str) -> Path | None:
+        return None if self.root is None else Path(self.root) / "nodes" / name
+
+    def meta_root(self) -> Path | None:
+        return None if self.root is None else Path(self.root) / "meta"

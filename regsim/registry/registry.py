@@ -1,0 +1,228 @@
+"""The registry facade: one object wiring storage nodes, codec, encryption, repositories and GC.
+
+Every public method does real work and records it on the active receipt; wrap a call in
+``receipts.collect()`` to get the receipt of exactly that call::
+
+    reg = Registry(RegistryConfig(codec="rs(4,2)", nodes=6, encryption="aes-256-gcm"))
+    with receipts.collect() as r:
+        d = reg.put_blob("library/app", layer_bytes)
+    print(r.summary())
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from . import receipts
+from .blobstore import BlobStore
+from .cluster.cluster import StorageCluster
+from .cluster.repair import RepairReport, repair
+from .codecs.parse import parse_codec
+from .config import RegistryConfig
+from .crypto.envelope import EnvelopeCipher
+from .crypto.keyring import Keyring
+from .descriptors import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
+from .digest import Digest, verify
+from .errors import ConfigError
+from .gc import GcReport, collect_garbage
+from .manifests import parse_manifest
+from .metadata import MetadataStore
+from .names import validate_name
+from .repositories import Repositories, StoredManifest
+from .storage.factory import make_backend
+from .storage.metered import MeteredBackend
+from .uploads import Uploads
+
+
+@dataclass(frozen=True, slots=True)
+class PushedImage:
+    repo: str
+    tag: str
+    manifest: Digest
+    layers: tuple[Digest, ...]
+    config: Digest
+
+
+class Registry:
+    def __init__(self, config: RegistryConfig | None = None, *, clock: Callable[[], float] = time.time,
+                 keyring: Keyring | None = None) -> None:
+        self.config = config = config or RegistryConfig()
+        self.clock = clock
+        self.codec = parse_codec(config.codec)
+        if config.nodes < self.codec.n:
+            raise ConfigError(
+                f"registry.storage.nodes: codec {self.codec.name} writes {self.codec.n} fragments "
+                f"and needs at least {self.codec.n} storage nodes, got {config.nodes}"
+            )
+        self.nodes = [
+            MeteredBackend(self._backend(name, config.node_root(name)), node=name) for name in config.node_names()
+        ]
+        self.meta = MetadataStore(self._backend("meta", config.meta_root()))
+        self.cluster = StorageCluster(self.nodes, self.codec, origin=config.frontend)
+        self.keyring = None
+        cipher = None
+        if config.encryption == "aes-256-gcm":
+            self.keyring = keyring or self._load_keyring()
+            cipher = EnvelopeCipher(self.keyring, segment_size=config.segment_size, node=config.frontend)
+        self.blobs = BlobStore(self.cluster, self.meta, cipher=cipher, node=config.frontend, clock=clock,
+                               verify_reads=config.verify_reads)
+        self.repos = Repositories(self.blobs, self.meta, clock=clock)
+        self.uploads = Uploads(self.meta, clock=clock)
+
+    def _backend(self, name: str, root):
+        spec = {"kind": self.config.backend}
+        if self.config.backend == "filesystem":
+            spec["fsync"] = self.config.fsync
+        return make_backend(spec, name=name, root=root)
+
+    def _load_keyring(self) -> Keyring:
+        path = self.config.keyring
+        if path is None:
+            return Keyring.generate()
+        if path.exists():
+            return Keyring.load(path)
+        ring = Keyring.generate()
+        ring.save(path)
+        return ring
+
+    # -- blobs -------------------------------------------------------------------------------
+
+    def put_blob(self, repo: str, data: bytes | bytearray | memoryview, digest: str | Digest | None = None) -> Digest:
+        """Monolithic upload: verify (if ``digest``), store, link into ``repo``."""
+        validate_name(repo)
+        d = self.blobs.put(data, digest)
+        self.repos.link_blob(repo, d)
+        return d
+
+    def get_blob(self, repo: str, digest: str | Digest) -> bytes:
+        return self.blobs.get(self.repos.require_blob(repo, digest))
+
+    def read_blob(self, repo: str, digest: str | Digest, offset: int, length: int) -> bytes:
+        return self.blobs.read_range(self.repos.require_blob(repo, digest), offset, length)
+
+    def stat_blob(self, repo: str, digest: str | Digest) -> int:
+        return self.blobs.size(self.repos.require_blob(repo, digest))
+
+    def has_blob(self, repo: str, digest: str | Digest) -> bool:
+        return self.repos.has_blob(repo, Digest.parse(digest))
+
+    def mount_blob(self, repo: str, from_repo: str, digest: str | Digest) -> Digest:
+        return self.repos.mount(repo, from_repo, digest)
+
+    def delete_blob(self, repo: str, digest: str | Digest) -> None:
+        """Unlink the blob from ``repo``; its bytes go when GC finds nothing else uses them."""
+        self.repos.unlink_blob(repo, digest)
+
+    # -- uploads -----------------------------------------------------------------------------
+
+    def start_upload(self, repo: str) -> str:
+        return self.uploads.start(validate_name(repo))
+
+    def upload_chunk(self, repo: str, upload_id: str, data: bytes | bytearray | memoryview,
+                     offset: int | None = None) -> int:
+        return self.uploads.append(repo, upload_id, data, offset)
+
+    def upload_offset(self, repo: str, upload_id: str) -> int:
+        return self.uploads.offset(repo, upload_id)
+
+    def finish_upload(self, repo: str, upload_id: str, digest: str | Digest, final_chunk: bytes = b"",
+                      offset: int | None = None) -> Digest:
+        """Close an upload: the content must hash to ``digest``; on mismatch the session stays open."""
+        if final_chunk:
+            self.uploads.append(repo, upload_id, final_chunk, offset)
+        d = self.put_blob(repo, self.uploads.content(repo, upload_id), digest)
+        self.uploads.discard(repo, upload_id)
+        return d
+
+    def cancel_upload(self, repo: str, upload_id: str) -> None:
+        self.uploads.discard(repo, upload_id)
+
+    # -- manifests ---------------------------------------------------------------------------
+
+    def put_manifest(self, repo: str, reference: str, data: bytes, media_type: str | None = None) -> Digest:
+        return self.repos.put_manifest(repo, reference, data, media_type)
+
+    def get_manifest(self, repo: str, reference: str) -> StoredManifest:
+        return self.repos.get_manifest(repo, reference)
+
+    def delete_manifest(self, repo: str, digest: str) -> Digest:
+        return self.repos.delete_manifest(repo, digest)
+
+    def delete_tag(self, repo: str, tag: str) -> None:
+        self.repos.delete_tag(repo, tag)
+
+    def tags(self, repo: str, n: int | None = None, last: str | None = None) -> list[str]:
+        return self.repos.tags(repo, n, last)
+
+    def catalog(self, n: int | None = None, last: str | None = None) -> list[str]:
+        return self.repos.catalog(n, last)
+
+    def referrers(self, repo: str, digest: str | Digest, artifact_type: str | None = None) -> dict:
+        return self.repos.referrers(repo, digest, artifact_type)
+
+    # -- images (convenience for demos and the simulator) ------------------------------------
+
+    def push_image(self, repo: str, tag: str, layers: Sequence[bytes | memoryview], config: bytes | None = None) -> PushedImage:
+        """Push layers, a config and an OCI image manifest; returns what was stored."""
+        layer_digests = tuple(self.put_blob(repo, layer) for layer in layers)
+        if config is None:
+            config = json.dumps({"architecture": "amd64", "os": "linux",
+                                 "rootfs": {"type": "layers", "diff_ids": [str(d) for d in layer_digests]}},
+                                sort_keys=True).encode()
+        config_digest = self.put_blob(repo, config)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": str(config_digest), "size": len(config)},
+            "layers": [{"mediaType": OCI_LAYER, "digest": str(d), "size": len(layer)}
+                       for d, layer in zip(layer_digests, layers)],
+        }
+        data = json.dumps(manifest, sort_keys=True).encode()
+        digest = self.put_manifest(repo, tag, data, OCI_MANIFEST)
+        return PushedImage(repo, tag, digest, layer_digests, config_digest)
+
+    def pull_image(self, repo: str, reference: str) -> list[bytes]:
+        """Fetch the manifest and every layer (verified); returns the layers' bytes in order."""
+        stored = self.get_manifest(repo, reference)
+        manifest = parse_manifest(stored.data)
+        layers = []
+        for desc in manifest.layers:
+            data = self.get_blob(repo, desc.digest)
+            verify(data, desc.digest, node=self.config.frontend)
+            layers.append(data)
+        return layers
+
+    # -- operations --------------------------------------------------------------------------
+
+    def fail_node(self, name: str) -> None:
+        self.cluster.fail_node(name)
+
+    def restore_node(self, name: str) -> None:
+        self.cluster.restore_node(name)
+
+    def replace_node(self, name: str) -> None:
+        """The node comes back as a new, empty disk (its old content is destroyed)."""
+        root = self.config.node_root(name)
+        if root is not None and root.exists():
+            shutil.rmtree(root)
+        fresh = MeteredBackend(self._backend(name, root), node=name)
+        self.nodes[self.config.node_names().index(name)] = fresh
+        self.cluster.replace_node(name, fresh)
+
+    def repair(self) -> RepairReport:
+        return repair(self.cluster)
+
+    def gc(self, *, grace_s: float = 3600.0, dry_run: bool = False, delete_untagged: bool = False) -> GcReport:
+        return collect_garbage(self.repos, self.blobs, self.meta, self.uploads, grace_s=grace_s,
+                               dry_run=dry_run, delete_untagged=delete_untagged, clock=self.clock)
+
+    def stored_bytes(self) -> int:
+        """Bytes held by the storage nodes (fragments and their headers), for storage overhead."""
+        return self.cluster.stored_bytes()
+
+
+__all__ = ["Registry", "RegistryConfig", "PushedImage", "receipts"]
