@@ -107,6 +107,12 @@ class DataLoss(RegistryError):
     code, status = "BLOB_UNKNOWN", 503
 
 
+class StorageUnavailable(RegistryError):
+    """Too few storage nodes are up to write with the configured redundancy; names which are down."""
+
+    code, status = "UNKNOWN", 503
+
+
 class ConfigError(RegistryError):
     """The registry was configured with values it cannot work with."""
 
