@@ -81,8 +81,8 @@ def test_any_flipped_byte_of_a_fragment_is_detected(data):
         (lambda b: b[:-1], "7 payload bytes, expected 8"),
         (lambda b: b + b"!", "9 payload bytes"),
         (lambda b: b[:10], "truncated"),
-        (lambda b: b[:-2] + bytes([b[-2] ^ 1]) + b[-1:], "payload crc32 mismatch"),
-        (lambda b: b[:30] + bytes([b[30] ^ 1]) + b[31:], "header crc32 mismatch"),
+        (lambda b: b[:-2] + bytes([b[-2] ^ 1]) + b[-1:], "payload crc32c mismatch"),
+        (lambda b: b[:30] + bytes([b[30] ^ 1]) + b[31:], "header crc32c mismatch"),
     ],
 )
 def test_damaged_fragments_say_what_is_wrong(mangle, message):

@@ -254,10 +254,14 @@ class StorageCluster:
                        src: str | None = None) -> int:
         """Frame ``payload`` as fragment ``index`` and store it on ``node``; returns bytes sent."""
         header = FragmentHeader.describe(layout.key, layout.codec, index, layout.k, layout.n, layout.size, payload)
-        blob = frame(header, payload)
-        receipts.record(Kind.TRANSFER, len(blob), node=src or self.origin, dst=node)
-        self._nodes[node].put(layout.fragment_key(index), blob)
-        return len(blob)
+        head = header.pack()
+        size = len(head) + memoryview(payload).nbytes
+        receipts.record(Kind.TRANSFER, size, node=src or self.origin, dst=node)
+        # Header and payload go to the node as two writes: no joined copy of the payload.
+        with self._nodes[node].writer(layout.fragment_key(index)) as w:
+            w.write(head)
+            w.write(payload)
+        return size
 
     def relocate(self, key: str, moves: dict[int, str]) -> bool:
         """Record rebuilt fragments: fragment ``index`` of ``key`` now lives on ``moves[index]``.

@@ -12,10 +12,10 @@ Every fragment carries enough to rebuild the cluster's layout index from the nod
     10      2     k                 fragments needed to read the blob
     12      2     n                 fragments in the stripe
     14      8     blob size         original bytes, before padding
-    22      4     payload crc32     zlib.crc32 of the payload
+    22      4     payload crc32c    CRC-32C (Castagnoli, hardware-accelerated) of the payload
     26      c     codec name        ascii, e.g. "rs(4,2)"
     26+c    l     blob key          utf-8, e.g. "blobs/sha256/ab/ab12..."
-    26+c+l  4     header crc32      over bytes 0..26+c+l, so a damaged header is caught too
+    26+c+l  4     header crc32c     over bytes 0..26+c+l, so a damaged header is caught too
     30+c+l  ...   payload           exactly ceil(size / k) bytes
 
 Integers are big-endian. A fragment whose magic, version, header crc, payload length or payload
@@ -25,8 +25,9 @@ crc is wrong raises :class:`IntegrityError`; the cluster treats it as a lost fra
 from __future__ import annotations
 
 import struct
-import zlib
 from dataclasses import dataclass
+
+import crc32c
 
 from ..errors import IntegrityError
 
@@ -67,7 +68,7 @@ class FragmentHeader:
     @classmethod
     def describe(cls, key: str, codec: str, index: int, k: int, n: int, size: int, payload: Buffer) -> FragmentHeader:
         """The header for ``payload`` as fragment ``index`` of ``key``, its crc computed."""
-        return cls(key, codec, index, k, n, size, zlib.crc32(payload))
+        return cls(key, codec, index, k, n, size, crc32c.crc32c(payload))
 
     @property
     def payload_size(self) -> int:
@@ -84,7 +85,7 @@ class FragmentHeader:
             raise ValueError(f"codec name or key too long for a fragment header: {self.codec!r}, {self.key[:80]!r}")
         head = _FIXED.pack(MAGIC, VERSION, len(name), len(key), self.index, self.k, self.n, self.size, self.crc)
         head += name + key
-        return head + _CRC.pack(zlib.crc32(head))
+        return head + _CRC.pack(crc32c.crc32c(head))
 
 
 def frame(header: FragmentHeader, payload: Buffer) -> bytes:
@@ -121,8 +122,8 @@ def parse_header(data: Buffer) -> FragmentHeader:
     if len(view) < end + _CRC.size:
         raise IntegrityError(f"fragment header truncated: {len(view)} bytes, the header needs {end + _CRC.size}")
     (stored,) = _CRC.unpack_from(view, end)
-    if zlib.crc32(view[:end]) != stored:
-        raise IntegrityError("fragment header is damaged: header crc32 mismatch")
+    if crc32c.crc32c(view[:end]) != stored:
+        raise IntegrityError("fragment header is damaged: header crc32c mismatch")
     try:
         codec = bytes(view[FIXED_SIZE : FIXED_SIZE + name_len]).decode("ascii")
         key = bytes(view[FIXED_SIZE + name_len : end]).decode("utf-8")
@@ -141,6 +142,6 @@ def parse(data: Buffer) -> tuple[FragmentHeader, memoryview]:
         raise IntegrityError(
             f"fragment {header.index} of {header.key!r} has {len(payload)} payload bytes, expected {header.payload_size}"
         )
-    if zlib.crc32(payload) != header.crc:
-        raise IntegrityError(f"fragment {header.index} of {header.key!r} is damaged: payload crc32 mismatch")
+    if crc32c.crc32c(payload) != header.crc:
+        raise IntegrityError(f"fragment {header.index} of {header.key!r} is damaged: payload crc32c mismatch")
     return header, payload
