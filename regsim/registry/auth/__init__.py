@@ -1,0 +1,36 @@
+"""Registry authentication and authorization.
+
+Two ways to decide a request, behind one :class:`Authorizer` protocol: a Docker-style token
+service issuing JWTs the registry checks statelessly (:class:`TokenService`,
+:class:`TokenVerifier`, :class:`JwtAuthorizer`), and a SQLite user database checked per request
+(:class:`Database`, :class:`DatabaseAuthorizer`). Around them: the scope grammar, signing keys
+with rotation, Kubernetes ``dockerconfigjson`` secrets, short-lived credentials and an audit trail.
+Every check records receipt items so the simulator can price stateless against database auth.
+"""
+
+from .audit import AuditEvent, AuditLog, LoggingAuditLog, MemoryAuditLog
+from .authorizer import AnonymousAuthorizer, Authorizer, DatabaseAuthorizer, JwtAuthorizer
+from .cache import CacheStats, JtiLedger, TokenCache
+from .credentials import CredentialIssuer, ShortLivedCredential
+from .database import Database, Permission, User
+from .dockerconfig import DockerConfig, DockerConfigSecret, RegistryAuth, SecretInvalid, parse_secret
+from .keys import KeySet, SigningKey
+from .passwords import Argon2Hasher, BcryptHasher, PasswordHasher, make_hasher, verify_password
+from .policy import DatabasePolicy, Policy, StaticPolicy, UnionPolicy
+from .principal import (ANONYMOUS, Anonymous, BasicCredentials, BearerToken, Challenge, Credentials, Grant,
+                        challenge_of, parse_authorization)
+from .scopes import Scope, ScopeInvalid, parse_scopes
+from .tokens import TokenResponse, TokenService
+from .tokenstore import IssuedToken, TokenRecord, TokenStore
+from .verify import DEFAULT_LEEWAY, TokenRejected, TokenVerifier, VerifiedToken
+
+__all__ = [
+    "ANONYMOUS", "DEFAULT_LEEWAY", "Anonymous", "AnonymousAuthorizer", "Argon2Hasher", "AuditEvent", "AuditLog",
+    "Authorizer", "BasicCredentials", "BcryptHasher", "BearerToken", "CacheStats", "Challenge", "CredentialIssuer",
+    "Credentials", "Database", "DatabaseAuthorizer", "DatabasePolicy", "DockerConfig", "DockerConfigSecret",
+    "Grant", "IssuedToken", "JtiLedger", "JwtAuthorizer", "KeySet", "LoggingAuditLog", "MemoryAuditLog",
+    "PasswordHasher", "Permission", "Policy", "RegistryAuth", "Scope", "ScopeInvalid", "SecretInvalid",
+    "ShortLivedCredential", "SigningKey", "StaticPolicy", "TokenCache", "TokenRecord", "TokenRejected",
+    "TokenResponse", "TokenService", "TokenStore", "TokenVerifier", "UnionPolicy", "User", "VerifiedToken",
+    "challenge_of", "make_hasher", "parse_authorization", "parse_scopes", "verify_password",
+]
