@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 
 SIZE_UNITS = {
     "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
@@ -38,23 +39,26 @@ class UnitError(ValueError):
     """A quantity that could not be parsed; the message says what was expected."""
 
 
-def _split(text: object, what: str, examples: str) -> tuple[float, str]:
+def _split(text: object, what: str, examples: str) -> tuple[Fraction, str]:
+    """The number (exact, so '4611686019GB' stays an exact integer of bytes) and the unit text."""
     if isinstance(text, bool):
         raise UnitError(f"expected {what} such as {examples}, got {text!r}")
     if isinstance(text, (int, float)):
-        return float(text), ""
+        if not math.isfinite(text):
+            raise UnitError(f"expected a finite {what}, got {text!r}")
+        return Fraction(text), ""
     if not isinstance(text, str):
         raise UnitError(f"expected {what} such as {examples}, got {type(text).__name__} {text!r}")
     m = _QUANTITY.match(text)
     if not m:
         raise UnitError(f"expected {what} such as {examples}, got {text!r}")
-    value = float(m.group(1))
-    if not math.isfinite(value):
+    value = Fraction(m.group(1))
+    if abs(value) > 10**30:
         raise UnitError(f"expected a finite {what}, got {text!r}")
     return value, m.group(2)
 
 
-def _non_negative(value: float, text: object, what: str) -> float:
+def _non_negative(value: Fraction, text: object, what: str) -> Fraction:
     if value < 0:
         raise UnitError(f"{what} cannot be negative, got {text!r}")
     return value
@@ -75,13 +79,13 @@ def parse_rate(text: object) -> float:
     _non_negative(value, text, "a rate")
     low = unit.lower()
     if not unit:
-        return value
+        return float(value)
     if unit.endswith("Bps") and unit[:-3].lower() + "b" in SIZE_UNITS:  # capital B: "MBps" is bytes
-        return value * SIZE_UNITS[unit[:-3].lower() + "b"]
+        return float(value * SIZE_UNITS[unit[:-3].lower() + "b"])
     if low in BIT_RATE_UNITS:
-        return value * BIT_RATE_UNITS[low] / 8.0
+        return float(value * BIT_RATE_UNITS[low] / 8)
     if low.endswith("/s") and low[:-2] in SIZE_UNITS:
-        return value * SIZE_UNITS[low[:-2]]
+        return float(value * SIZE_UNITS[low[:-2]])
     raise UnitError(f"unknown rate unit {unit!r} in {text!r}: use bps/Kbps/Mbps/Gbps (bits) or B/s, MB/s, GiB/s")
 
 
@@ -96,17 +100,17 @@ def parse_duration(text: object) -> float:
     factor = TIME_UNITS.get(unit.lower() if unit else "s")
     if factor is None:
         raise UnitError(f"unknown time unit {unit!r} in {text!r}: use ns, us, ms, s, m, h, d")
-    return _non_negative(value, text, "a duration") * factor
+    return float(_non_negative(value, text, "a duration")) * factor
 
 
 def parse_fraction(text: object) -> float:
     """A fraction, e.g. ``'2%'`` -> 0.02, ``0.5`` -> 0.5."""
     value, unit = _split(text, "a fraction", "'2%', '0.5'")
     if unit == "%":
-        value /= 100.0
+        value /= 100
     elif unit:
         raise UnitError(f"unknown unit {unit!r} in {text!r}: a fraction is a plain number or a percentage")
-    return _non_negative(value, text, "a fraction")
+    return float(_non_negative(value, text, "a fraction"))
 
 
 def format_size(nbytes: float) -> str:

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 class Kind:
@@ -72,14 +73,14 @@ class Kind:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class WorkItem:
+class WorkItem(NamedTuple):
     """One piece of work: what, how much, where, and what it cost on the machine that ran it.
 
     ``amount`` is bytes for the kinds in :data:`Kind.BYTE_KINDS` and a count otherwise.
     ``node`` is where the work happened (a storage node, a frontend); ``dst`` is set for
     transfers only. ``cpu_s`` and ``wall_s`` are measured on the real machine; the simulator
-    uses them only in its ``live`` pricing mode.
+    uses them only in its ``live`` pricing mode. A named tuple, because hot paths (a cached token
+    check) create one per call and a frozen dataclass costs several times more to build.
     """
 
     kind: str
