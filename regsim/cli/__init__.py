@@ -9,9 +9,9 @@ import argparse
 import sys
 
 from ..registry.errors import RegistryError
-from . import demo
+from . import calibrate, demo
 
-VERBS = [demo]
+VERBS = [demo, calibrate]
 
 
 class UserError(Exception):
