@@ -2,27 +2,42 @@
 
 The write pipeline is hash -> encrypt -> encode -> write fragments, each stage recorded on the
 active receipt by its own layer. A blob is stored once whatever the number of repositories that
-link it; the plaintext digest is the address, and it is bound into the ciphertext as associated
-data so a ciphertext moved under another digest fails to decrypt.
+link it; the plaintext digest is its address.
+
+Blobs are cut into **extents** of ``extent_size`` plaintext bytes (64 MiB by default), each
+encrypted and erasure-coded on its own, so that a blob of any size streams in and out without ever
+being whole in memory, and a range read touches only the extents it covers. Each extent is bound to
+its blob, its position and whether it is the last one (as associated data of its encryption), so
+extents cannot be swapped between blobs, reordered, or dropped from the end undetected. Storage
+cluster keys::
+
+    blobs/<alg>/<hex[:2]>/<hex>/<extent index>
+
+A blob becomes visible only when its info record is written, after every extent is stored and
+the digest of the whole stream has been checked; a failed or interrupted write leaves no record
+(and removes the extents it wrote).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from . import digest as digests
 from . import metadata as paths
 from .cluster.cluster import StorageCluster
 from .crypto.envelope import EnvelopeCipher
-from .digest import Digest
-from .errors import BlobUnknown, DataLoss, KeyNotFound
+from .digest import Digest, Digester
+from .errors import BlobUnknown, DigestInvalid, KeyNotFound
 from .metadata import MetadataStore
 
+DEFAULT_EXTENT_SIZE = 64 << 20
 
-def content_key(d: Digest) -> str:
-    """The storage-cluster key of a blob's content: ``blobs/<alg>/<hex[:2]>/<hex>``."""
-    return f"blobs/{d.algorithm}/{d.hex[:2]}/{d.hex}"
+Buffer = bytes | bytearray | memoryview
+
+
+def extent_key(d: Digest, index: int) -> str:
+    return f"blobs/{d.algorithm}/{d.hex[:2]}/{d.hex}/{index}"
 
 
 class BlobStore:
@@ -35,15 +50,21 @@ class BlobStore:
         node: str = "frontend",
         clock: Callable[[], float] = time.time,
         verify_reads: bool = False,
+        extent_size: int = DEFAULT_EXTENT_SIZE,
     ) -> None:
+        if extent_size < 1:
+            raise ValueError("extent_size must be positive")
         self.cluster = cluster
         self.meta = meta
         self.cipher = cipher
         self.node = node
         self.clock = clock
         self.verify_reads = verify_reads
+        self.extent_size = extent_size
 
-    def put(self, data: bytes | bytearray | memoryview, expected: str | Digest | None = None) -> Digest:
+    # -- writing -----------------------------------------------------------------------------
+
+    def put(self, data: Buffer, expected: str | Digest | None = None) -> Digest:
         """Store ``data``; if ``expected`` is given the content must hash to it (DigestInvalid otherwise)."""
         if expected is not None:
             d = digests.verify(data, expected, node=self.node)
@@ -51,11 +72,69 @@ class BlobStore:
             d = digests.compute(data, node=self.node)
         if self.exists(d):
             return d
-        payload = self.cipher.encrypt(data, aad=str(d).encode()) if self.cipher else data
-        self.cluster.put(content_key(d), payload)
-        # The info record is written last: a blob is visible only once its content is complete.
-        self.meta.write(paths.blob_info(d), {"size": len(data), "created": self.clock()})
+        view, size, step = memoryview(data).cast("B"), len(data), self.extent_size
+        starts = range(0, max(size, 1), step)
+        self._commit(d, size, self._write_all(
+            d, ((i, view[s : s + step], s + step >= size) for i, s in enumerate(starts))))
         return d
+
+    def put_stream(self, chunks: Iterable[Buffer], expected: str | Digest) -> Digest:
+        """Store a stream of chunks that must hash to ``expected``, holding at most ~one extent in memory."""
+        want = Digest.parse(expected)
+        hasher = Digester(want.algorithm, node=self.node)
+        if self.exists(want):
+            for chunk in chunks:
+                hasher.update(chunk)
+            self._check(hasher, want)
+            return want
+        count = self._write_all(want, self._cut(chunks, hasher), check=lambda: self._check(hasher, want))
+        self._commit(want, hasher.nbytes, count)
+        return want
+
+    def _cut(self, chunks: Iterable[Buffer], hasher: Digester) -> Iterator[tuple[int, Buffer, bool]]:
+        """Hash the stream and cut it into extents; an extent is known to be last only at the end."""
+        buf, index, step = bytearray(), 0, self.extent_size
+        for chunk in chunks:
+            hasher.update(chunk)
+            buf += chunk
+            while len(buf) > step:  # strictly more: data follows this extent, so it is not the last
+                with memoryview(buf) as view, view[:step] as extent:
+                    yield index, extent, False
+                del buf[:step]
+                index += 1
+        yield index, buf, True
+
+    def _write_all(self, d: Digest, extents: Iterable[tuple[int, Buffer, bool]],
+                   check: Callable[[], None] | None = None) -> int:
+        written: list[int] = []
+        try:
+            for index, data, last in extents:
+                payload = self.cipher.encrypt(data, aad=self._aad(d, index, last)) if self.cipher else data
+                self.cluster.put(extent_key(d, index), payload)
+                written.append(index)
+            if check is not None:
+                check()
+        except BaseException:
+            self._remove_extents(d, written)
+            raise
+        return len(written)
+
+    def _commit(self, d: Digest, size: int, extents: int) -> None:
+        # The info record is written last: a blob is visible only once its content is complete.
+        self.meta.write(paths.blob_info(d), {"size": size, "created": self.clock(), "extents": extents,
+                                             "extent_size": self.extent_size})
+
+    @staticmethod
+    def _check(hasher: Digester, want: Digest) -> None:
+        got = hasher.digest()
+        if got != want:
+            raise DigestInvalid(f"content does not match digest: expected {want}, computed {got}")
+
+    @staticmethod
+    def _aad(d: Digest, index: int, last: bool) -> bytes:
+        return f"{d}|{index}|{'last' if last else 'more'}".encode()
+
+    # -- reading -----------------------------------------------------------------------------
 
     def exists(self, d: Digest) -> bool:
         return self.meta.exists(paths.blob_info(d))
@@ -69,49 +148,58 @@ class BlobStore:
     def size(self, d: Digest) -> int:
         return int(self.info(d)["size"])
 
+    def iter_range(self, d: Digest, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """The blob's bytes from ``offset`` (``length`` of them, or to the end), one extent at a time."""
+        info = self.info(d)
+        size, step, count = int(info["size"]), int(info["extent_size"]), int(info["extents"])
+        if offset < 0 or (length is not None and length < 0):
+            raise ValueError("offset and length must be non-negative")
+        end = size if length is None else min(size, offset + length)
+        for index in range(offset // step, (end - 1) // step + 1 if end > offset else offset // step):
+            base = index * step
+            lo, hi = max(offset, base) - base, min(end, base + step) - base
+            yield self._read_extent(d, index, index == count - 1, lo, hi, min(step, size - base))
+
+    def _read_extent(self, d: Digest, index: int, last: bool, lo: int, hi: int, extent_len: int) -> bytes:
+        key, aad = extent_key(d, index), self._aad(d, index, last)
+        try:
+            if lo == 0 and hi == extent_len:
+                payload = self.cluster.get(key)
+                return self.cipher.decrypt(payload, aad=aad) if self.cipher else payload
+            if self.cipher is None:
+                return self.cluster.read_at(key, lo, hi - lo)
+            return self.cipher.decrypt_range(lambda off, n: self.cluster.read_at(key, off, n), lo, hi - lo, aad=aad)
+        except KeyNotFound:
+            raise BlobUnknown(f"blob {d} has a record but extent {index} is missing") from None
+
     def get(self, d: Digest) -> bytes:
-        self.info(d)
-        payload = self._read_content(d)
-        data = self.cipher.decrypt(payload, aad=str(d).encode()) if self.cipher else payload
+        data = b"".join(self.iter_range(d))
         if self.verify_reads:
             digests.verify(data, d, node=self.node)
         return data
 
     def read_range(self, d: Digest, offset: int, length: int) -> bytes:
         """``length`` bytes of the blob from ``offset`` (fewer at its end), reading only what is needed."""
-        size = self.size(d)
-        if offset < 0 or length < 0:
-            raise ValueError("offset and length must be non-negative")
-        length = max(0, min(length, size - offset))
-        if length == 0:
-            return b""
-        key = content_key(d)
-        if self.cipher is None:
-            return self.cluster.read_at(key, offset, length)
-        return self.cipher.decrypt_range(
-            lambda off, n: self.cluster.read_at(key, off, n), offset, length, aad=str(d).encode()
-        )
+        return b"".join(self.iter_range(d, offset, length))
+
+    # -- removal and listing -----------------------------------------------------------------
 
     def delete(self, d: Digest) -> int:
-        """Remove the blob's content and record; returns its size."""
-        size = self.size(d)
+        """Remove the blob's record, then its content; returns its size."""
+        info = self.info(d)
         self.meta.delete(paths.blob_info(d))
-        try:
-            self.cluster.delete(content_key(d))
-        except KeyNotFound:
-            pass
-        return size
+        self._remove_extents(d, range(int(info["extents"])))
+        return int(info["size"])
+
+    def _remove_extents(self, d: Digest, indices: Iterable[int]) -> None:
+        for index in indices:
+            try:
+                self.cluster.delete(extent_key(d, index))
+            except KeyNotFound:
+                pass
 
     def digests(self) -> Iterator[Digest]:
         for key in self.meta.keys("blobs"):
             parts = key.split("/")
             if len(parts) == 4 and parts[3] == "info":
                 yield Digest(parts[1], parts[2])
-
-    def _read_content(self, d: Digest) -> bytes:
-        try:
-            return self.cluster.get(content_key(d))
-        except KeyNotFound:
-            raise BlobUnknown(f"blob {d} has a record but no content") from None
-        except DataLoss:
-            raise

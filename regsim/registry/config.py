@@ -16,7 +16,8 @@ class RegistryConfig:
     ``filesystem``; the latter needs ``root``). ``codec`` is ``replicate(n)`` or ``rs(k,m)``, spread
     over ``nodes`` storage nodes (at least the codec's ``n``). ``encryption`` is ``none`` or
     ``aes-256-gcm`` (envelope encryption with a keyring; ``keyring`` is a keyring file to load or
-    create, generated in memory when absent).
+    create, generated in memory when absent). Blobs are stored in extents of ``extent_size`` bytes,
+    each encrypted (in ``segment_size`` segments) and erasure-coded on its own, so they stream.
     """
 
     backend: str = "memory"
@@ -26,6 +27,7 @@ class RegistryConfig:
     encryption: str = "none"
     keyring: Path | None = None
     segment_size: int = 1 << 20
+    extent_size: int = 64 << 20
     frontend: str = "frontend"
     verify_reads: bool = False
     fsync: bool = True
@@ -39,6 +41,8 @@ class RegistryConfig:
             raise ConfigError(f"registry.encryption: expected 'none' or 'aes-256-gcm', got {self.encryption!r}")
         if self.nodes < 1:
             raise ConfigError(f"registry.nodes: expected at least 1, got {self.nodes}")
+        if self.extent_size < 1:
+            raise ConfigError(f"registry.extent_size: expected a positive number of bytes, got {self.extent_size}")
         if self.segment_size < 1024:
             raise ConfigError(f"registry.segment_size: expected at least 1024 bytes, got {self.segment_size}")
 

@@ -9,8 +9,8 @@ Everything lives as small objects in one metadata backend (any BlobBackend), in 
     repositories/<name>/_referrers/<alg>/<hex>/<alg>/<hex>
                                                          descriptor of a manifest whose subject is
                                                          the first digest
-    repositories/<name>/_uploads/<id>/info               {"started", "offset"}
-    repositories/<name>/_uploads/<id>/data               bytes received so far
+    repositories/<name>/_uploads/<id>/info               {"started", "offset", "parts"}
+    repositories/<name>/_uploads/<id>/parts/<n>          the n-th chunk received (8-digit n)
 
 Blob *content* is not here: it goes through the blob store into the storage cluster. Repository
 names cannot contain a component starting with '_' (see names.py), so they never clash with the
@@ -56,8 +56,8 @@ def upload_info(name: str, upload_id: str) -> str:
     return f"repositories/{name}/_uploads/{upload_id}/info"
 
 
-def upload_data(name: str, upload_id: str) -> str:
-    return f"repositories/{name}/_uploads/{upload_id}/data"
+def upload_part(name: str, upload_id: str, part: int) -> str:
+    return f"repositories/{name}/_uploads/{upload_id}/parts/{part:08d}"
 
 
 class MetadataStore:

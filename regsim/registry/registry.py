@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from . import receipts
@@ -36,6 +36,8 @@ from .repositories import Repositories, StoredManifest
 from .storage.factory import make_backend
 from .storage.metered import MeteredBackend
 from .uploads import Uploads
+
+Buffer = bytes | bytearray | memoryview
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ class Registry:
             self.keyring = keyring or self._load_keyring()
             cipher = EnvelopeCipher(self.keyring, segment_size=config.segment_size, node=config.frontend)
         self.blobs = BlobStore(self.cluster, self.meta, cipher=cipher, node=config.frontend, clock=clock,
-                               verify_reads=config.verify_reads)
+                               verify_reads=config.verify_reads, extent_size=config.extent_size)
         self.repos = Repositories(self.blobs, self.meta, clock=clock)
         self.uploads = Uploads(self.meta, clock=clock)
 
@@ -98,6 +100,17 @@ class Registry:
         self.repos.link_blob(repo, d)
         return d
 
+    def put_blob_stream(self, repo: str, chunks: Iterable[Buffer], digest: str | Digest) -> Digest:
+        """Monolithic upload of a stream that must hash to ``digest``; never whole in memory."""
+        validate_name(repo)
+        d = self.blobs.put_stream(chunks, digest)
+        self.repos.link_blob(repo, d)
+        return d
+
+    def iter_blob(self, repo: str, digest: str | Digest, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """The blob's bytes (from ``offset``, ``length`` of them or to the end), one extent at a time."""
+        return self.blobs.iter_range(self.repos.require_blob(repo, digest), offset, length)
+
     def get_blob(self, repo: str, digest: str | Digest) -> bytes:
         return self.blobs.get(self.repos.require_blob(repo, digest))
 
@@ -122,19 +135,19 @@ class Registry:
     def start_upload(self, repo: str) -> str:
         return self.uploads.start(validate_name(repo))
 
-    def upload_chunk(self, repo: str, upload_id: str, data: bytes | bytearray | memoryview,
+    def upload_chunk(self, repo: str, upload_id: str, data: Buffer | Iterable[Buffer],
                      offset: int | None = None) -> int:
+        """Append bytes (or a stream of them) at ``offset`` (if given); returns the new offset."""
         return self.uploads.append(repo, upload_id, data, offset)
 
     def upload_offset(self, repo: str, upload_id: str) -> int:
         return self.uploads.offset(repo, upload_id)
 
-    def finish_upload(self, repo: str, upload_id: str, digest: str | Digest, final_chunk: bytes = b"",
-                      offset: int | None = None) -> Digest:
+    def finish_upload(self, repo: str, upload_id: str, digest: str | Digest,
+                      final: Buffer | Iterable[Buffer] = b"", offset: int | None = None) -> Digest:
         """Close an upload: the content must hash to ``digest``; on mismatch the session stays open."""
-        if final_chunk:
-            self.uploads.append(repo, upload_id, final_chunk, offset)
-        d = self.put_blob(repo, self.uploads.content(repo, upload_id), digest)
+        self.uploads.append(repo, upload_id, final, offset)
+        d = self.put_blob_stream(repo, self.uploads.chunks(repo, upload_id), digest)
         self.uploads.discard(repo, upload_id)
         return d
 
