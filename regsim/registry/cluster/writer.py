@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import BlobUploadInvalid
+from ..storage.base import CommitOnExit
 
 if TYPE_CHECKING:
     from .cluster import StorageCluster
 
 
-class ClusterWriter:
+class ClusterWriter(CommitOnExit):
     """Nothing is visible under ``key`` until :meth:`commit`; :meth:`cancel` leaves the key as it was."""
 
     def __init__(self, cluster: StorageCluster, key: str, initial: bytes = b"") -> None:
@@ -44,13 +45,3 @@ class ClusterWriter:
         self._done = True
         self._buf = bytearray()
 
-    def __enter__(self) -> ClusterWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if self._done:
-            return
-        if exc_type is None:
-            self.commit()
-        else:
-            self.cancel()

@@ -30,6 +30,27 @@ def check_key(key: str) -> str:
     return key
 
 
+class CommitOnExit:
+    """Mixin for writers: ``with`` commits on normal exit and cancels on an exception.
+
+    The writer sets ``self._done`` once it has committed or cancelled, so leaving the block after
+    an explicit commit or cancel does nothing more.
+    """
+
+    _done: bool
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if self._done:
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            self.cancel()
+
+
 @runtime_checkable
 class BackendWriter(Protocol):
     """An in-progress write. Nothing is visible under the key until :meth:`commit`."""

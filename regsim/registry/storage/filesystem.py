@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import BlobUploadInvalid, InvalidKey, KeyNotFound
-from .base import check_key
+from .base import CommitOnExit, check_key
 
 _TEMP_SUFFIX = ".part"
 _ATTEMPTS = 10  # walks of a key's directories to try while concurrent deletes prune them
@@ -85,7 +85,7 @@ def _copy_file(src: int, dst: int) -> int:
     return offset
 
 
-class FilesystemWriter:
+class FilesystemWriter(CommitOnExit):
     """Streams into a private temp file; :meth:`commit` renames it over the key."""
 
     def __init__(self, backend: FilesystemBackend, key: str, fd: int, temp: str, initial: int) -> None:
@@ -144,16 +144,6 @@ class FilesystemWriter:
         self._done = True
         self._finalizer()
 
-    def __enter__(self) -> FilesystemWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if self._done:
-            return
-        if exc_type is None:
-            self.commit()
-        else:
-            self.cancel()
 
 
 class FilesystemBackend:

@@ -6,10 +6,10 @@ import threading
 from collections.abc import Iterator
 
 from ..errors import BlobUploadInvalid, KeyNotFound
-from .base import check_key
+from .base import CommitOnExit, check_key
 
 
-class MemoryWriter:
+class MemoryWriter(CommitOnExit):
     """Buffers writes; :meth:`commit` publishes them under the key in one step."""
 
     def __init__(self, backend: MemoryBackend, key: str, initial: bytes = b"") -> None:
@@ -39,16 +39,6 @@ class MemoryWriter:
         self._done = True
         self._buf = bytearray()
 
-    def __enter__(self) -> MemoryWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if self._done:
-            return
-        if exc_type is None:
-            self.commit()
-        else:
-            self.cancel()
 
 
 class MemoryBackend:

@@ -23,12 +23,12 @@ from typing import TypeVar
 from .. import receipts
 from ..errors import ConfigError
 from ..receipts import Kind
-from .base import BackendWriter, BlobBackend, check_key
+from .base import BackendWriter, BlobBackend, CommitOnExit, check_key
 
 T = TypeVar("T")
 
 
-class MeteredWriter:
+class MeteredWriter(CommitOnExit):
     """Wraps a backend writer; its commit becomes one DISK_WRITE item covering every write."""
 
     def __init__(self, backend: MeteredBackend, inner: BackendWriter) -> None:
@@ -70,16 +70,6 @@ class MeteredWriter:
         self._done = True
         self._backend._call("cancel", self._inner.cancel)
 
-    def __enter__(self) -> MeteredWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if self._done:
-            return
-        if exc_type is None:
-            self.commit()
-        else:
-            self.cancel()
 
 
 class MeteredBackend:
