@@ -1,0 +1,244 @@
+"""Scenario sections for the hardware: the cluster that pulls images and the registry that serves them.
+
+Rates are bytes/s, sizes bytes, durations seconds once validated (see :mod:`.quantities`); the
+documentation of every key, its unit and its default is ``docs/scenarios.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, SerializationInfo, model_serializer, model_validator
+from pydantic_core import PydanticCustomError
+
+from regsim.registry.codecs.parse import parse_codec
+from regsim.registry.errors import ConfigError
+from regsim.units import UnitError
+
+from .base import Section, collapse, expand_scalar
+from .quantities import (
+    ByteRate,
+    Count,
+    Duration,
+    PositiveCount,
+    PositiveSize,
+    Rate,
+    Size,
+    format_rate,
+    format_ratio,
+    parse_ratio,
+)
+
+
+def cross_field(key: str, message: str) -> PydanticCustomError:
+    """A validation error about ``key`` (dotted, relative to the section that raises it)."""
+    return PydanticCustomError("cross_field", "{key}: {message}", {"key": key, "message": message})
+
+
+class _Compact(Section):
+    """A section that also accepts one scalar standing for all of its fields."""
+
+    compact = True
+    scalar_form = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand(cls, data: Any) -> Any:
+        return expand_scalar(data, tuple(cls.model_fields))
+
+    @model_serializer(mode="wrap")
+    def _collapse(self, handler: Any, info: SerializationInfo) -> Any:
+        data = handler(self)
+        return collapse(data) if info.mode_is_json() else data
+
+
+class Link(_Compact):
+    """A network interface: its upload and download rates; a single rate sets both."""
+
+    up: Rate
+    down: Rate
+
+
+class Disk(_Compact):
+    """A disk's sequential read and write rates; a single rate sets both."""
+
+    read: ByteRate
+    write: ByteRate
+
+
+class Latency(_Compact):
+    """One-way latency of each hop: host to its rack switch, rack switch to the core switch."""
+
+    host: Duration
+    core: Duration
+
+
+class Uplink(Section):
+    """A rack's link to the core: a rate, or an oversubscription ratio of its hosts' NICs (``"4:1"``)."""
+
+    scalar_form = True
+
+    rate: Rate | None = None
+    oversubscription: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalar(cls, data: Any) -> Any:
+        if isinstance(data, str) and ":" in data:
+            try:
+                return {"oversubscription": parse_ratio(data)}
+            except UnitError as exc:
+                raise ValueError(str(exc)) from None
+        if isinstance(data, (str, int, float)) and not isinstance(data, bool):
+            return {"rate": data}
+        return data
+
+    @model_validator(mode="after")
+    def _one(self) -> Uplink:
+        if (self.rate is None) == (self.oversubscription is None):
+            raise cross_field("rate", "give a rack uplink as a rate ('40Gbps') or a ratio ('4:1'), exactly one")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _short(self, handler: Any, info: SerializationInfo) -> Any:
+        if not info.mode_is_json():
+            return handler(self)
+        return format_rate(self.rate) if self.rate is not None else format_ratio(self.oversubscription or 1.0)
+
+    def capacity(self, hosts: int, nic_up: float) -> float:
+        """The uplink's rate in bytes/s for a rack of ``hosts`` hosts with ``nic_up`` each."""
+        return self.rate if self.rate is not None else hosts * nic_up / (self.oversubscription or 1.0)
+
+
+class Node(Section):
+    """One cluster node: the machine that pulls images and runs their containers."""
+
+    cores: PositiveCount = 4
+    nic: Link = "10Gbps"  # type: ignore[assignment]
+    disk: Disk = {"read": "500MB/s", "write": "400MB/s"}  # type: ignore[assignment]
+
+
+class Cluster(Section):
+    """The nodes that pull images, in racks behind top-of-rack switches and one core switch."""
+
+    nodes: PositiveCount = 100
+    racks: PositiveCount = 1
+    node: Node = Field(default_factory=Node)
+    rack_uplink: Uplink = "1:1"  # type: ignore[assignment]
+    latency: Latency = "50us"  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _racks_hold_nodes(self) -> Cluster:
+        if self.racks > self.nodes:
+            raise cross_field("racks", f"{self.racks} racks cannot hold {self.nodes} nodes: "
+                                       "expected at most one rack per node")
+        return self
+
+    def rack_sizes(self) -> list[int]:
+        """Nodes per rack: as even as possible, the first ``nodes % racks`` racks one larger."""
+        per, extra = divmod(self.nodes, self.racks)
+        return [per + (1 if i < extra else 0) for i in range(self.racks)]
+
+
+def _canonical_codec(spec: object) -> str:
+    try:
+        return parse_codec(spec).name  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+#: a codec in the grammar of :func:`regsim.registry.codecs.parse.parse_codec`, in its canonical spelling.
+CodecSpec = Annotated[str, BeforeValidator(_canonical_codec)]
+
+
+class Storage(Section):
+    """Where blobs live: storage nodes, and the codec that spreads each blob over them."""
+
+    backend: Literal["memory", "filesystem"] = "memory"
+    codec: CodecSpec = "replicate(3)"
+    nodes: PositiveCount = 3
+    disk: Disk = {"read": "2GB/s", "write": "1GB/s"}  # type: ignore[assignment]
+    nic: Link = "25Gbps"  # type: ignore[assignment]
+    segment_size: Size = Field(default="1MiB", ge=1024)  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _enough_nodes(self) -> Storage:
+        k, n = self.codec_kn()
+        if self.nodes < n:
+            raise cross_field("nodes", f"codec {self.codec} writes {n} fragments, so it needs at least {n} "
+                                       f"storage nodes (got {self.nodes})")
+        return self
+
+    def codec_kn(self) -> tuple[int, int]:
+        """(k, n): fragments needed to read a blob back, fragments written."""
+        codec = parse_codec(self.codec)
+        return codec.k, codec.n
+
+
+class AuthDb(Section):
+    """The database behind ``auth.mode: db``."""
+
+    pool: PositiveCount = 10
+    latency: Duration = "500us"  # type: ignore[assignment]
+    hash: Literal["bcrypt", "argon2id"] = "bcrypt"
+
+
+class Auth(Section):
+    """How requests are authenticated: not at all, by JWT, or by a database look-up."""
+
+    mode: Literal["none", "jwt", "db"] = "none"
+    algorithm: Literal["ES256", "RS256", "EdDSA", "HS256"] = "ES256"
+    token_ttl: Duration = Field(default="5m", gt=0)  # type: ignore[assignment]
+    cache: Count = 10_000
+    db: AuthDb = Field(default_factory=AuthDb)
+
+
+class TeeOverrides(Section):
+    """Replacements for the TEE model's documented defaults (null keeps the default)."""
+
+    transition: Duration | None = None
+    copy_rate: ByteRate | None = None
+    cpu_slowdown: float | None = Field(default=None, ge=1, allow_inf_nan=False)
+    protected_memory: PositiveSize | None = None
+    paging_rate: ByteRate | None = None
+    paging_op_slowdown: float | None = Field(default=None, ge=1, allow_inf_nan=False)
+    attestation: Duration | None = None
+    io_chunk: PositiveSize | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_nulls(self, handler: Any) -> Any:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+    def model_kwargs(self) -> dict[str, float | int]:
+        """The overrides as keyword arguments of ``regsim.sim.tee.TeeModel.for_kind``."""
+        names = {"transition": "transition_s", "cpu_slowdown": "cpu_slowdown", "protected_memory": "protected_bytes",
+                 "paging_op_slowdown": "paging_op_slowdown", "attestation": "attestation_s",
+                 "io_chunk": "io_chunk_bytes"}
+        out: dict[str, float | int] = {names[k]: v for k, v in self if k in names and v is not None}
+        if self.copy_rate is not None:
+            out["copy_s_per_byte"] = 1.0 / self.copy_rate
+        if self.paging_rate is not None:
+            out["paging_s_per_byte"] = 1.0 / self.paging_rate
+        return out
+
+
+class Tee(Section):
+    """Running the registry inside a trusted execution environment."""
+
+    enabled: bool = False
+    kind: Literal["sgx", "tdx", "sev-snp"] = "tdx"
+    working_set: Size = "256MB"  # type: ignore[assignment]
+    overrides: TeeOverrides = Field(default_factory=TeeOverrides)
+
+
+class RegistrySpec(Section):
+    """The registry service: its frontends, storage, encryption, authentication and TEE."""
+
+    frontends: PositiveCount = 1
+    cores: PositiveCount = 8
+    egress: Rate = "10Gbps"  # type: ignore[assignment]
+    latency: Duration = "0s"  # type: ignore[assignment]
+    storage: Storage = Field(default_factory=Storage)
+    encryption: Literal["none", "aes-256-gcm"] = "none"
+    auth: Auth = Field(default_factory=Auth)
+    tee: Tee = Field(default_factory=Tee)

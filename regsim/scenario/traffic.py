@@ -1,0 +1,204 @@
+"""Scenario sections for what happens: the image, the workload, how it is distributed, what fails.
+
+The documentation of every key, its unit and its default is ``docs/scenarios.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
+
+from regsim.registry.errors import RegistryError
+from regsim.registry.names import validate_name, validate_tag
+
+from .base import ExistingPath, ImageSource, Section
+from .infra import cross_field
+from .quantities import Count, Duration, Factor, Fraction, PerSecond, PositiveCount, PositiveSize, Rate, Size, Spread
+
+#: the image of the article behind regsim: 900 MB in three layers.
+DEFAULT_LAYERS = ("100MB", "300MB", "500MB")
+
+
+def _registry_check(check: Any) -> Any:
+    def run(value: str) -> str:
+        try:
+            return check(value)
+        except RegistryError as exc:
+            raise ValueError(exc.message) from None
+    return run
+
+
+class Image(Section):
+    """The image being distributed: layer sizes, or a real image read from disk (``from``)."""
+
+    repository: Annotated[str, AfterValidator(_registry_check(validate_name))] = "library/app"
+    tag: Annotated[str, AfterValidator(_registry_check(validate_tag))] = "latest"
+    layers: Annotated[list[Size], Field(min_length=1)] | None = list(DEFAULT_LAYERS)  # type: ignore[assignment]
+    from_: ImageSource | None = Field(default=None, alias="from")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _layers_xor_from(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("from") is not None:
+            if data.get("layers") is not None:
+                raise cross_field("from", "give the image's layers or a source to read it `from`, not both")
+            data = {**data, "layers": None}
+        return data
+
+    def total_size(self) -> int | None:
+        """Bytes of all layers; None for an image read ``from`` disk (known once it is read)."""
+        return None if self.layers is None else sum(self.layers)
+
+
+class Rollout(Section):
+    """Every node (or ``nodes`` of them) pulls the image: at once, or with starts spread out."""
+
+    kind: Literal["rollout"] = "rollout"
+    start: Spread = "all"  # type: ignore[assignment]
+    nodes: PositiveCount | None = None
+    repeat: PositiveCount = 1
+    pause: Duration = "0s"  # type: ignore[assignment]
+
+
+class Mix(Section):
+    """Shares of request kinds in a Poisson workload; they must add up to 100 %."""
+
+    pull: Fraction = 0.0
+    push: Fraction = 0.0
+    auth: Fraction = 0.0
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> Mix:
+        total = self.pull + self.push + self.auth
+        if abs(total - 1.0) > 1e-9:
+            raise cross_field("pull", f"the shares of pull, push and auth must add up to 100%, "
+                                      f"but they add up to {total * 100:.6g}%")
+        return self
+
+
+class Poisson(Section):
+    """Requests arriving as a Poisson process, each one a pull, a push or an auth request."""
+
+    kind: Literal["poisson"] = "poisson"
+    rate: PerSecond = "100/s"  # type: ignore[assignment]
+    duration: Duration | None = None
+    mix: Mix = {"pull": "90%", "push": "5%", "auth": "5%"}  # type: ignore[assignment]
+    clients: PositiveCount | None = None
+
+
+class Trace(Section):
+    """Requests replayed from a recorded trace file, optionally faster than recorded."""
+
+    kind: Literal["trace"] = "trace"
+    path: ExistingPath
+    speedup: Factor = 1.0
+
+
+WORKLOAD_KINDS = ("rollout", "poisson", "trace")
+
+
+def _workload_kind(data: Any) -> str | None:
+    if isinstance(data, dict):
+        kind = data.get("kind", "rollout")
+        return kind if kind in WORKLOAD_KINDS else None
+    return getattr(data, "kind", None)
+
+
+Workload = Annotated[
+    Union[Annotated[Rollout, Tag("rollout")], Annotated[Poisson, Tag("poisson")], Annotated[Trace, Tag("trace")]],
+    Discriminator(_workload_kind, custom_error_type="unknown_kind",
+                  custom_error_message="expected a mapping whose kind is 'rollout', 'poisson' or 'trace'"),
+]
+
+
+class P2P(Section):
+    """Peer-to-peer distribution: pieces, peers, and who serves whom."""
+
+    piece_size: PositiveSize = "4MiB"  # type: ignore[assignment]
+    peers: PositiveCount = 50
+    parents: PositiveCount = 4
+    upload_slots: PositiveCount = 4
+    origins: PositiveCount = 1
+    selection: Literal["rarest-first", "random", "sequential"] = "rarest-first"
+    seeders: Count = 0
+
+
+class Proxy(Section):
+    """Pull-through caches between the nodes and the registry (``strategy: proxy-cache``)."""
+
+    placement: Literal["rack", "cluster"] = "rack"
+    capacity: PositiveSize = "1TB"  # type: ignore[assignment]
+    cores: PositiveCount = 8
+    egress: Rate = "25Gbps"  # type: ignore[assignment]
+
+
+class Distribution(Section):
+    """How image bytes reach the nodes: from the registry, through caches, or between peers."""
+
+    strategy: Literal["central", "proxy-cache", "p2p-swarm", "p2p-scheduler"] = "central"
+    p2p: P2P = Field(default_factory=P2P)
+    proxy: Proxy = Field(default_factory=Proxy)
+
+
+_TARGET = re.compile(r"^(?:(all|db)|(node|rack|storage|frontend)/(\d+))$")
+#: which targets each kind of failure event may name.
+EVENT_TARGETS = {
+    "fail": ("node", "rack", "storage", "frontend", "db"),
+    "repair": ("node", "rack", "storage", "frontend", "db"),
+    "partition": ("node", "rack", "storage", "frontend"),
+    "db-down": ("db",),
+    "bad-credentials": ("all", "node", "rack"),
+}
+DEFAULT_TARGET = {"db-down": "db", "bad-credentials": "all"}
+
+
+def _target(text: str) -> str:
+    text = text.strip()
+    if not _TARGET.match(text):
+        raise ValueError("expected a target such as 'node/3', 'rack/0', 'storage/2', 'frontend/0', 'db' or 'all'")
+    return text
+
+
+class FailureEvent(Section):
+    """One scripted event: at ``at``, ``kind`` happens to ``target`` (for ``duration``, if given)."""
+
+    at: Duration
+    kind: Literal["fail", "repair", "partition", "db-down", "bad-credentials"]
+    target: Annotated[str, AfterValidator(_target)] | None = None
+    duration: Duration | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_target(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("target") is None and data.get("kind") in DEFAULT_TARGET:
+            data = {**data, "target": DEFAULT_TARGET[data["kind"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _target_fits_kind(self) -> FailureEvent:
+        if self.target is None:
+            raise cross_field("target", f"a {self.kind} event needs a target such as 'node/3' or 'storage/1'")
+        if self.target_kind() not in EVENT_TARGETS[self.kind]:
+            allowed = ", ".join(EVENT_TARGETS[self.kind])
+            raise cross_field("target", f"a {self.kind} event cannot target {self.target!r}; "
+                                        f"expected one of: {allowed}")
+        return self
+
+    def target_kind(self) -> str:
+        """``"node"`` for ``"node/3"``, ``"db"`` for ``"db"``."""
+        return (self.target or "").split("/")[0]
+
+    def target_index(self) -> int | None:
+        """``3`` for ``"node/3"``; None for ``"db"`` and ``"all"``."""
+        parts = (self.target or "").split("/")
+        return int(parts[1]) if len(parts) == 2 else None
+
+
+class Failures(Section):
+    """Random failures of storage nodes at an annual failure rate, and scripted events."""
+
+    afr: Fraction = 0.0
+    repair_time: Duration = "24h"  # type: ignore[assignment]
+    events: list[FailureEvent] = []
