@@ -9,9 +9,9 @@ import argparse
 import sys
 
 from ..registry.errors import RegistryError
-from . import calibrate, demo
+from . import calibrate, compare, demo, list_, report, run, validate
 
-VERBS = [demo, calibrate]
+VERBS = [run, validate, list_, report, compare, calibrate, demo]
 
 
 class UserError(Exception):

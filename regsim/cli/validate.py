@@ -1,0 +1,42 @@
+"""``regsim validate``: check a scenario, its overrides and every variant of its sweep, without running.
+
+Exit code 0 when every variant is valid and has a model, 2 otherwise (each problem on its own
+line, naming the file, the key and what was expected).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check a scenario and every variant of its sweep without running it")
+    p.add_argument("scenario", type=Path, metavar="SCENARIO", help="the scenario YAML file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scenario key, as for `regsim run` (repeatable)")
+    p.add_argument("--resolved", action="store_true", help="also print the resolved scenario (every default filled in)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..models import ModelError
+    from ..runner import plan
+    from ..scenario import ScenarioError, dump_yaml, load_scenario
+    from . import UserError
+
+    try:
+        scenario = load_scenario(args.scenario, args.overrides)
+        tasks = plan(scenario)
+    except (ScenarioError, ModelError) as exc:
+        raise UserError(str(exc)) from None
+    invalid = [t for t in tasks if t.error is not None]
+    if invalid:
+        lines = [f"{t.id} ({t.describe()}): {t.error}" for t in invalid]
+        raise UserError(f"{len(invalid)} of {len(tasks)} variants are invalid:\n" + "\n".join(lines))
+    models = sorted({t.model_name for t in tasks if t.model_name})
+    print(f"{args.scenario}: ok: scenario {scenario.name!r}, {len(tasks)} variant{'s' if len(tasks) != 1 else ''}, "
+          f"model {', '.join(models)}")
+    if args.resolved:
+        print(dump_yaml(scenario), end="")
+    return 0

@@ -1,0 +1,148 @@
+"""Writing a results folder: ``results/<name>/<run-id>/`` with everything needed to redo the run.
+
+    writer = ResultsWriter.create(scenario, root="results")        # or out="some/folder"
+    writer.start({"kind": "processes", "jobs": 2})                  # scenario.yaml, meta.json (running)
+    writer.finish(outcomes, wall_s)                                 # tables, meta.json (final)
+
+The layout, every file and column: ``docs/results.md``. The folder is self-contained: the
+resolved scenario (sweep included) is saved with the files it names -- a cost profile, a
+trace, a small image -- copied under ``inputs/`` and referred to by relative path, so
+``regsim run <folder>/scenario.yaml`` redoes the run anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from ..scenario import Scenario, dump_yaml, resolved
+from ..scenario.schema import PROFILES
+from .meta import finish_meta, start_meta, utc_now, write_meta
+from .outcome import VariantOutcome
+from .schema import ALERTS, INPUTS, SAMPLES, SCENARIO, SERIES, SUMMARY_CSV, SUMMARY_PARQUET, ResultsError
+from .tables import (alerts_frame, kpi_columns, samples_frame, series_frame, summary_columns, summary_rows,
+                     summary_table, write_summary_csv)
+
+__all__ = ["ResultsWriter", "portable_scenario", "run_id_for", "write_tables"]
+
+#: an image read ``from`` disk is copied into the folder only up to this size; beyond, its path is kept.
+MAX_COPIED_IMAGE = 64 * 1024 * 1024
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def run_id_for(scenario: Scenario, now: datetime | None = None) -> str:
+    """``20260128T101500Z-3f2a9c1e``: the UTC start time and a short hash of the resolved scenario."""
+    digest = hashlib.sha256(dump_yaml(scenario).encode("utf-8")).hexdigest()[:8]
+    return f"{(now or utc_now()):%Y%m%dT%H%M%SZ}-{digest}"
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _copy_input(source: Path, folder: Path, kind: str) -> str:
+    """Copy ``source`` to ``inputs/<kind>/<name>`` in ``folder``; the relative path to write instead."""
+    target = folder / INPUTS / kind / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    else:
+        shutil.copy2(source, target)
+    return target.relative_to(folder).as_posix()
+
+
+def portable_scenario(scenario: Scenario, folder: str | Path) -> tuple[dict[str, Any], list[str]]:
+    """The resolved scenario with the files it names copied into ``folder`` and named relatively.
+
+    Returns the data to save and a list of warnings (an image too large to copy keeps its
+    absolute path, so that run needs that file too).
+    """
+    folder = Path(folder)
+    data = resolved(scenario)
+    warnings: list[str] = []
+    if data.get("profile") not in PROFILES:
+        data["profile"] = _copy_input(Path(data["profile"]), folder, "profile")
+    workload = data.get("workload") or {}
+    if workload.get("kind") == "trace" and workload.get("path"):
+        workload["path"] = _copy_input(Path(workload["path"]), folder, "trace")
+    image = data.get("image") or {}
+    if image.get("from"):
+        source = Path(image["from"])
+        if _size(source) <= MAX_COPIED_IMAGE:
+            image["from"] = _copy_input(source, folder, "image")
+        else:
+            warnings.append(f"image.from {source} is larger than {MAX_COPIED_IMAGE // 2**20} MiB and was not copied; "
+                            "re-running from this folder needs it at that path")
+    return data, warnings
+
+
+def write_tables(folder: str | Path, outcomes: Sequence[VariantOutcome], swept: Sequence[str]) -> list[str]:
+    """Write the summary (CSV and parquet), series, samples and alerts; returns the KPI names."""
+    folder = Path(folder)
+    kpis = kpi_columns(outcomes)
+    columns = summary_columns(swept, kpis)
+    rows = summary_rows(outcomes, swept, kpis)
+    write_summary_csv(folder / SUMMARY_CSV, columns, rows)
+    pq.write_table(summary_table(columns, rows), folder / SUMMARY_PARQUET)
+    for name, frame in ((SERIES, series_frame(outcomes)), (SAMPLES, samples_frame(outcomes)),
+                        (ALERTS, alerts_frame(outcomes))):
+        frame.to_parquet(folder / name, index=False)
+    return kpis
+
+
+@dataclass
+class ResultsWriter:
+    """One run's results folder, from creation to the final ``meta.json``."""
+
+    scenario: Scenario
+    folder: Path
+    run_id: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, scenario: Scenario, *, out: str | Path | None = None, root: str | Path = "results",
+               run_id: str | None = None) -> ResultsWriter:
+        """Make the run's folder: ``out`` itself, else ``root/<name>/<run-id>``; it must be new or empty."""
+        if run_id is not None and not _RUN_ID.match(run_id):
+            raise ResultsError(f"run id {run_id!r}: expected letters, digits, '.', '_' and '-' "
+                               "(it names a folder)")
+        run_id = run_id or run_id_for(scenario)
+        folder = Path(out) if out is not None else Path(root) / scenario.name / run_id
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ResultsError(f"{folder} already exists and is not an empty folder; choose another --out "
+                               "or remove it")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ResultsError(f"cannot create the results folder {folder}: {exc.strerror or exc}") from None
+        return cls(scenario, folder, run_id)
+
+    def start(self, executor: dict[str, Any]) -> None:
+        """Save the scenario and a ``running`` meta.json, so even a crashed run says what it was."""
+        data, self.warnings = portable_scenario(self.scenario, self.folder)
+        dump_yaml(data, self.folder / SCENARIO)
+        self.meta = start_meta(self.scenario, self.run_id, executor, str(data["profile"]))
+        self.meta["warnings"] = list(self.warnings)
+        write_meta(self.folder, self.meta)
+
+    def finish(self, outcomes: Sequence[VariantOutcome], wall_s: float, status: str | None = None) -> None:
+        """Write the tables and the final meta.json (``ok``, ``failed`` or the given ``status``)."""
+        kpis = write_tables(self.folder, outcomes, list(self.scenario.sweep))
+        write_meta(self.folder, finish_meta(self.meta, outcomes, kpis, wall_s, status))
+
+    def abort(self, status: str, error: str, wall_s: float) -> None:
+        """Record in meta.json that the run stopped early (``interrupted``, ``crashed``) and why; no tables."""
+        finish_meta(self.meta, [], [], wall_s, status)
+        self.meta["errors"] = [{"variant": None, "values": {}, "error": error, "traceback": None}]
+        write_meta(self.folder, self.meta)
