@@ -1,0 +1,25 @@
+"""Flow-level network model: max-min fair bandwidth sharing over a :class:`~regsim.sim.topology.Topology`.
+
+- :mod:`.maxmin` -- the pure numpy kernel: weighted progressive filling, connected components.
+- :mod:`.flows` -- persistent per-flow state (route entries, lazy progress, per-link bytes).
+- :mod:`.reshare` -- the exact re-share strategies: uniform, grouped, component.
+- :mod:`.transfer` -- :class:`Transfer`, what a caller gets back.
+- :mod:`.model` -- :class:`Network`, the SimPy-facing manager: ``net.transfer(...)`` -> event.
+- :mod:`.sampling` -- :class:`LinkRecorder`, exact link-utilisation time series.
+"""
+
+from regsim.sim.network.maxmin import component, fill_levels, maxmin_rates
+from regsim.sim.network.model import SHARING, Network, NetworkStats
+from regsim.sim.network.sampling import LinkRecorder
+from regsim.sim.network.transfer import Transfer
+
+__all__ = [
+    "SHARING",
+    "LinkRecorder",
+    "Network",
+    "NetworkStats",
+    "Transfer",
+    "component",
+    "fill_levels",
+    "maxmin_rates",
+]

@@ -1,0 +1,304 @@
+"""The state of every active flow, kept in persistent numpy arrays (no SimPy here).
+
+Flows on the same route are indistinguishable to max-min sharing -- they always get the same
+rate -- so they live in one *entry*: a weighted flow of ``count`` members. Members that joined
+at different times or carry different sizes simply finish at different points of the entry's
+common progress, so an entry keeps a heap of member thresholds ("done when the entry has moved
+this many bytes per member"). A thousand layers pulled over one route cost one row, not a
+thousand.
+
+Per entry the table stores, in parallel arrays: its route (a column of link ids, see
+:mod:`.maxmin`), member count, base weight, per-member rate, progress per member at time
+``t0``, the next member's threshold and the predicted time it finishes. Progress advances
+lazily: an entry is touched only when its rate changes or a member finishes, never on a clock
+tick, and the next completion is read off the arrays as ``t0 + (threshold - progress) / rate``.
+
+Per link it stores the current load, the bytes carried so far, the weight and number of
+entries crossing it, their fair share ``capacity / weight``, and how many entries designate it
+as their bottleneck: kept up to date on every start and end, they let :mod:`.reshare` settle
+the common storms without a component search or filling rounds.
+
+The table never decides rates itself; :func:`.reshare.reshare` does, after each batch of
+starts and ends.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+
+import numpy as np
+
+from regsim.sim.network.transfer import Transfer
+
+#: members whose thresholds lie this close (relative) to the finishing one finish with it.
+_SAME_THRESHOLD_RTOL = 1e-12
+#: batches of starts at least this large create their new entries in bulk.
+_BULK = 4
+
+
+class FlowTable:
+    """Active flows grouped by route into weighted entries, and per-link load and bytes."""
+
+    _COLUMNS = ("count", "weight", "rate", "prog", "t0", "thr", "fin")
+    _LINK_ARRAYS = (("load", 0.0), ("sent", 0.0), ("wsum", 0.0), ("users", 0), ("share", np.inf),
+                    ("dirty", False), ("bsize", 0))
+
+    def __init__(self, capacity: np.ndarray) -> None:
+        self.n = 0
+        self._rows = 0
+        self.route = np.zeros((1, 0), dtype=np.int64)
+        for name in self._COLUMNS:
+            setattr(self, name, np.empty(0))
+        self.bott = np.empty(0, dtype=np.int64)
+        self.undesignated = 0
+        self.members: list[list[tuple[float, int, Transfer]]] = []
+        self.keys: list[tuple[int, ...]] = []
+        self.index: dict[tuple[int, ...], int] = {}
+        self._seq = itertools.count()
+        self.pad = 0
+        self.cap = np.full(1, np.inf)
+        for name, fill in self._LINK_ARRAYS:
+            setattr(self, name, np.full(1, fill))
+        self._t_sent = 0.0
+        self.last_reshare_size = 0
+        self.grow_links(capacity)
+
+    # -- storage ----------------------------------------------------------------------------
+    def grow_links(self, capacity: np.ndarray) -> None:
+        """Adopt a longer capacity vector (the topology gained links); the pad index moves."""
+        old, new = self.pad, len(capacity)
+        if new < old:
+            raise ValueError("a topology never loses links")
+        for name, fill in self._LINK_ARRAYS:
+            out = np.full(new + 1, fill)
+            out[:old] = getattr(self, name)[:old]
+            setattr(self, name, out)
+        self.lmap = np.zeros(new + 1, dtype=np.int64)  # scratch: global link id -> local index
+        self.cap = np.append(np.asarray(capacity, dtype=float), np.inf)
+        self.route[self.route == old] = new
+        self.pad = new
+
+    @property
+    def width(self) -> int:
+        return self.route.shape[0]
+
+    def _reserve(self, rows: int, width: int) -> None:
+        if rows <= self._rows and width <= self.width:
+            return
+        size, width = max(rows, 2 * self._rows, 64), max(width, self.width)
+        route = np.full((width, size), self.pad, dtype=np.int64)
+        route[: self.width, : self.n] = self.route[:, : self.n]
+        self.route = route
+        for name in self._COLUMNS:
+            col = np.zeros(size)
+            col[: self.n] = getattr(self, name)[: self.n]
+            setattr(self, name, col)
+        bott = np.full(size, -1, dtype=np.int64)
+        bott[: self.n] = self.bott[: self.n]
+        self.bott = bott
+        self._rows = size
+
+    def _remove(self, i: int) -> None:
+        last = self.n - 1
+        links = list(self.keys[i])
+        del self.index[self.keys[i]]
+        self.users[links] -= 1
+        self._designate(i, -1)
+        self.undesignated -= 1
+        idle = [link for link in links if self.users[link] == 0]
+        self.wsum[idle], self.load[idle], self.share[idle] = 0.0, 0.0, np.inf
+        members, key = self.members.pop(), self.keys.pop()
+        if i != last:
+            self.route[:, i] = self.route[:, last]
+            for name in self._COLUMNS:
+                col = getattr(self, name)
+                col[i] = col[last]
+            self.bott[i] = self.bott[last]
+            self.members[i], self.keys[i] = members, key
+            self.index[key] = i
+        self.route[:, last] = self.pad
+        self.n = last
+
+    def _remove_many(self, gone: list[int]) -> None:
+        """Remove many entries at once by compacting the arrays (a storm ending together)."""
+        n = self.n
+        keep = np.ones(n, dtype=bool)
+        keep[gone] = False
+        stay = np.flatnonzero(keep)
+        flat = self.route[:, gone].ravel()
+        real = flat[flat != self.pad]
+        np.subtract.at(self.users, real, 1)
+        idle = real[self.users[real] == 0]
+        self.wsum[idle], self.load[idle], self.share[idle] = 0.0, 0.0, np.inf
+        held = self.bott[gone]
+        np.subtract.at(self.bsize, held[held >= 0], 1)
+        self.undesignated -= int((held < 0).sum())
+        m = stay.size
+        self.route[:, :m] = self.route[:, stay]
+        self.route[:, m:n] = self.pad
+        for name in self._COLUMNS:
+            col = getattr(self, name)
+            col[:m] = col[stay]
+        self.bott[:m] = self.bott[stay]
+        self.members = [self.members[i] for i in stay.tolist()]
+        self.keys = [self.keys[i] for i in stay.tolist()]
+        self.index = {key: j for j, key in enumerate(self.keys)}
+        self.n = m
+
+    def update_share(self, links: list[int] | np.ndarray) -> None:
+        with np.errstate(divide="ignore"):
+            self.share[links] = self.cap[links] / self.wsum[links]
+
+    def _designate(self, i: int, link: int) -> None:
+        """Record ``link`` (-1: none) as the bottleneck entry ``i`` is expected to share."""
+        old = self.bott[i]
+        if old >= 0:
+            self.bsize[old] -= 1
+        else:
+            self.undesignated -= 1
+        if link >= 0:
+            self.bsize[link] += 1
+        else:
+            self.undesignated += 1
+        self.bott[i] = link
+
+    # -- the flow lifecycle -----------------------------------------------------------------
+    def add(self, transfer: Transfer, weight: float, t: float) -> None:
+        """Start ``transfer`` at time ``t``; its entry must be re-shared before time moves on."""
+        key = transfer.route
+        links = list(key)
+        i = self.index.get(key)
+        if i is None:
+            i = self.n
+            self._reserve(i + 1, len(key))
+            self.route[: len(key), i] = key
+            self.count[i], self.weight[i], self.rate[i] = 0.0, weight, 0.0
+            self.prog[i], self.t0[i], self.thr[i], self.fin[i] = 0.0, t, np.inf, np.inf
+            self.members.append([])
+            self.keys.append(key)
+            self.index[key] = i
+            self.users[links] += 1
+            self.n += 1
+            self.bott[i] = -1
+            self.undesignated += 1
+            self._designate(i, next((link for link in links if self.bsize[link] > 0), -1))
+        else:
+            self.prog[i] += self.rate[i] * (t - self.t0[i])
+            self.t0[i] = t
+        threshold = self.prog[i] + transfer.nbytes
+        heapq.heappush(self.members[i], (threshold, next(self._seq), transfer))
+        self.count[i] += 1
+        self.thr[i] = min(self.thr[i], threshold)
+        self.wsum[links] += weight
+        self.update_share(links)
+        self.dirty[links] = True
+
+    def add_many(self, batch: list[tuple[Transfer, float]], t: float) -> None:
+        """Start many ``(transfer, weight)`` at time ``t``: new routes get their rows in bulk."""
+        fresh: dict[tuple[int, ...], tuple[float, list[Transfer]]] = {}
+        for transfer, weight in batch:
+            if transfer.route in self.index or len(batch) < _BULK:
+                self.add(transfer, weight, t)
+            else:
+                fresh.setdefault(transfer.route, (weight, []))[1].append(transfer)
+        if not fresh:
+            return
+        start, k = self.n, len(fresh)
+        self._reserve(start + k, max(len(key) for key in fresh))
+        width, pad = self.width, self.pad
+        routes = np.array([key + (pad,) * (width - len(key)) for key in fresh], dtype=np.int64).T
+        counts, weights, thr = np.empty(k), np.empty(k), np.empty(k)
+        for j, (key, (weight, transfers)) in enumerate(fresh.items()):
+            heap = [(tr.nbytes, next(self._seq), tr) for tr in transfers]
+            heapq.heapify(heap)
+            self.members.append(heap)
+            self.keys.append(key)
+            self.index[key] = start + j
+            counts[j], weights[j], thr[j] = len(heap), weight, heap[0][0]
+        rows = slice(start, start + k)
+        self.route[:, rows] = routes
+        self.count[rows], self.weight[rows], self.thr[rows] = counts, weights, thr
+        self.rate[rows], self.prog[rows], self.t0[rows], self.fin[rows] = 0.0, 0.0, t, np.inf
+        flat = routes.ravel()
+        real = flat[flat != pad]
+        np.add.at(self.users, real, 1)
+        np.add.at(self.wsum, flat, np.tile(counts * weights, width))
+        self.wsum[pad] = 0.0
+        self.update_share(real)
+        self.dirty[real] = True
+        choice = np.full(k, -1)
+        for row in routes:
+            pick = (choice < 0) & (self.bsize[row] > 0)
+            choice[pick] = row[pick]
+        np.add.at(self.bsize, choice[choice >= 0], 1)
+        self.undesignated += int((choice < 0).sum())
+        self.bott[rows] = choice
+        self.n += k
+
+    def accrue(self, t: float) -> None:
+        """Credit every link with the bytes its current load carried since the last call."""
+        if t > self._t_sent:
+            self.sent += self.load * (t - self._t_sent)
+            self._t_sent = t
+
+    def complete_due(self, limit: float, t: float) -> list[Transfer]:
+        """Remove and return the members predicted to finish by ``limit``, as of time ``t``.
+
+        Rates of the survivors are left alone (the caller decides when to re-share); the links
+        of every finished member are marked dirty and lose that member's load at once.
+        """
+        if self.n == 0:
+            return []
+        due = np.flatnonzero(self.fin[: self.n] <= limit)
+        if due.size == 0:
+            return []
+        done: list[Transfer] = []
+        popped = np.zeros(due.size)
+        empty = []
+        for j, i in enumerate(due.tolist()):
+            heap, reached = self.members[i], self.thr[i]
+            cutoff = reached + _SAME_THRESHOLD_RTOL * abs(reached)
+            while heap and heap[0][0] <= cutoff:
+                done.append(heapq.heappop(heap)[2])
+                popped[j] += 1
+            self.prog[i], self.t0[i] = reached, t
+            self.count[i] -= popped[j]
+            if heap:
+                self.thr[i] = heap[0][0]
+                self.fin[i] = t + (heap[0][0] - reached) / self.rate[i]
+            else:
+                empty.append(i)
+        flat = self.route[:, due].ravel()
+        width = self.width
+        np.subtract.at(self.load, flat, np.tile(popped * self.rate[due], width))
+        np.subtract.at(self.wsum, flat, np.tile(popped * self.weight[due], width))
+        self.load[flat] = np.maximum(self.load[flat], 0.0)
+        self.wsum[flat] = np.maximum(self.wsum[flat], 0.0)
+        self.wsum[self.pad] = self.load[self.pad] = 0.0
+        self.update_share(flat)
+        self.dirty[flat] = True
+        self.dirty[self.pad] = False
+        if 8 * len(empty) > self.n:
+            self._remove_many(empty)
+        else:
+            for i in sorted(empty, reverse=True):
+                self._remove(i)
+        return done
+
+    def next_finish(self) -> float:
+        return float(self.fin[: self.n].min()) if self.n else np.inf
+
+    # -- views ------------------------------------------------------------------------------
+    def rate_of(self, transfer: Transfer) -> float:
+        """Current rate of an active transfer, 0 if it is not moving bytes now."""
+        i = self.index.get(transfer.route)
+        if i is None or not any(member[2] is transfer for member in self.members[i]):
+            return 0.0
+        return float(self.rate[i])
+
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(routes, rates, counts, weights)`` of every entry; routes ``(entries, K)``, -1 padded."""
+        routes = self.route[:, : self.n].T.copy()
+        routes[routes == self.pad] = -1
+        return routes, self.rate[: self.n].copy(), self.count[: self.n].copy(), self.weight[: self.n].copy()

@@ -1,0 +1,32 @@
+"""A transfer as the caller sees it: what was asked, and when it started and finished."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+
+class Transfer:
+    """One transfer a caller asked for, and when it was requested, started and finished.
+
+    ``started`` is when its first byte entered the network (after the path latency, and after
+    a coalescing window if any); ``finished`` when its last byte arrived. Seconds, simulated.
+    """
+
+    __slots__ = ("src", "dst", "nbytes", "tag", "route", "latency", "requested", "started",
+                 "finished", "_event")
+
+    def __init__(self, src: str, dst: str, nbytes: float, tag: Hashable, route: tuple[int, ...],
+                 latency: float, requested: float) -> None:
+        self.src, self.dst, self.nbytes, self.tag = src, dst, nbytes, tag
+        self.route, self.latency, self.requested = route, latency, requested
+        self.started: float | None = None
+        self.finished: float | None = None
+        self._event = None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished is None else self.finished - self.requested
+
+    def __repr__(self) -> str:
+        return (f"Transfer({self.src}->{self.dst} {self.nbytes:g} B tag={self.tag!r} "
+                f"requested={self.requested:g} finished={self.finished})")
