@@ -22,7 +22,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: install
-	$(BIN)/regsim demo
+	$(BIN)/regsim run scenarios/quickstart.yaml
 
 test: install-dev
 	$(BIN)/python -m pytest

@@ -155,6 +155,16 @@ def collect() -> Iterator[Receipt]:
         _active.reset(token)
 
 
+@contextmanager
+def suspended() -> Iterator[None]:
+    """Record nothing inside this block (set-up work a caller does not want priced)."""
+    token = _active.set(())
+    try:
+        yield
+    finally:
+        _active.reset(token)
+
+
 def recording() -> bool:
     """True when some collector is active, so callers may skip costly bookkeeping otherwise."""
     return bool(_active.get())

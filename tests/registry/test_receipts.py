@@ -44,3 +44,12 @@ def test_units_and_summary():
     assert r.items[0].unit == "bytes" and r.items[1].unit == "ops"
     text = r.summary()
     assert "sha256" in text and "db_query" in text and "1,024" in text
+
+
+def test_suspended_blocks_recording_even_when_nested():
+    with receipts.collect() as outer:
+        with receipts.suspended():
+            receipts.record(Kind.SHA256, 5)
+            assert not receipts.recording()
+        receipts.record(Kind.SHA256, 1)
+    assert outer.total(Kind.SHA256) == 1

@@ -1,0 +1,85 @@
+"""The central rollout model against its closed form, with the real registry behind it."""
+
+import numpy as np
+import pytest
+
+from regsim.models import simulate
+from regsim.models.registry_work import RegistryWork, merged, scale
+from regsim.registry.receipts import Kind, Receipt, WorkItem
+from regsim.scenario import scenario_from_dict
+
+BASE = {
+    "name": "t",
+    "cluster": {"nodes": 40, "racks": 2, "node": {"nic": "10Gbps"}},
+    "registry": {"egress": "1Gbps", "storage": {"codec": "rs(4,2)", "nodes": 6}, "encryption": "aes-256-gcm"},
+    "image": {"layers": ["20MB", "30MB"]},
+}
+
+
+def scenario(**over):
+    doc = {k: (dict(v) if isinstance(v, dict) else v) for k, v in BASE.items()}
+    for dotted, value in over.items():
+        node = doc
+        *path, last = dotted.split(".")
+        for key in path:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return scenario_from_dict(doc)
+
+
+@pytest.mark.parametrize("nodes,layers", [(10, ["50MB"]), (40, ["20MB", "30MB"]), (120, ["5MB", "5MB", "10MB"])])
+def test_central_makespan_meets_the_client_server_bound(nodes, layers):
+    sc = scenario(**{"cluster.nodes": nodes, "image.layers": layers})
+    result = simulate(sc, seed=1)
+    k = result.kpis
+    bound = nodes * sum(int(float(x[:-2]) * 1e6) for x in layers) / 125e6
+    assert k["central_bound_s"] == pytest.approx(bound)
+    assert bound <= k["makespan_s"] <= 1.01 * bound
+    assert k["registry_egress_bytes"] == nodes * k["image_bytes"]
+    assert len(result.samples["pull_time_s"]) == nodes
+
+
+def test_same_seed_same_numbers_and_auth_modes_cost_cpu():
+    a, b = simulate(scenario(), seed=3), simulate(scenario(), seed=3)
+    assert a.kpis == b.kpis
+    jwt = simulate(scenario(**{"registry.auth.mode": "jwt"}), seed=3).kpis
+    assert jwt["registry_cpu_busy_s"] > a.kpis["registry_cpu_busy_s"]
+    db = simulate(scenario(**{"registry.auth.mode": "db"}), seed=3).kpis
+    assert db["makespan_s"] >= a.kpis["makespan_s"]
+
+
+def test_real_data_plane_reads_and_verifies_every_pull():
+    sc = scenario(**{"cluster.nodes": 4, "image.layers": ["300KB", "200KB"], "data_plane": "real"})
+    result = simulate(sc, seed=5)
+    assert result.kpis["data_plane"] == "real" and result.kpis["makespan_s"] > 0
+
+
+def test_real_data_plane_refuses_what_one_machine_should_not_move():
+    sc = scenario(**{"cluster.nodes": 100, "image.layers": ["500MB"], "data_plane": "real"})
+    with pytest.raises(ValueError, match="use 'modelled' or 'sampled'"):
+        simulate(sc, seed=1)
+
+
+def test_p2p_strategies_are_refused_clearly():
+    with pytest.raises(Exception, match="central"):
+        simulate(scenario(**{"distribution.strategy": "p2p-swarm"}), seed=1)
+
+
+def test_scaled_receipt_is_linear_in_bytes_and_merged_per_resource():
+    sample = Receipt([WorkItem(Kind.DISK_READ, 100, "s0"), WorkItem(Kind.DISK_READ, 100, "s0"),
+                      WorkItem(Kind.KEY_UNWRAP, 1, "frontend"), WorkItem(Kind.TRANSFER, 50, "s0", "frontend")])
+    out = merged(scale(sample, size=200 * (64 << 20) // 100, sample=200, extent=64 << 20))
+    by = {(i.kind, i.node): i.amount for i in out}
+    assert by[("disk_read", "s0")] == 2 * (64 << 20)
+    assert by[("key_unwrap", "frontend")] == 2  # one per extent
+    assert len(out) == 3
+
+
+def test_modelled_pull_receipt_matches_a_real_read_of_that_size():
+    # A modelled 3 MiB layer priced from a 1 MiB sample must cost what reading 3 MiB really costs.
+    modelled = RegistryWork(scenario(**{"image.layers": ["3MiB"], "data_plane": "modelled"}), seed=1)
+    real = RegistryWork(scenario(**{"image.layers": ["3MiB"], "data_plane": "real"}), seed=1)
+    m, r = modelled.layer_get(0).by_kind(), real.layer_get(0).by_kind()
+    for kind in ("disk_read", "transfer", "aes_gcm_decrypt"):
+        assert m[kind] == pytest.approx(r[kind], rel=0.01), kind
+    assert np.isclose(m.get("key_unwrap", 0), r.get("key_unwrap", 0))

@@ -1,0 +1,42 @@
+"""Every scenario under scenarios/ runs (small ones whole, large ones scaled down with --set)."""
+
+from pathlib import Path
+
+import pytest
+
+from regsim.results import load
+from regsim.runner import run_scenario
+from regsim.scenario import load_scenario
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+#: --set overrides that shrink a large scenario to a test's size, by scenario file stem.
+SCALE_DOWN: dict[str, list[str]] = {}
+
+
+def shipped() -> list[Path]:
+    return sorted(SCENARIOS.glob("*.yaml"))
+
+
+def test_there_are_shipped_scenarios():
+    assert any(p.stem == "quickstart" for p in shipped())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", shipped(), ids=lambda p: p.stem)
+def test_shipped_scenario_runs(path, tmp_path):
+    scenario = load_scenario(path, SCALE_DOWN.get(path.stem, []))
+    result = run_scenario(scenario, out=tmp_path / "run", jobs=1, plots=False)
+    assert result.ok, [o.error for o in result.outcomes if o.error]
+    summary = load(tmp_path / "run").summary
+    assert len(summary) >= 1 and summary["makespan_s"].gt(0).all()
+
+
+def test_quickstart_meets_the_central_bound(tmp_path):
+    scenario = load_scenario(SCENARIOS / "quickstart.yaml", ["cluster.nodes=40", "workload.start=all"])
+    run_scenario(scenario, out=tmp_path / "a", jobs=1, plots=False)
+    summary = load(tmp_path / "a").summary
+    assert summary["makespan_over_bound"].between(1.0, 1.01).all()
+    # the same scenario and seed give byte-identical summaries
+    run_scenario(scenario, out=tmp_path / "b", jobs=1, plots=False)
+    assert (tmp_path / "a" / "summary.csv").read_bytes() == (tmp_path / "b" / "summary.csv").read_bytes()
