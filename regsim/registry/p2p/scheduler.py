@@ -1,0 +1,190 @@
+"""A Dragonfly-style scheduler: a few parents per peer, chosen by load, within upload limits.
+
+Where a tracker hands out peers and lets them sort it out, Dragonfly's scheduler decides who
+downloads from whom. For each peer asking, it keeps the parents that can still serve it, then
+tops up to ``parents`` of them: it samples ``sample`` random members of the swarm (Dragonfly's
+``LoadRandomPeers(filterParentLimit)``: never a walk over the whole swarm) plus every origin,
+drops those that are the peer itself, already its parents, its own children (a parent cycle),
+full, or that hold nothing the peer lacks, and ranks the rest by load (children / upload limit),
+then by pieces held, then at random. A parent's load is the number of children it serves; it
+never exceeds the parent's upload-slot limit, and drops when :meth:`Scheduler.release` ends a
+child's transfer.
+
+A peer that gets no parent waits and asks again; it is sent back to source (the registry) at once
+when no member holds anything it needs, or after ``retry_back_to_source`` fruitless requests in a
+row -- and in either case only while fewer than ``back_to_source_count`` peers of the swarm have
+been sent there (Dragonfly's ``backToSourceCount``, 3, and ``retryBackToSourceLimit``, 5). A peer
+sent back to source stays there until it completes; its grant is returned when it leaves.
+
+Load is counted per scheduler, and a scheduler serves one swarm: the simulator keeps one per
+blob. Cost per decision: O((sample + origins) x pieces) numpy work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import P2PError
+from .peer import Member
+from .swarm import Swarm
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """A scheduling decision: download from ``parents``; or from the registry (``back_to_source``);
+    or, with neither, wait and ask again."""
+
+    parents: tuple[Member, ...]
+    back_to_source: bool
+
+    @property
+    def parent_ids(self) -> tuple[Hashable, ...]:
+        return tuple(p.peer_id for p in self.parents)
+
+
+class Scheduler:
+    """Parent assignment for one swarm. Defaults are Dragonfly's: 4 parents from 15 sampled."""
+
+    def __init__(self, swarm: Swarm, rng: np.random.Generator, *, parents: int = 4, sample: int = 15,
+                 back_to_source_count: int = 3, retry_back_to_source: int = 5) -> None:
+        for name, value, low in (("parents", parents, 1), ("sample", sample, 1),
+                                 ("back_to_source_count", back_to_source_count, 0),
+                                 ("retry_back_to_source", retry_back_to_source, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise P2PError(f"scheduler {name} must be an integer >= {low}, got {value!r}")
+        self.swarm = swarm
+        self.rng = rng
+        self.parents = parents
+        self.sample = sample
+        self.back_to_source_count = back_to_source_count
+        self.retry_back_to_source = retry_back_to_source
+        self._misses: dict[Hashable, int] = {}  # fruitless assign() calls in a row
+        self._sourcing: dict[Hashable, None] = {}  # peers sent back to source, in order
+        self._parents: dict[Hashable, dict[Hashable, None]] = {}  # child -> ordered parent ids
+        self._children: dict[Hashable, set[Hashable]] = {}  # parent -> child ids
+        self._load: dict[Hashable, int] = {}
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def load(self, peer_id: Hashable) -> int:
+        """Children currently assigned to ``peer_id``."""
+        return self._load.get(peer_id, 0)
+
+    def parents_of(self, peer_id: Hashable) -> tuple[Hashable, ...]:
+        return tuple(self._parents.get(peer_id, ()))
+
+    def children_of(self, peer_id: Hashable) -> frozenset[Hashable]:
+        return frozenset(self._children.get(peer_id, ()))
+
+    @property
+    def back_to_source_peers(self) -> tuple[Hashable, ...]:
+        """Peers currently sent back to source, in the order they were sent."""
+        return tuple(self._sourcing)
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def assign(self, peer_id: Hashable) -> Assignment:
+        """Keep the peer's useful parents and top them up to ``parents``; see the module text for
+        when a peer without parents waits and when it is sent back to source."""
+        child = self.swarm.member(peer_id)
+        if child.held == self.swarm.num_pieces:
+            self.release(peer_id)
+            self._misses.pop(peer_id, None)
+            return Assignment((), False)
+        if peer_id in self._sourcing:
+            return Assignment((), True)
+        need = ~child.have
+        current = self._parents.setdefault(peer_id, {})
+        if current:
+            members = [self.swarm.get(pid) for pid in current]
+            present = [m for m in members if m is not None]
+            useful = dict(zip((m.peer_id for m in present), _useful(present, need)))
+            for pid in list(current):
+                if not useful.get(pid, False):
+                    self._unlink(peer_id, pid)
+        room = self.parents - len(current)
+        if room > 0:
+            for parent in self._rank(peer_id, need, current)[:room]:
+                self._link(peer_id, parent.peer_id)
+        if current:
+            self._misses.pop(peer_id, None)
+            return Assignment(tuple(self.swarm.member(p) for p in current), False)
+        del self._parents[peer_id]
+        misses = self._misses[peer_id] = self._misses.get(peer_id, 0) + 1
+        nobody_has_it = not self.swarm.availability[need].any()
+        if (nobody_has_it or misses >= self.retry_back_to_source) and len(self._sourcing) < self.back_to_source_count:
+            self._sourcing[peer_id] = None
+            del self._misses[peer_id]
+            return Assignment((), True)
+        return Assignment((), False)
+
+    def _rank(self, peer_id: Hashable, need: np.ndarray, current: dict[Hashable, None]) -> list[Member]:
+        """Sampled members and origins that could serve the peer, best first."""
+        mine = self._children.get(peer_id, ())
+        load = self._load
+        pool, ratios = [], []
+        for m in self.swarm.origins + self.swarm.sample_peers(self.sample, self.rng, exclude=peer_id):
+            pid = m.peer_id
+            used = load.get(pid, 0)
+            if used < m.slots.limit and pid != peer_id and pid not in current and pid not in mine:
+                pool.append(m)
+                ratios.append(used / m.slots.limit)
+        if not pool:
+            return []
+        useful = _useful(pool, need)
+        jitter = self.rng.random(len(pool)).tolist()
+        # a handful of candidates: a Python sort on (load ratio, -pieces held, random) is cheapest
+        order = sorted((i for i in range(len(pool)) if useful[i]), key=lambda i: (ratios[i], -pool[i].held, jitter[i]))
+        return [pool[i] for i in order]
+
+    def release(self, peer_id: Hashable, parent_id: Hashable | None = None) -> None:
+        """A transfer ended: drop the edge to ``parent_id``, or all the peer's parents if None."""
+        current = self._parents.get(peer_id)
+        if current is None:
+            if parent_id is not None:
+                raise P2PError(f"scheduler: peer {peer_id!r} has no parents to release")
+            return
+        if parent_id is not None and parent_id not in current:
+            raise P2PError(f"scheduler: {parent_id!r} is not a parent of {peer_id!r}")
+        for pid in [parent_id] if parent_id is not None else list(current):
+            self._unlink(peer_id, pid)
+        if not current:
+            del self._parents[peer_id]
+
+    def leave(self, peer_id: Hashable) -> list[Hashable]:
+        """Forget a departing peer as child, as parent and as back-to-source peer (freeing its
+        grant); returns its orphaned children."""
+        self.release(peer_id)
+        self._misses.pop(peer_id, None)
+        self._sourcing.pop(peer_id, None)
+        orphans = sorted(self._children.get(peer_id, ()), key=repr)
+        for child in orphans:
+            self.release(child, peer_id)
+        return orphans
+
+    def _link(self, child: Hashable, parent: Hashable) -> None:
+        self._parents[child][parent] = None
+        self._children.setdefault(parent, set()).add(child)
+        self._load[parent] = self._load.get(parent, 0) + 1
+
+    def _unlink(self, child: Hashable, parent: Hashable) -> None:
+        del self._parents[child][parent]
+        kids = self._children[parent]
+        kids.discard(child)
+        if not kids:
+            del self._children[parent]
+        self._load[parent] -= 1
+        if not self._load[parent]:
+            del self._load[parent]
+
+
+def _useful(members: list[Member], need: np.ndarray) -> list[bool]:
+    """For each member, whether it holds any piece in ``need`` (one matrix operation for all)."""
+    if not members:
+        return []
+    holders = np.array([m.have for m in members], dtype=bool)
+    holders &= need
+    return np.logical_or.reduce(holders, axis=1).tolist()
