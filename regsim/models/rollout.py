@@ -33,11 +33,21 @@ MAX_CONCURRENT_DOWNLOADS = 3
 SERIES_POINTS = 200
 
 
+#: rollout models of the other distribution strategies, by strategy name; their modules register here.
+STRATEGIES: dict[str, Callable[[Scenario, int, Callable[[float], None] | None], VariantResult]] = {}
+
+
+def register_strategy(name: str, fn: Callable[[Scenario, int, Callable[[float], None] | None], VariantResult]) -> None:
+    STRATEGIES[name] = fn
+
+
 def simulate_rollout(scenario: Scenario, seed: int, progress: Callable[[float], None] | None = None) -> VariantResult:
     strategy = scenario.distribution.strategy
     if strategy != "central":
-        raise ModelError(f"distribution.strategy: the rollout model simulates 'central' pulls; {strategy!r} "
-                         "has no model in this version")
+        if strategy in STRATEGIES:
+            return STRATEGIES[strategy](scenario, seed, progress)
+        raise ModelError(f"distribution.strategy: no rollout model for {strategy!r} in this version; "
+                         f"available: {', '.join(['central', *sorted(STRATEGIES)])}")
     world = build_world(scenario, seed)
     work = RegistryWork(scenario, seed)
     rollout = scenario.workload
