@@ -10,10 +10,10 @@ adds both around any backend.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol, runtime_checkable
 
-from ..errors import InvalidKey
+from ..errors import BlobUploadInvalid, InvalidKey
 
 _KEY_COMPONENT = re.compile(r"[A-Za-z0-9._:+=-]+")
 
@@ -49,6 +49,42 @@ class CommitOnExit:
             self.commit()
         else:
             self.cancel()
+
+
+class BufferedWriter(CommitOnExit):
+    """A writer that keeps what it is given and hands it to ``publish(key, data)`` on commit.
+
+    For stores that can only take an object whole: memory, and a storage cluster (erasure coding
+    needs the whole blob, since the chunk length depends on its size). Nothing is visible under
+    the key until :meth:`commit`; :meth:`cancel` leaves the key as it was.
+    """
+
+    def __init__(self, key: str, publish: Callable[[str, bytearray], None], initial: bytes = b"") -> None:
+        self.key = key
+        self._publish = publish
+        self._buf = bytearray(initial)
+        self._done = False
+
+    @property
+    def size(self) -> int:
+        return len(self._buf)
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._done:
+            raise BlobUploadInvalid(f"write to {self.key!r} after commit or cancel")
+        self._buf += data
+        return memoryview(data).nbytes
+
+    def commit(self) -> None:
+        if self._done:
+            raise BlobUploadInvalid(f"{self.key!r} was already committed or cancelled")
+        self._done = True
+        buf, self._buf = self._buf, bytearray()
+        self._publish(self.key, buf)
+
+    def cancel(self) -> None:
+        self._done = True
+        self._buf = bytearray()
 
 
 @runtime_checkable

@@ -5,40 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from ..errors import BlobUploadInvalid, KeyNotFound
-from .base import CommitOnExit, check_key
+from ..errors import KeyNotFound
+from .base import BufferedWriter, check_key
 
 
-class MemoryWriter(CommitOnExit):
+class MemoryWriter(BufferedWriter):
     """Buffers writes; :meth:`commit` publishes them under the key in one step."""
 
     def __init__(self, backend: MemoryBackend, key: str, initial: bytes = b"") -> None:
-        self.key = key
-        self._backend = backend
-        self._buf = bytearray(initial)
-        self._done = False
-
-    @property
-    def size(self) -> int:
-        return len(self._buf)
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        if self._done:
-            raise BlobUploadInvalid(f"write to {self.key!r} after commit or cancel")
-        self._buf += data
-        return len(data)
-
-    def commit(self) -> None:
-        if self._done:
-            raise BlobUploadInvalid(f"{self.key!r} was already committed or cancelled")
-        self._done = True
-        self._backend._publish(self.key, bytes(self._buf))
-        self._buf = bytearray()
-
-    def cancel(self) -> None:
-        self._done = True
-        self._buf = bytearray()
-
+        super().__init__(key, lambda k, buf: backend._publish(k, bytes(buf)), initial)
 
 
 class MemoryBackend:
