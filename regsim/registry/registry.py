@@ -65,6 +65,8 @@ class Registry:
         ]
         self.meta = MetadataStore(self._backend("meta", config.meta_root()))
         self.cluster = StorageCluster(self.nodes, self.codec, origin=config.frontend)
+        if config.backend == "filesystem":
+            self.cluster.rescan()  # a store reopened from disk: rebuild where each fragment lives
         self.keyring = None
         cipher = None
         if config.encryption == "aes-256-gcm":

@@ -232,7 +232,6 @@ def test_filesystem_registry_survives_restart(tmp_path):
     layers = [b"persistent" * 999]
     Registry(cfg).push_image("r", "v1", layers)
     again = Registry(cfg)
-    again.cluster.rescan()
     assert again.pull_image("r", "v1") == layers
 
 

@@ -1,0 +1,111 @@
+"""Who may call an endpoint: scopes per request, the authorizer's decision, the challenge.
+
+Every API route is wrapped by :func:`guarded`, which, before the handler runs:
+
+1. validates the repository name of the path (``NAME_INVALID`` before anything else, so a
+   path-traversal name never reaches an authorizer or a storage key);
+2. works out the scopes the request needs -- ``repository:<name>:pull`` to read,
+   ``pull,push`` to upload, ``delete`` to delete, ``registry:catalog:*`` for the catalog, none
+   for ``/v2/`` (which only asks "are these credentials good?");
+3. asks the configured :class:`~regsim.registry.auth.Authorizer` -- in the thread pool for
+   database auth (SQLite and password hashes block), inline otherwise (a JWT check or a policy
+   look-up costs less than the hop) -- trying the anonymous policy first for a request without
+   credentials when anonymous pull is on.
+
+A refusal is the registry's :class:`Unauthorized` (401) or :class:`Denied` (403) carrying a
+challenge; the error handler renders it as ``WWW-Authenticate``. With token auth the challenge's
+realm is this server's ``/token`` as the client reached it (scheme and Host of the request),
+unless the configuration names another realm.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..registry.auth import ANONYMOUS, Anonymous, Challenge, Grant, Scope, parse_authorization
+from ..registry.errors import Denied, Unauthorized
+from ..registry.names import validate_name
+from .config import Services
+from .streams import in_thread
+
+PULL, PUSH, DELETE = ("pull",), ("pull", "push"), ("delete",)
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services
+
+
+def token_realm(request: Request, services: Services) -> str | None:
+    """The realm to put in a Bearer challenge: the configured one, or this server's /token."""
+    if services.mode != "token":
+        return None
+    if services.config.auth.realm:
+        return services.config.auth.realm
+    host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+    return f"{request.url.scheme}://{host}/token"
+
+
+def _scheme(services: Services) -> str:
+    return "Basic" if services.mode == "database" else "Bearer"
+
+
+async def authorize(request: Request, scopes: list[Scope]) -> Grant:
+    """The grant for ``scopes`` or a raised Unauthorized/Denied with a challenge."""
+    services = services_of(request)
+    request.state.realm = token_realm(request, services)
+    auth = services.config.auth
+    try:
+        credentials = parse_authorization(request.headers.get("authorization"))
+    except Unauthorized as e:
+        e.detail = Challenge(auth.realm or auth.service, auth.service, tuple(scopes), "invalid_request",
+                             e.message, _scheme(services))
+        raise
+    if isinstance(credentials, Anonymous) and services.anonymous is not None:
+        try:
+            return services.anonymous.authorize(ANONYMOUS, scopes)  # a policy look-up: inline
+        except Unauthorized:
+            pass  # not enough for anonymous: fall through to the real authorizer's challenge
+    if services.mode == "database":  # SQLite and password hashes block: off the event loop
+        return await in_thread(services.authorizer.authorize, credentials, scopes)
+    # an open registry's policy check or a JWT check (a cache hit, else one signature) costs
+    # less than a hop to the thread pool and back
+    return services.authorizer.authorize(credentials, scopes)
+
+
+async def allows(request: Request, scope: Scope) -> bool:
+    """True if the request's credentials have ``scope`` (no error: for optional extras like a
+    cross-repository mount, where a refusal falls back to a plain upload)."""
+    try:
+        await authorize(request, [scope])
+        return True
+    except (Unauthorized, Denied):
+        return False
+
+
+def guarded(handler: Handler, name: str, actions: Mapping[str, tuple[str, ...]] | None = None,
+            *, catalog: bool = False) -> Handler:
+    """``handler`` behind name validation and authorization; ``actions`` maps an HTTP method to
+    the repository actions it needs (HEAD as GET unless listed; a method not listed needs pull,
+    never nothing). ``name`` labels the route in metrics and logs."""
+    needs = dict(actions or {})
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        request.scope["regsim.handler"] = name
+        scopes: list[Scope] = []
+        repo = request.path_params.get("name")
+        if repo is not None:
+            validate_name(repo)
+            method = "GET" if request.method == "HEAD" and "HEAD" not in needs else request.method
+            scopes.append(Scope.repository(repo, *needs.get(method, PULL)))
+        if catalog:
+            scopes.append(Scope.parse("registry:catalog:*"))
+        request.state.grant = await authorize(request, scopes)
+        return await handler(request)
+
+    return endpoint

@@ -1,0 +1,62 @@
+"""``/v2/<name>/manifests/<reference>``: fetch, check, push and delete manifests.
+
+The reference is a tag or a digest. A PUT is refused with ``MANIFEST_BLOB_UNKNOWN`` while a blob
+it names is not in the repository, with ``DIGEST_INVALID`` when pushed by a digest its content
+does not hash to, and with 413 past the spec's 4 MiB limit (read no further than that). A pushed
+manifest with a ``subject`` gets the ``OCI-Subject`` header, telling the client the registry
+maintains the referrers API for it. DELETE by digest removes the manifest and its tags; DELETE by
+tag removes only the tag.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..registry.manifests import MAX_MANIFEST_BYTES
+from ..registry.names import is_digest_reference
+from .auth import services_of
+from .replies import DIGEST_HEADER, empty
+from .streams import in_thread, read_limited
+from .uploads import absolute
+
+
+def _media_type(request: Request) -> str | None:
+    value = request.headers.get("content-type")
+    return value.split(";", 1)[0].strip() or None if value else None
+
+
+async def get_manifest(request: Request) -> Response:
+    reg = services_of(request).registry
+    repo, reference = request.path_params["name"], request.path_params["reference"]
+    if request.method == "HEAD":
+        digest, media_type, size = await in_thread(reg.repos.manifest_info, repo, reference)
+        return empty(200, {"Content-Type": media_type, "Content-Length": str(size), DIGEST_HEADER: str(digest),
+                           "ETag": f'"{digest}"'})
+    stored = await in_thread(reg.get_manifest, repo, reference)
+    return Response(stored.data, media_type=stored.media_type,
+                    headers={DIGEST_HEADER: str(stored.digest), "ETag": f'"{stored.digest}"'})
+
+
+async def put_manifest(request: Request) -> Response:
+    reg = services_of(request).registry
+    repo, reference = request.path_params["name"], request.path_params["reference"]
+    data = await read_limited(request, MAX_MANIFEST_BYTES)
+    digest = await in_thread(reg.put_manifest, repo, reference, data, _media_type(request))
+    headers = {"Location": absolute(request, f"/v2/{repo}/manifests/{digest}"), DIGEST_HEADER: str(digest)}
+    subject = json.loads(data).get("subject")
+    if isinstance(subject, dict) and isinstance(subject.get("digest"), str):
+        headers["OCI-Subject"] = subject["digest"]
+    return empty(201, headers)
+
+
+async def delete_manifest(request: Request) -> Response:
+    reg = services_of(request).registry
+    repo, reference = request.path_params["name"], request.path_params["reference"]
+    if is_digest_reference(reference):
+        digest = await in_thread(reg.delete_manifest, repo, reference)
+        return empty(202, {DIGEST_HEADER: str(digest)})
+    await in_thread(reg.delete_tag, repo, reference)
+    return empty(202)

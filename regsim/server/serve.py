@@ -1,0 +1,98 @@
+"""Run the server on uvicorn: bind, announce, serve until interrupted.
+
+The listening socket is bound before anything else and its real address is announced on stdout
+(``regsim serve: listening on http://127.0.0.1:43121``) before uvicorn starts; a connection made
+after the announcement queues in the backlog and is served as soon as the app is up, so a caller
+that asked for port 0 learns the port from that line and needs no retry loop. Over TLS the
+context refuses anything older than TLS 1.2 (:func:`.tls.server_context`); on plain HTTP a TLS
+handshake is answered at once (:func:`.tls.probing_protocol`).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import uvicorn
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+from ..registry.errors import ConfigError
+from .app import create_app
+from .config import ServerConfig, build_services
+from .tls import probing_protocol, self_signed, server_context
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Where and how to listen: address, and the certificate pair when serving TLS."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv6 if ``host`` is an IPv6 address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when the proto
+    # says TCP, and without it every small response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def self_signed_listen(listen: Listen, folder: Path) -> Listen:
+    """``listen`` with a fresh self-signed certificate written to ``folder``."""
+    names = [] if listen.host in ("0.0.0.0", "::", "") else [listen.host]
+    cert, key = self_signed(folder, names)
+    return Listen(listen.host, listen.port, cert, key)
+
+
+def uvicorn_config(app, listen: Listen, *, log_level: str = "warning", access_log: bool = False) -> uvicorn.Config:
+    """The uvicorn configuration regsim serves with (also used by the benchmark's reference app,
+    so both run the same HTTP stack)."""
+    options: dict = dict(log_level=log_level, access_log=access_log, lifespan="on", server_header=False,
+                         date_header=True, timeout_keep_alive=30)
+    if listen.tls:
+        cert, key = listen.tls_cert, listen.tls_key
+        return uvicorn.Config(app, http=AutoHTTPProtocol, ssl_certfile=str(cert),
+                              ssl_context_factory=lambda config, default: server_context(cert, key), **options)
+    return uvicorn.Config(app, http=probing_protocol(AutoHTTPProtocol), **options)
+
+
+def serve(config: ServerConfig, listen: Listen, *, out: TextIO = sys.stdout, log_level: str = "warning") -> None:
+    """Build the registry from ``config`` and serve it until interrupted (blocks)."""
+    services = build_services(config)
+    sock = bind(listen.host, listen.port)
+    host, port = sock.getsockname()[:2]
+    app = create_app(services, tls=listen.tls)
+    scheme = "https" if listen.tls else "http"
+    shown = f"[{host}]" if ":" in host else host
+    out.write(f"regsim serve: listening on {scheme}://{shown}:{port} (auth: {config.auth.mode}, "
+              f"storage: {config.registry.backend} {config.registry.codec}, "
+              f"encryption: {config.registry.encryption})\n")
+    if listen.tls:
+        out.write(f"regsim serve: certificate {listen.tls_cert}\n")
+    out.flush()
+    logging.getLogger("regsim.server").setLevel(log_level.upper())
+    server = uvicorn.Server(uvicorn_config(app, listen, log_level=log_level))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

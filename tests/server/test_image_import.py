@@ -1,0 +1,142 @@
+"""``regsim image import``: OCI image layouts into a registry store or a scenario's image section."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from regsim.cli import main
+from regsim.imports import LayoutError, OciLayout, import_image, layer_sizes, write_scenario_image
+from regsim.registry.config import RegistryConfig
+from regsim.registry.descriptors import OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST
+from regsim.registry.errors import ConfigError
+from regsim.registry.registry import Registry
+from regsim.scenario import load_scenario
+
+from .conftest import digest_of
+
+LAYERS = [b"first layer " * 3000, b"second" * 50_000]
+
+
+def _blob(root: Path, data: bytes) -> dict:
+    d = digest_of(data)
+    path = root / "blobs" / "sha256" / d.split(":")[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return {"digest": d, "size": len(data)}
+
+
+def _image(root: Path, layers: list[bytes], arch: str = "amd64") -> dict:
+    config = json.dumps({"architecture": arch, "os": "linux"}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": OCI_CONFIG, **_blob(root, config)},
+                           "layers": [{"mediaType": OCI_LAYER, **_blob(root, b)} for b in layers]}).encode()
+    return {"mediaType": OCI_MANIFEST, **_blob(root, manifest)}
+
+
+def make_layout(root: Path, refs: dict[str, list[bytes]] | None = None, *, multi: bool = False) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    entries = []
+    for ref, layers in (refs or {"v1": LAYERS}).items():
+        desc = _image(root, layers)
+        if multi:
+            arm = _image(root, [b"arm layer"], arch="arm64")
+            index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+                {**arm, "platform": {"os": "linux", "architecture": "arm64"}},
+                {**desc, "platform": {"os": "linux", "architecture": "amd64"}}]}).encode()
+            desc = {"mediaType": OCI_INDEX, **_blob(root, index)}
+        entries.append({**desc, "annotations": {"org.opencontainers.image.ref.name": ref}})
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": entries}))
+    return root
+
+
+def test_layer_sizes_of_a_layout(tmp_path):
+    layout = OciLayout(make_layout(tmp_path / "img"))
+    assert layout.refs() == ["v1"]
+    assert layer_sizes(layout) == [len(b) for b in LAYERS]
+
+
+def test_multi_platform_index_picks_the_platform(tmp_path):
+    layout = OciLayout(make_layout(tmp_path / "img", multi=True))
+    assert layer_sizes(layout) == [len(b) for b in LAYERS]
+    assert layer_sizes(layout, platform="linux/arm64") == [len(b"arm layer")]
+
+
+def test_import_into_a_registry_then_pull(tmp_path):
+    layout = OciLayout(make_layout(tmp_path / "img", multi=True))
+    reg = Registry(RegistryConfig(codec="rs(4,2)", nodes=6, encryption="aes-256-gcm"))
+    report = import_image(reg, layout, "team/app", "v1")
+    assert report.manifest == layout.select().digest
+    assert reg.get_manifest("team/app", "v1").digest == report.manifest
+    stored = reg.get_manifest("team/app", "v1")
+    assert stored.media_type == OCI_INDEX
+    child = json.loads(stored.data)["manifests"][1]["digest"]
+    layers = reg.pull_image("team/app", child)
+    assert layers == LAYERS
+    again = import_image(reg, layout, "team/app", "v1")  # idempotent: nothing new stored
+    assert again.blobs == 0 and again.skipped == report.blobs + report.skipped
+
+
+def test_cli_import_into_a_filesystem_store(tmp_path, capsys):
+    layout = make_layout(tmp_path / "img")
+    root = tmp_path / "store"
+    assert main(["image", "import", str(layout), "--root", str(root), "--repository", "team/app"]) == 0
+    assert "imported team/app:v1" in capsys.readouterr().out
+    reg = Registry(RegistryConfig(backend="filesystem", root=root))
+    reg.cluster.rescan()
+    assert reg.pull_image("team/app", "v1") == LAYERS
+
+
+def test_cli_writes_layer_sizes_into_a_scenario(tmp_path, capsys):
+    layout = make_layout(tmp_path / "img")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(yaml.safe_dump({"name": "mine", "seed": 3, "image": {"from": str(layout), "tag": "v9"}}))
+    assert main(["image", "import", str(layout), "--scenario", str(scenario)]) == 0
+    doc = yaml.safe_load(scenario.read_text())
+    assert doc["seed"] == 3 and doc["image"] == {"tag": "v9", "layers": [len(b) for b in LAYERS]}
+    assert load_scenario(scenario).image.layers == [len(b) for b in LAYERS]
+    assert "2 layers" in capsys.readouterr().out
+
+
+def test_a_failed_scenario_write_leaves_the_file_alone(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: mine\nunknown_key: 1\n")
+    with pytest.raises(ConfigError, match="would not be valid"):
+        write_scenario_image(scenario, [10, 20])
+    assert scenario.read_text() == "name: mine\nunknown_key: 1\n"
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda root: (root / "index.json").unlink(), "no index.json"),
+    (lambda root: (root / "index.json").write_text('{"manifests": []}'), "lists no manifests"),
+    (lambda root: (root / "oci-layout").write_text('{"imageLayoutVersion": "2.0.0"}'), "imageLayoutVersion"),
+])
+def test_broken_layouts_are_refused(tmp_path, damage, message):
+    root = make_layout(tmp_path / "img")
+    damage(root)
+    with pytest.raises(LayoutError, match=message):
+        OciLayout(root)
+
+
+def test_missing_or_tampered_blobs_are_refused(tmp_path):
+    root = make_layout(tmp_path / "img")
+    layer = root / "blobs" / "sha256" / digest_of(LAYERS[0]).split(":")[1]
+    layer.write_bytes(b"tampered" + LAYERS[0][8:])
+    reg = Registry(RegistryConfig())
+    with pytest.raises(Exception, match="does not match|DIGEST"):
+        import_image(reg, OciLayout(root), "team/app", "v1")
+    layer.unlink()
+    with pytest.raises(LayoutError, match="lacks blob"):
+        import_image(reg, OciLayout(root), "team/app", "v1")
+
+
+def test_several_images_need_a_ref(tmp_path):
+    layout = OciLayout(make_layout(tmp_path / "img", {"a": [b"1"], "b": [b"22"]}))
+    with pytest.raises(LayoutError, match="choose one with a ref"):
+        layout.select()
+    assert layer_sizes(layout, "b") == [2]
+    with pytest.raises(LayoutError, match="no image named 'c'"):
+        layout.select("c")
+    assert main(["image", "import", str(tmp_path / "img"), "--scenario", str(tmp_path / "x.yaml")]) == 2
