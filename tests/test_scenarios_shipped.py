@@ -11,7 +11,9 @@ from regsim.scenario import load_scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 #: --set overrides that shrink a large scenario to a test's size, by scenario file stem.
-SCALE_DOWN: dict[str, list[str]] = {}
+SCALE_DOWN: dict[str, list[str]] = {
+    "replication-vs-ec": ["workload.duration=20s", "sweep.failures.afr=[2%]", "sweep.failures.repair_time=[24h]"],
+}
 
 
 def shipped() -> list[Path]:

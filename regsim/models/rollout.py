@@ -14,18 +14,18 @@ N*F/u_s when the egress is the bottleneck (tested within 1 %).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import simpy
 
-from regsim.registry.receipts import Receipt, WorkItem
 from regsim.scenario import Scenario
 from regsim.sim.network import LinkRecorder
 
 from . import ModelError, register_model
 from .registry_work import SAMPLED_NODES, RegistryWork, on_frontend
+from .replay import Replay, combine
 from .result import VariantResult
 from .world import World, build_world
 
@@ -69,6 +69,7 @@ class _Rollout:
         self.egress_bytes = 0
         self.total = len(targets) * self.rollout.repeat
         self.recorder = LinkRecorder(world.net, [world.topology.host(fe).up for fe in world.frontends])
+        self.replay = Replay(world)
 
     def start(self) -> None:
         spread = float(self.rollout.start)
@@ -86,9 +87,9 @@ class _Rollout:
             t0 = env.now
             fe = world.frontends[(index + repeat) % len(world.frontends)]
             creds, login = self.work.login(node)
-            yield from self._request(node, fe, login)
+            yield from self.replay.request(node, fe, login)
             manifest = self.work.manifest_get()
-            yield from self._request(node, fe, self._merge(self.work.authorize(creds), manifest))
+            yield from self.replay.request(node, fe, combine(self.work.authorize(creds), manifest))
             layers = [env.process(self._layer(node, fe, creds, i, downloads, verify=index < SAMPLED_NODES))
                       for i in range(len(self.work.sizes))]
             yield env.all_of(layers)
@@ -98,34 +99,16 @@ class _Rollout:
             if repeat + 1 < self.rollout.repeat and self.rollout.pause > 0:
                 yield env.timeout(self.rollout.pause)
 
-    def _request(self, node: str, fe: str, receipt: Receipt | Iterable[WorkItem]):
-        """A small request: its round trip and the registry's work for it."""
-        yield self.world.net.transfer(node, fe, 0)
-        yield self.world.executor.process(on_frontend(Receipt(list(receipt)), fe))
-
     def _layer(self, node: str, fe: str, creds: object, index: int, downloads: simpy.Resource, verify: bool):
-        env, world = self.world.env, self.world
         with downloads.request() as slot:
             yield slot
-            yield from self._request(node, fe, self.work.authorize(creds))
+            yield from self.replay.request(node, fe, self.work.authorize(creds))
             receipt = on_frontend(self.work.layer_get(index, verify_bytes=verify), fe)
             size = self.work.sizes[index]
             self.egress_bytes += size
-            send = world.net.transfer(fe, node, size, tag="egress")
-            yield env.all_of([env.process(self._serve(receipt)), send])
-
-    def _serve(self, items: list[WorkItem]):
-        """The registry streams: every storage node's reads and transfers, and the frontend's
-        decryption, run side by side (a layer takes as long as its slowest stage)."""
-        executor = self.world.executor
-        yield self.world.env.all_of([executor.process([item]) for item in items])
-
-    @staticmethod
-    def _merge(*parts: Receipt) -> Receipt:
-        merged = Receipt()
-        for part in parts:
-            merged.extend(part)
-        return merged
+            # the registry streams: storage reads and transfers and the frontend's decryption run
+            # side by side with the response (a layer takes as long as its slowest stage)
+            yield from self.replay.stream(receipt, fe, node, size, tag="egress")
 
     # -- results -----------------------------------------------------------------------------
 

@@ -197,8 +197,15 @@ class FailureEvent(Section):
 
 
 class Failures(Section):
-    """Random failures of storage nodes at an annual failure rate, and scripted events."""
+    """Random failures of storage nodes at an annual failure rate, scripted events, and how repair runs.
+
+    ``repair_bandwidth`` caps the traffic of the repair that rebuilds lost fragments (null: the
+    repair worker has a storage node's NIC); ``measure_degraded`` asks a Poisson workload without
+    scripted storage events to fail one then two storage nodes at fixed phases of the run.
+    """
 
     afr: Fraction = 0.0
     repair_time: Duration = "24h"  # type: ignore[assignment]
     events: list[FailureEvent] = []
+    repair_bandwidth: Rate | None = None
+    measure_degraded: bool = False

@@ -60,8 +60,11 @@ def test_real_data_plane_refuses_what_one_machine_should_not_move():
         simulate(sc, seed=1)
 
 
-def test_p2p_strategies_are_refused_clearly():
-    with pytest.raises(Exception, match="central"):
+def test_strategies_without_a_model_are_refused_clearly(monkeypatch):
+    from regsim.models import rollout
+
+    monkeypatch.setattr(rollout, "STRATEGIES", {})
+    with pytest.raises(Exception, match="no rollout model for 'p2p-swarm'.*available: central"):
         simulate(scenario(**{"distribution.strategy": "p2p-swarm"}), seed=1)
 
 
