@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test test-fast bench install install-dev clean
+.PHONY: demo test test-fast bench check strip-notebooks install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test-fast: install-dev
 
 bench: install-dev
 	$(BIN)/python -m pytest -m benchmark --benchmark-columns=min,median,ops --benchmark-sort=name
+
+check: install-dev
+	$(BIN)/regsim check
+
+strip-notebooks: install-dev
+	$(BIN)/python -c "from tests.test_notebooks import strip_outputs; strip_outputs()"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks .hypothesis

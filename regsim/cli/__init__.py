@@ -9,9 +9,9 @@ import argparse
 import sys
 
 from ..registry.errors import RegistryError
-from . import calibrate, compare, demo, image, list_, report, run, serve, validate
+from . import calibrate, check, compare, demo, image, list_, report, run, serve, trace, validate
 
-VERBS = [run, validate, list_, report, compare, calibrate, demo, serve, image]
+VERBS = [run, validate, list_, report, compare, calibrate, demo, serve, image, check, trace]
 
 
 class UserError(Exception):

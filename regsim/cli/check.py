@@ -1,0 +1,55 @@
+"""``regsim check``: the CI gate -- KPIs of ``scenarios/ci/`` against baselines, timings as ratios.
+
+Exit code 0 when every KPI matches its baseline (within its stated tolerance) and every timing
+ratio reaches its factor; 1 with a table of what moved (KPI, baseline, now, change, tolerance)
+otherwise; 2 for bad input (no scenarios, an invalid scenario or baseline file). ``--update``
+rewrites the baselines from this run and skips the timings. How it works: ``docs/ci.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="CI gate: scenario KPIs against committed baselines, timing ratios")
+    p.add_argument("--scenarios", type=Path, default=Path("scenarios/ci"), metavar="DIR",
+                   help="the CI scenarios to run (default: %(default)s)")
+    p.add_argument("--baselines", type=Path, default=Path("results/baselines"), metavar="DIR",
+                   help="where the baselines are kept (default: %(default)s)")
+    p.add_argument("--update", action="store_true",
+                   help="rewrite the baselines from this run (keeps stated tolerances)")
+    p.add_argument("--all", action="store_true", help="list every KPI, not only those off their baseline")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--no-ratios", action="store_true", help="skip the timing ratios")
+    which.add_argument("--ratios-only", action="store_true", help="only measure the timing ratios")
+    p.add_argument("--rounds", type=int, default=5, metavar="N",
+                   help="alternating timing rounds per ratio, best kept (default: %(default)s)")
+    p.add_argument("--keep", type=Path, metavar="DIR", help="keep the scenario runs' results folders here")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..check import BaselineError, CheckError, format_gate, format_ratios, run_gate, run_ratios
+    from ..results import ResultsError
+    from ..scenario import ScenarioError
+    from . import UserError
+
+    if args.rounds < 1:
+        raise UserError(f"--rounds must be at least 1, got {args.rounds}")
+    failed = False
+    if not args.ratios_only:
+        try:
+            gate = run_gate(args.scenarios, args.baselines, update=args.update, workdir=args.keep)
+        except (CheckError, BaselineError, ScenarioError, ResultsError) as exc:
+            raise UserError(str(exc)) from None
+        print(format_gate(gate, show_all=args.all), flush=True)
+        failed = gate.failed
+    if not (args.no_ratios or args.update):
+        if not args.ratios_only:
+            print()
+        results = run_ratios(rounds=args.rounds)
+        print(format_ratios(results))
+        failed = failed or not all(r.ok for r in results)
+    return 1 if failed else 0
