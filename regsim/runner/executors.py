@@ -17,6 +17,7 @@ import os
 import pickle
 import queue as queues
 import traceback
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -65,14 +66,16 @@ def _worker_failure(task: VariantTask, exc: BaseException) -> VariantOutcome:
     return failed_outcome(task, f"worker failed: {text}", "".join(traceback.format_exception(exc)))
 
 
-class Executor:
+class Executor(ABC):
     """Runs tasks, reporting to a :class:`~.progress.Reporter`; outcomes come back in task order."""
 
+    @abstractmethod
     def describe(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """What ran the variants, for meta.json."""
 
+    @abstractmethod
     def run(self, tasks: Sequence[VariantTask], reporter: Reporter) -> list[VariantOutcome]:
-        raise NotImplementedError
+        """Every task's outcome, in task order."""
 
 
 class LocalExecutor(Executor):
