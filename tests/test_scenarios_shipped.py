@@ -13,6 +13,14 @@ SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 #: --set overrides that shrink a large scenario to a test's size, by scenario file stem.
 SCALE_DOWN: dict[str, list[str]] = {
     "replication-vs-ec": ["workload.duration=20s", "sweep.failures.afr=[2%]", "sweep.failures.repair_time=[24h]"],
+    "jwt-vs-db-auth": ["workload.requests=150", "workload.clients=50", "sweep.workload.rate=[1000]",
+                       "sweep.registry.auth.db.latency=[500us]"],
+    "tee-overhead": ["workload.duration=10s", "sweep.registry.tee=[{enabled: false}, {enabled: true, kind: tdx}, "
+                     "{enabled: true, kind: sgx, working_set: 256MB}]"],
+    "access-alerts": ["workload.duration=150s", "workload.rate=4/s"],
+    "token-ttl": ["workload.duration=5s", "workload.clients=200", "sweep.registry.auth.token_ttl=[30s, 1h]"],
+    "trace-caching": ["sweep.registry.cache.placement=[registry, rack]", "sweep.registry.cache.capacity=[20MB]",
+                      "sweep.registry.cache.policy=[none, lru+prefetch]"],
 }
 
 

@@ -13,7 +13,9 @@ The row puts side by side what a storage codec costs and buys:
 - **durability**: :func:`regsim.sim.durability.durability` at ``failures.afr`` and
   ``failures.repair_time`` (2 % and 24 h when the scenario leaves them at 0).
 
-Figures that were not measured (no degraded pull, no repair) are NaN.
+Figures that were not measured (no degraded pull, no repair) are NaN; runs that move no blobs
+leave these out altogether (:func:`stores_blobs`). The access layer's, the
+auth path's and the monitor's KPIs, series, alerts and notes follow (:mod:`.access_report`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import pandas as pd
 from regsim.scenario.quantities import format_duration, format_rate
 from regsim.sim.durability import DurabilityResult, durability, nines
 
+from .access_report import access_kpis, access_notes, access_series
 from .result import VariantResult
 
 if TYPE_CHECKING:
@@ -103,37 +106,62 @@ def durability_of(run: PoissonRun) -> DurabilityResult:
     return durability(run.n, run.k, afr, repair_s, seed=run.seed)
 
 
-def poisson_result(run: PoissonRun) -> VariantResult:
-    sc, storage = run.scenario, run.storage
+def stores_blobs(run: PoissonRun) -> bool:
+    """True when the run moves blobs or fails storage, so that its codec's figures mean something."""
+    mix, failures = run.workload.mix, run.scenario.failures
+    return bool(mix.pull + mix.push > 0 or run.failure_mode != "none" or failures.afr > 0 or run.scanner.records)
+
+
+def poisson_result(run: PoissonRun, baseline: PoissonRun | None = None) -> VariantResult:
+    """The variant's result; ``baseline`` is the same run without the TEE (for the TEE's rise).
+
+    The storage, repair and durability KPIs are left out of runs that move no blobs (a stream of
+    manifest GETs and token requests), where they would only repeat the scenario's settings.
+    """
     by = classify(run)
+    answered = [r for r in run.requests if r.error is None]
+    makespan = max(r.end for r in run.requests) - min(r.start for r in run.requests) if run.requests else 0.0
+    access = access_kpis(run, baseline)
+    kpis: dict[str, float | int | str] = {
+        "auth_mode": run.scenario.registry.auth.mode, **{k: access.pop(k) for k in list(access)[:9]},
+        "requests": len(run.requests), "requests_failed": len(by["failed"]), "auth_requests": len(by["auth"]),
+        "auth_p50_s": _quantiles(_latencies(by["auth"]))[0], "requests_per_s": len(answered) / run.duration,
+        "makespan_s": makespan, "end_s": run.end_time,
+    }
+    dur = durability_of(run) if stores_blobs(run) else None
+    if dur is not None:
+        kpis.update(storage_kpis(run, by, dur))
+    kpis.update(access)
+    by["request"] = answered
+    samples = {name: np.asarray(_latencies(by[key])) for name, key in
+               (("pull_time_s", "pull"), ("push_time_s", "push"), ("degraded_pull_time_s", "degraded"),
+                ("repair_pull_time_s", "repair"), ("request_time_s", "request")) if by[key]}
+    return VariantResult(kpis=kpis, series=_series(run), samples=samples, alerts=run.monitor.frame(),
+                         notes=(_notes(run, kpis, dur) if dur is not None else []) + access_notes(run, kpis),
+                         events=int(getattr(run.env, "events", 0)))
+
+
+def storage_kpis(run: PoissonRun, by: dict[str, list[Request]], dur: DurabilityResult) -> dict[str, float | int | str]:
+    """What the codec costs and buys: storage, push and pull latency, degraded reads, repair, durability."""
+    sc, storage = run.scenario, run.storage
     push, pull = _quantiles(_latencies(by["push"])), _quantiles(_latencies(by["pull"]))
-    degraded = _quantiles(_latencies(by["degraded"]))[0]
-    during = _quantiles(_latencies(by["repair"]))[0]
     overhead, stored, logical = storage_overhead(run)
-    dur = durability_of(run)
     repaired = storage.bytes_written
     repair_s = storage.busy_s() if storage.episodes or storage.repairing else NAN
     answered = [r for r in run.requests if r.error is None]
-    starts = [r.start for r in run.requests]
-    makespan = max(r.end for r in run.requests) - min(starts) if run.requests else 0.0
     span = run.duration
-    kpis: dict[str, float | int | str] = {
+    return {
         "codec": sc.registry.storage.codec, "codec_k": run.k, "codec_n": run.n,
         "storage_nodes": sc.registry.storage.nodes, "data_plane": sc.data_plane,
-        "encryption": sc.registry.encryption, "auth_mode": sc.registry.auth.mode,
-        "failure_mode": run.failure_mode,
-        "requests": len(run.requests), "requests_failed": len(by["failed"]),
+        "encryption": sc.registry.encryption, "failure_mode": run.failure_mode,
         "pushes": len(by["push"]), "pulls": sum(1 for r in answered if r.kind == "pull"),
-        "auth_requests": len(by["auth"]),
         "storage_overhead": overhead, "stored_bytes": stored, "logical_bytes": logical,
         "push_p50_s": push[0], "push_p90_s": push[1], "push_p99_s": push[2],
         "pull_p50_s": pull[0], "pull_p90_s": pull[1], "pull_p99_s": pull[2],
-        "auth_p50_s": _quantiles(_latencies(by["auth"]))[0],
         "push_throughput_Bps": sum(r.size for r in by["push"]) / span,
         "pull_throughput_Bps": sum(r.size for r in answered if r.kind == "pull") / span,
-        "requests_per_s": len(answered) / span,
         "degraded_pulls": len(by["degraded"]),
-        "degraded_pull_p50_s": degraded,
+        "degraded_pull_p50_s": _quantiles(_latencies(by["degraded"]))[0],
         "degraded1_pull_p50_s": _quantiles(_latencies(by["degraded1"]))[0],
         "degraded2_pull_p50_s": _quantiles(_latencies(by["degraded2"]))[0],
         "degraded_slowdown": slowdown(by["degraded"], by["pull"]),
@@ -141,7 +169,8 @@ def poisson_result(run: PoissonRun) -> VariantResult:
                                    if by["degraded"] else NAN),
         "pull_retries": sum(r.retries for r in run.requests),
         "push_lost_writes": sum(r.lost_writes for r in run.requests),
-        "repair_pull_p50_s": during, "repair_pull_slowdown": slowdown(by["repair"], by["pull"]),
+        "repair_pull_p50_s": _quantiles(_latencies(by["repair"]))[0],
+        "repair_pull_slowdown": slowdown(by["repair"], by["pull"]),
         "repair_bytes_read": storage.bytes_read, "repair_bytes_written": repaired,
         "repair_bytes_per_byte": _ratio(storage.bytes_read, repaired),
         "repair_bytes_moved_per_byte": _ratio(storage.bytes_read + repaired, repaired),
@@ -154,20 +183,14 @@ def poisson_result(run: PoissonRun) -> VariantResult:
         "p_loss_year_mc_low": dur.p_loss_year_mc_low, "p_loss_year_mc_high": dur.p_loss_year_mc_high,
         "p_loss_year_binomial": dur.p_loss_year_binomial, "mttdl_years": dur.mttdl_years,
         "mc_method": dur.mc_method, "durability_nines": nines(dur.p_loss_year_analytic),
-        "makespan_s": makespan, "end_s": run.end_time,
         "storage_disk_utilisation": float(np.mean([run.world.disks[s].utilisation() for s in run.world.storage])),
         "registry_cpu_busy_s": sum(run.world.cpus[fe].busy_s for fe in run.world.frontends),
     }
-    samples = {name: np.asarray(_latencies(by[key])) for name, key in
-               (("pull_time_s", "pull"), ("push_time_s", "push"), ("degraded_pull_time_s", "degraded"),
-                ("repair_pull_time_s", "repair")) if by[key]}
-    return VariantResult(kpis=kpis, series=_series(run), samples=samples, notes=_notes(run, kpis, dur),
-                         events=int(getattr(run.env, "events", 0)))
 
 
 def _series(run: PoissonRun) -> pd.DataFrame:
     frames = []
-    if run.samples:
+    if run.samples and stores_blobs(run):
         t, disk, disk_max, nic, down = (np.asarray(c, dtype=float) for c in zip(*run.samples))
         metrics = {"storage_disk_utilisation": disk, "storage_disk_utilisation_max": disk_max,
                    "storage_nic_utilisation": nic, "storage_nodes_down": down}
@@ -188,6 +211,7 @@ def _series(run: PoissonRun) -> pd.DataFrame:
         rows = [(float(edges[b + 1]), float(np.median(latency[bins == b]))) for b in np.unique(bins)]
         frames.append(pd.DataFrame({"time_s": [r[0] for r in rows], "metric": f"{kind}_latency_p50_s",
                                     "value": [r[1] for r in rows]}))
+    frames += access_series(run)
     if not frames:
         return pd.DataFrame({"time_s": [], "metric": [], "value": []})
     return pd.concat(frames, ignore_index=True)

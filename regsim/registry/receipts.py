@@ -52,6 +52,10 @@ class Kind:
     PASSWORD_HASH = "password_hash"
     PIECE_VERIFY = "piece_verify"
     MANIFEST_PARSE = "manifest_parse"
+    #: the server's side of a TLS 1.3 handshake: full (certificate signature and key exchange), or
+    #: resumed from a session ticket (key exchange only); counted in handshakes.
+    TLS_HANDSHAKE_FULL = "tls_handshake_full"
+    TLS_HANDSHAKE_RESUMED = "tls_handshake_resumed"
 
     #: kinds whose amount is a number of bytes; every other kind counts operations.
     BYTE_KINDS = frozenset(

@@ -31,8 +31,10 @@ from .schema import ALERTS, INPUTS, SAMPLES, SCENARIO, SERIES, SUMMARY_CSV, SUMM
 from .tables import (alerts_frame, kpi_columns, samples_frame, series_frame, summary_columns, summary_rows,
                      summary_table, write_summary_csv)
 
-__all__ = ["ResultsWriter", "portable_scenario", "run_id_for", "write_tables"]
+__all__ = ["ALERTS_CSV", "ResultsWriter", "portable_scenario", "run_id_for", "write_tables"]
 
+#: the alerts again, as text for people and spreadsheets (same rows as ``alerts.parquet``).
+ALERTS_CSV = "alerts.csv"
 #: an image read ``from`` disk is copied into the folder only up to this size; beyond, its path is kept.
 MAX_COPIED_IMAGE = 64 * 1024 * 1024
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -87,16 +89,17 @@ def portable_scenario(scenario: Scenario, folder: str | Path) -> tuple[dict[str,
 
 
 def write_tables(folder: str | Path, outcomes: Sequence[VariantOutcome], swept: Sequence[str]) -> list[str]:
-    """Write the summary (CSV and parquet), series, samples and alerts; returns the KPI names."""
+    """Write the summary (CSV and parquet), series, samples and alerts (parquet and CSV); returns the KPI names."""
     folder = Path(folder)
     kpis = kpi_columns(outcomes)
     columns = summary_columns(swept, kpis)
     rows = summary_rows(outcomes, swept, kpis)
     write_summary_csv(folder / SUMMARY_CSV, columns, rows)
     pq.write_table(summary_table(columns, rows), folder / SUMMARY_PARQUET)
-    for name, frame in ((SERIES, series_frame(outcomes)), (SAMPLES, samples_frame(outcomes)),
-                        (ALERTS, alerts_frame(outcomes))):
+    alerts = alerts_frame(outcomes)
+    for name, frame in ((SERIES, series_frame(outcomes)), (SAMPLES, samples_frame(outcomes)), (ALERTS, alerts)):
         frame.to_parquet(folder / name, index=False)
+    write_summary_csv(folder / ALERTS_CSV, list(alerts.columns), alerts.itertuples(index=False, name=None))
     return kpis
 
 

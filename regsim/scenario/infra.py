@@ -6,9 +6,10 @@ documentation of every key, its unit and its default is ``docs/scenarios.md``.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SerializationInfo, model_serializer, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, SerializationInfo, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
 
 from regsim.registry.codecs.parse import parse_codec
@@ -16,6 +17,7 @@ from regsim.registry.errors import ConfigError
 from regsim.units import UnitError
 
 from .base import Section, collapse, expand_scalar
+from .operations import RateLimit, Tls
 from .quantities import (
     ByteRate,
     Count,
@@ -160,6 +162,7 @@ class Storage(Section):
     disk: Disk = {"read": "2GB/s", "write": "1GB/s"}  # type: ignore[assignment]
     nic: Link = "25Gbps"  # type: ignore[assignment]
     segment_size: Size = Field(default="1MiB", ge=1024)  # type: ignore[assignment]
+    capacity: PositiveSize | None = None
 
     @model_validator(mode="after")
     def _enough_nodes(self) -> Storage:
@@ -181,6 +184,7 @@ class AuthDb(Section):
     pool: PositiveCount = 10
     latency: Duration = "500us"  # type: ignore[assignment]
     hash: Literal["bcrypt", "argon2id"] = "bcrypt"
+    credentials: Literal["session", "basic"] = "session"
 
 
 class Auth(Section):
@@ -190,6 +194,7 @@ class Auth(Section):
     algorithm: Literal["ES256", "RS256", "EdDSA", "HS256"] = "ES256"
     token_ttl: Duration = Field(default="5m", gt=0)  # type: ignore[assignment]
     cache: Count = 10_000
+    service_cores: PositiveCount = 4
     db: AuthDb = Field(default_factory=AuthDb)
 
 
@@ -231,8 +236,55 @@ class Tee(Section):
     overrides: TeeOverrides = Field(default_factory=TeeOverrides)
 
 
+#: ``lru``, ``lfu`` or ``none``, optionally written with ``+prefetch`` (shorthand for ``prefetch: true``).
+_CACHE_POLICY = re.compile(r"^(none|lru|lfu)(\+prefetch)?$")
+
+
+def _cache_policy(value: str) -> str:
+    text = value.strip().lower()
+    if not _CACHE_POLICY.match(text):
+        raise ValueError("expected 'none', 'lru' or 'lfu', optionally with '+prefetch' (e.g. 'lru+prefetch')")
+    return text
+
+
+class Cache(Section):
+    """A blob cache in front of the registry's storage, or one in every rack (the trace workload).
+
+    ``policy: lru+prefetch`` is shorthand for ``policy: lru`` with ``prefetch: true`` (it sets
+    ``prefetch`` whatever that says), so one sweep key can compare no cache, LRU, LFU and LRU with
+    prefetching side by side.
+    """
+
+    policy: Annotated[str, AfterValidator(_cache_policy)] = "none"
+    capacity: PositiveSize = "10GB"  # type: ignore[assignment]
+    prefetch: bool = False
+    placement: Literal["registry", "rack"] = "registry"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        policy = data.get("policy") if isinstance(data, dict) else None
+        if isinstance(policy, str) and policy.strip().lower().endswith("+prefetch"):
+            data = {**data, "policy": policy.strip().lower().removesuffix("+prefetch"), "prefetch": True}
+        return data
+
+    @model_validator(mode="after")
+    def _prefetch_fills_a_cache(self) -> Cache:
+        if self.prefetch and self.policy == "none":
+            raise cross_field("prefetch", "prefetching fills a cache, and policy is 'none': choose 'lru' or 'lfu'")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.policy != "none"
+
+    def label(self) -> str:
+        """``none``, ``lru``, ``lfu``, ``lru+prefetch`` or ``lfu+prefetch``."""
+        return f"{self.policy}+prefetch" if self.prefetch else self.policy
+
+
 class RegistrySpec(Section):
-    """The registry service: its frontends, storage, encryption, authentication and TEE."""
+    """The registry service: its frontends, storage, encryption, authentication, TEE and blob cache."""
 
     frontends: PositiveCount = 1
     cores: PositiveCount = 8
@@ -242,3 +294,6 @@ class RegistrySpec(Section):
     encryption: Literal["none", "aes-256-gcm"] = "none"
     auth: Auth = Field(default_factory=Auth)
     tee: Tee = Field(default_factory=Tee)
+    tls: Tls = Field(default_factory=Tls)
+    rate_limit: RateLimit = Field(default_factory=RateLimit)
+    cache: Cache = Field(default_factory=Cache)

@@ -22,8 +22,9 @@ from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from .base import Section, base_dir
 from .infra import Cluster, RegistrySpec, cross_field
+from .operations import Monitoring, Scan
 from .quantities import Count, Duration, format_duration
-from .traffic import Distribution, Failures, Image, Poisson, Rollout, Workload
+from .traffic import Closed, Distribution, Failures, Image, Poisson, Rollout, Workload
 
 PROFILES = ("reference", "live")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -64,6 +65,8 @@ class Scenario(Section):
     distribution: Distribution = Field(default_factory=Distribution)
     data_plane: Literal["real", "modelled", "sampled"] = "modelled"
     failures: Failures = Field(default_factory=Failures)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    scan: Scan = Field(default_factory=Scan)
     sweep: dict[Annotated[str, Field(min_length=1)], Annotated[list[Any], Field(min_length=1)]] = {}
 
     @model_validator(mode="after")
@@ -72,7 +75,7 @@ class Scenario(Section):
         if isinstance(workload, Rollout) and workload.nodes is not None and workload.nodes > cluster.nodes:
             raise cross_field("workload.nodes", f"a rollout to {workload.nodes} nodes needs at least that many "
                                                 f"nodes in the cluster (cluster.nodes is {cluster.nodes})")
-        if isinstance(workload, Poisson) and workload.duration is not None and workload.duration > self.duration:
+        if isinstance(workload, (Poisson, Closed)) and workload.duration is not None and workload.duration > self.duration:
             raise cross_field("workload.duration", f"the workload lasts {format_duration(workload.duration)}, "
                                                    f"longer than the scenario ({format_duration(self.duration)})")
         limits = {"node": cluster.nodes, "rack": cluster.racks, "storage": self.registry.storage.nodes,
@@ -85,6 +88,10 @@ class Scenario(Section):
             if index is not None and index >= limits[kind]:
                 raise cross_field(f"failures.events.{i}.target", f"{event.target!r} does not exist: there are "
                                                                  f"{limits[kind]} {kind}s, numbered from 0")
+        for i, at in enumerate(self.scan.at):
+            if at >= self.duration:
+                raise cross_field(f"scan.at.{i}", f"the scan at {format_duration(at)} falls after the scenario ends "
+                                                  f"({format_duration(self.duration)})")
         return self
 
     def workload_duration(self) -> float:

@@ -63,17 +63,18 @@ class Rollout(Section):
 
 
 class Mix(Section):
-    """Shares of request kinds in a Poisson workload; they must add up to 100 %."""
+    """Shares of request kinds in a Poisson or closed-loop workload; they must add up to 100 %."""
 
     pull: Fraction = 0.0
     push: Fraction = 0.0
     auth: Fraction = 0.0
+    manifest: Fraction = 0.0
 
     @model_validator(mode="after")
     def _adds_up(self) -> Mix:
-        total = self.pull + self.push + self.auth
+        total = self.pull + self.push + self.auth + self.manifest
         if abs(total - 1.0) > 1e-9:
-            raise cross_field("pull", f"the shares of pull, push and auth must add up to 100%, "
+            raise cross_field("pull", f"the shares of pull, push, auth and manifest must add up to 100%, "
                                       f"but they add up to {total * 100:.6g}%")
         return self
 
@@ -86,6 +87,20 @@ class Poisson(Section):
     duration: Duration | None = None
     mix: Mix = {"pull": "90%", "push": "5%", "auth": "5%"}  # type: ignore[assignment]
     clients: PositiveCount | None = None
+    requests: PositiveCount | None = None
+    repositories: PositiveCount = 1
+
+
+class Closed(Section):
+    """A closed loop: each client sends a request, waits for the answer, thinks, and sends the next."""
+
+    kind: Literal["closed"] = "closed"
+    clients: PositiveCount | None = None
+    think_time: Duration = "1s"  # type: ignore[assignment]
+    duration: Duration | None = None
+    mix: Mix = {"pull": "90%", "push": "5%", "auth": "5%"}  # type: ignore[assignment]
+    requests: PositiveCount | None = None
+    repositories: PositiveCount = 1
 
 
 class Trace(Section):
@@ -96,7 +111,7 @@ class Trace(Section):
     speedup: Factor = 1.0
 
 
-WORKLOAD_KINDS = ("rollout", "poisson", "trace")
+WORKLOAD_KINDS = ("rollout", "poisson", "closed", "trace")
 
 
 def _workload_kind(data: Any) -> str | None:
@@ -107,9 +122,10 @@ def _workload_kind(data: Any) -> str | None:
 
 
 Workload = Annotated[
-    Union[Annotated[Rollout, Tag("rollout")], Annotated[Poisson, Tag("poisson")], Annotated[Trace, Tag("trace")]],
+    Union[Annotated[Rollout, Tag("rollout")], Annotated[Poisson, Tag("poisson")], Annotated[Closed, Tag("closed")],
+          Annotated[Trace, Tag("trace")]],
     Discriminator(_workload_kind, custom_error_type="unknown_kind",
-                  custom_error_message="expected a mapping whose kind is 'rollout', 'poisson' or 'trace'"),
+                  custom_error_message="expected a mapping whose kind is 'rollout', 'poisson', 'closed' or 'trace'"),
 ]
 
 

@@ -270,9 +270,12 @@ def test_a_real_data_plane_verifies_reads_and_survives_failures():
     assert 1.5 <= k["storage_overhead"] < 1.52
 
 
-def test_only_storage_fail_and_repair_events_have_a_model():
-    sc = scenario(**{"failures.events": [{"at": "1s", "kind": "db-down"}]})
-    with pytest.raises(ModelError, match="'db-down' of 'db'"):
+def test_events_without_a_model_are_refused_by_name():
+    sc = scenario(**{"failures.events": [{"at": "1s", "kind": "fail", "target": "node/0"}]})
+    with pytest.raises(ModelError, match="no 'fail' of 'node/0'"):
+        simulate(sc, seed=1)
+    sc = scenario(**{"failures.events": [{"at": "1s", "kind": "db-down"}]})  # auth mode none: no database
+    with pytest.raises(ModelError, match="'db-down' of the database needs registry.auth.mode"):
         simulate(sc, seed=1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -20,7 +21,7 @@ from regsim.scenario import load_scenario
 from .fakes import fake_model, scenario, sweep_scenario
 
 FILES = {"scenario.yaml", "summary.csv", "summary.parquet", "series.parquet", "samples.parquet", "alerts.parquet",
-         "meta.json", "report.md", "plots"}
+         "alerts.csv", "meta.json", "report.md", "plots"}
 
 
 def test_a_run_folder_holds_every_file(run_dir):
@@ -100,6 +101,10 @@ def test_load_reads_every_table_back(run_dir):
     pulls = r.samples[(r.samples["sample"] == "pull_time_s") & (r.samples["variant"] == "v002")]["value"]
     assert len(pulls) == 20 and np.all(pulls > 0)
     assert r.alerts["rule"].tolist() == ["slow-pull"] * 4
+    with open(r.path / "alerts.csv", newline="") as f:  # the same rows as text, floats exact
+        rows = list(csv.DictReader(f))
+    assert [row["rule"] for row in rows] == ["slow-pull"] * 4
+    assert [float(row["time_s"]) for row in rows] == r.alerts["time_s"].tolist()
     assert r.scenario["name"] == "fake-rollout" and r.scenario["sweep"]["cluster.nodes"] == [10, 20]
     assert r.load_scenario().cluster.nodes == 20
     assert r.notes["v000"][1] == "pull times are made up"

@@ -1,0 +1,113 @@
+"""Scenario sections for how the registry is run and watched: its access layer, monitoring, scans.
+
+- ``registry.tls``: TLS on client connections, session resumption and keep-alive;
+- ``registry.rate_limit``: a token bucket per client at the load balancer;
+- ``monitoring``: the alert thresholds, the working hours and the mass-pull anomaly rule;
+- ``scan``: vulnerability scans of the image -- modelled compute tasks -- and what they find.
+
+The documentation of every key, its unit and its default is ``docs/scenarios.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from .base import Section
+from .quantities import ByteRate, Duration, Fraction, PerSecond, PositiveCount, format_duration
+
+DAY = 86400.0
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def cross_field(key: str, message: str) -> PydanticCustomError:
+    """As :func:`.infra.cross_field` (which imports this module, so it cannot be imported here)."""
+    return PydanticCustomError("cross_field", "{key}: {message}", {"key": key, "message": message})
+
+
+class Tls(Section):
+    """TLS on client connections: what a new connection costs, and how long one is kept."""
+
+    enabled: bool = False
+    resumption: Fraction = 0.0
+    keep_alive: PositiveCount = 100
+    idle_timeout: Duration = Field(default="75s", gt=0)  # type: ignore[assignment]
+
+
+class RateLimit(Section):
+    """A token bucket per client: ``burst`` requests at once, refilled at ``rate`` (null: no limit)."""
+
+    rate: PerSecond | None = None
+    burst: PositiveCount = 20
+
+
+class WorkingHours(Section):
+    """Times of day (from midnight) when work is expected; ``start`` after ``end`` spans midnight."""
+
+    start: Duration = "8h"  # type: ignore[assignment]
+    end: Duration = "18h"  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _within_a_day(self) -> WorkingHours:
+        for key in ("start", "end"):
+            if getattr(self, key) > DAY:
+                raise cross_field(key, f"a time of day lies within 24h, got {format_duration(getattr(self, key))}")
+        return self
+
+    def contains(self, time_of_day: float) -> bool:
+        """True if ``time_of_day`` (seconds since midnight) falls within working hours."""
+        t = time_of_day % DAY
+        if self.start <= self.end:
+            return self.start <= t < self.end
+        return t >= self.start or t < self.end
+
+
+class MassPull(Section):
+    """The anomaly rule: more than ``pulls`` pulls within ``window`` outside working hours."""
+
+    pulls: PositiveCount = 200
+    window: Duration = Field(default="1m", gt=0)  # type: ignore[assignment]
+
+
+class Monitoring(Section):
+    """Time series of the run and the alert rules watching them (``docs/auth-comparison.md``)."""
+
+    interval: Duration | None = Field(default=None, gt=0)
+    storage_warning: Fraction = 0.75
+    auth_failures: PositiveCount = 5
+    time_of_day: Duration = "9h"  # type: ignore[assignment]
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+    mass_pull: MassPull = Field(default_factory=MassPull)
+
+    @model_validator(mode="after")
+    def _time_of_day(self) -> Monitoring:
+        if self.time_of_day >= DAY:
+            raise cross_field("time_of_day", f"a time of day lies within 24h, got {format_duration(self.time_of_day)}")
+        return self
+
+
+class Finding(Section):
+    """One vulnerability a scan reports."""
+
+    id: str = Field(min_length=1)
+    severity: Literal["low", "medium", "high", "critical"]
+    package: str = ""
+
+
+class Scan(Section):
+    """Vulnerability scans of the image: each reads every layer from the registry and analyses it on
+    ``cores`` cores at ``rate`` per core; when it ends it reports ``findings``, and any of at least
+    ``alert_severity`` raises the emergency alert."""
+
+    at: list[Duration] = []
+    rate: ByteRate = "100MB/s"  # type: ignore[assignment]
+    cores: PositiveCount = 4
+    findings: list[Finding] = []
+    alert_severity: Literal["low", "medium", "high", "critical"] = "high"
+
+    def alerting(self) -> list[Finding]:
+        """The findings severe enough to raise the emergency alert."""
+        floor = SEVERITIES.index(self.alert_severity)
+        return [f for f in self.findings if SEVERITIES.index(f.severity) >= floor]
