@@ -29,6 +29,7 @@ import pandas as pd
 
 from regsim.scenario.quantities import format_duration, format_rate
 from regsim.sim.durability import DurabilityResult, durability, nines
+from regsim.sim.durability.montecarlo import trials_needed
 
 from .access_report import access_kpis, access_notes, access_series
 from .result import VariantResult
@@ -244,6 +245,14 @@ def _notes(run: PoissonRun, k: dict, dur: DurabilityResult) -> list[str]:
         f"repair = {dur.p_loss_year_analytic:.3g} (Markov chain), {dur.p_loss_year_mc:.3g} simulated "
         f"[{dur.p_loss_year_mc_low:.3g}, {dur.p_loss_year_mc_high:.3g}] ({dur.mc_method}): "
         f"{k['durability_nines']:.1f} nines.")
+    if dur.mc_method.startswith("importance") and 0.0 < dur.p_loss_year_analytic < 1.0:
+        notes.append(
+            f"{codec}: plain Monte Carlo cannot see a {dur.p_loss_year_analytic:.2g} loss: a +-10 % estimate at 95 % "
+            f"needs {trials_needed(dur.p_loss_year_analytic):.2g} simulated stripe-years, and {dur.mc_trials:,} of "
+            f"them expect {dur.mc_trials * dur.p_loss_year_analytic:.1g} losses. regsim instead samples failure paths with importance sampling "
+            "(balanced failure biasing, every path weighted by its likelihood ratio, so the estimate stays "
+            "unbiased) and checks plain Monte Carlo against the Markov chain at high failure rates where it "
+            "does see losses (docs/durability.md).")
     failures = run.scenario.failures
     if failures.afr <= 0 or failures.repair_time <= 0:
         notes.append(f"failures.afr or failures.repair_time is 0: durability uses AFR {DEFAULT_AFR:.0%} "
