@@ -69,7 +69,7 @@ class RegistryWork:
         self.layers: list[Digest] = []
         self.sample_sizes: list[int] = []
         self._push()
-        self._auth = _Auth(scenario, self._rng) if reg.auth.mode != "none" else None
+        self._auth = RequestAuth(scenario, self._rng) if reg.auth.mode != "none" else None
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -178,7 +178,7 @@ def on_frontend(receipt: Receipt, frontend: str) -> list[WorkItem]:
     return out
 
 
-class _Auth:
+class RequestAuth:
     """The real auth path of the scenario: a token service and JWT check, or database sessions."""
 
     def __init__(self, scenario: Scenario, rng: np.random.Generator) -> None:

@@ -51,7 +51,7 @@ from regsim.traces import Request, Trace, read_trace
 
 from . import ModelError, register_model
 from .cache_layer import CacheLayer, CacheSite
-from .registry_work import _Auth, on_frontend
+from .registry_work import RequestAuth, on_frontend
 from .replay import Replay, combine
 from .result import VariantResult
 from .trace_registry import TraceRegistry, ok
@@ -150,7 +150,7 @@ class TraceRun:
         self.replay = Replay(world)
         self.caches = CacheLayer(scenario.registry.cache, world)
         self.clients = client_nodes(self.records, world)
-        self._auth = _Auth(scenario, np.random.default_rng(seed)) if scenario.registry.auth.mode != "none" else None
+        self._auth = RequestAuth(scenario, np.random.default_rng(seed)) if scenario.registry.auth.mode != "none" else None
         self.done: list[Replayed] = []
         #: requests recorded after the scenario's duration, not sent
         self.skipped = 0
