@@ -38,8 +38,10 @@ def test_there_are_shipped_scenarios():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", shipped(), ids=lambda p: p.stem)
 def test_shipped_scenario_runs(path, tmp_path):
+    # two worker processes, as `regsim run` does by default: a model must not rely on modules that
+    # only the parent process happened to import
     scenario = load_scenario(path, SCALE_DOWN.get(path.stem, []))
-    result = run_scenario(scenario, out=tmp_path / "run", jobs=1, plots=False)
+    result = run_scenario(scenario, out=tmp_path / "run", jobs=2, plots=False)
     assert result.ok, [o.error for o in result.outcomes if o.error]
     summary = load(tmp_path / "run").summary
     assert len(summary) >= 1 and summary["makespan_s"].gt(0).all()
@@ -53,3 +55,13 @@ def test_quickstart_meets_the_central_bound(tmp_path):
     # the same scenario and seed give byte-identical summaries
     run_scenario(scenario, out=tmp_path / "b", jobs=1, plots=False)
     assert (tmp_path / "a" / "summary.csv").read_bytes() == (tmp_path / "b" / "summary.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_results_as_one_process(tmp_path):
+    # every distribution strategy, each looked up by the rollout model inside a spawned worker
+    scenario = load_scenario(SCENARIOS / "p2p-vs-central-sweep.yaml", SCALE_DOWN["p2p-vs-central-sweep"])
+    one = run_scenario(scenario, out=tmp_path / "one", jobs=1, plots=False)
+    two = run_scenario(scenario, out=tmp_path / "two", jobs=2, plots=False)
+    assert one.ok and two.ok, [o.error for o in (*one.outcomes, *two.outcomes) if o.error]
+    assert (tmp_path / "one" / "summary.csv").read_bytes() == (tmp_path / "two" / "summary.csv").read_bytes()

@@ -23,7 +23,7 @@ import simpy
 from regsim.scenario import Scenario
 from regsim.sim.network import LinkRecorder
 
-from . import ModelError, register_model
+from . import ModelError, discover, register_model
 from .registry_work import SAMPLED_NODES, RegistryWork, on_frontend
 from .replay import Replay, combine
 from .result import VariantResult
@@ -44,6 +44,9 @@ def register_strategy(name: str, fn: Callable[[Scenario, int, Callable[[float], 
 def simulate_rollout(scenario: Scenario, seed: int, progress: Callable[[float], None] | None = None) -> VariantResult:
     strategy = scenario.distribution.strategy
     if strategy != "central":
+        # The strategies' modules register themselves on import. A worker process that unpickled
+        # only this function has imported none of them, so import the whole package first.
+        discover()
         if strategy in STRATEGIES:
             return STRATEGIES[strategy](scenario, seed, progress)
         raise ModelError(f"distribution.strategy: no rollout model for {strategy!r} in this version; "
