@@ -38,9 +38,15 @@ class Kind:
     AES_GCM_DECRYPT = "aes_gcm_decrypt"
     KEY_WRAP = "key_wrap"
     KEY_UNWRAP = "key_unwrap"
+    #: erasure coding, counted in bytes multiplied (GF(2^8) multiply-accumulates of one byte), the
+    #: unit Reed-Solomon's CPU time follows whatever the shape: encode = fragment size x k x m
+    #: (the padded data bytes times m); decode = data chunks not available verbatim x fragment
+    #: size x k; reconstruct = (data chunks decoded + parity fragments rebuilt) x fragment size x
+    #: k. See regsim.registry.codecs.metered.
     EC_ENCODE = "ec_encode"
     EC_DECODE = "ec_decode"
     EC_RECONSTRUCT = "ec_reconstruct"
+    #: replication, in plain bytes: the data handed to the writers, or the bytes copied to rebuild.
     REPLICATE = "replicate"
     DISK_WRITE = "disk_write"
     DISK_READ = "disk_read"
@@ -57,7 +63,8 @@ class Kind:
     TLS_HANDSHAKE_FULL = "tls_handshake_full"
     TLS_HANDSHAKE_RESUMED = "tls_handshake_resumed"
 
-    #: kinds whose amount is a number of bytes; every other kind counts operations.
+    #: kinds whose amount is a number of bytes (bytes multiplied for the ec_* kinds); every other
+    #: kind counts operations.
     BYTE_KINDS = frozenset(
         {
             SHA256,
@@ -80,7 +87,8 @@ class Kind:
 class WorkItem(NamedTuple):
     """One piece of work: what, how much, where, and what it cost on the machine that ran it.
 
-    ``amount`` is bytes for the kinds in :data:`Kind.BYTE_KINDS` and a count otherwise.
+    ``amount`` is bytes for the kinds in :data:`Kind.BYTE_KINDS` (for the ``ec_*`` kinds, bytes
+    multiplied: the coding work, not the data size) and a count otherwise.
     ``node`` is where the work happened (a storage node, a frontend); ``dst`` is set for
     transfers only. ``cpu_s`` and ``wall_s`` are measured on the real machine; the simulator
     uses them only in its ``live`` pricing mode. A named tuple, because hot paths (a cached token

@@ -15,15 +15,24 @@ prices)::
 
     regsim_work_amount_total{kind,unit}, regsim_work_cpu_seconds_total{kind}   every receipt kind
     regsim_codec_bytes_total{operation}          encode, decode, reconstruct, replicate
+    regsim_codec_work_bytes_total{operation}     encode, decode, reconstruct (erasure coding only)
     regsim_encryption_bytes_total{operation}     encrypt, decrypt
     regsim_auth_checks_total{method}             jwt_verify, jwt_cache_hit, db_query, password_hash
     regsim_auth_token_cache_{hits,misses}_total, regsim_auth_token_cache_entries (token auth)
+
+The receipt prices erasure coding by its work, in bytes multiplied (GF(2^8) multiply-accumulates,
+see :mod:`regsim.registry.codecs.metered`); that is what ``regsim_codec_work_bytes_total`` counts.
+``regsim_codec_bytes_total`` keeps counting bytes through the codec, read back from the work and
+the codec's shape (named on each item): data bytes encoded (padded to ``k`` equal chunks), bytes of
+data chunks decoded (chunks read verbatim cost nothing and are not counted), bytes of fragments
+computed by a reconstruction, and bytes copied by replication.
 
 One :class:`Metrics` owns its own ``CollectorRegistry``, so several apps (tests) never clash.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 
@@ -34,13 +43,16 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..registry import receipts
-from ..registry.receipts import Kind, Receipt
+from ..registry.codecs import parse_codec
+from ..registry.errors import ConfigError
+from ..registry.receipts import Kind, Receipt, WorkItem
 
 _DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _SIZE_BUCKETS = tuple(float(1 << p) for p in range(6, 33, 3))
 _CODEC = {Kind.EC_ENCODE: "encode", Kind.EC_DECODE: "decode", Kind.EC_RECONSTRUCT: "reconstruct",
           Kind.REPLICATE: "replicate"}
 _CRYPTO = {Kind.AES_GCM_ENCRYPT: "encrypt", Kind.AES_GCM_DECRYPT: "decrypt"}
+_EC_WORK = {Kind.EC_ENCODE, Kind.EC_DECODE, Kind.EC_RECONSTRUCT}
 _AUTH = {Kind.JWT_VERIFY, Kind.JWT_CACHE_HIT, Kind.DB_QUERY, Kind.PASSWORD_HASH}
 _STORAGE = {Kind.DISK_READ: "GetContent", Kind.DISK_WRITE: "PutContent"}
 
@@ -66,8 +78,12 @@ class Metrics:
                                    ["kind", "unit"], registry=r)
         self.work_cpu = Counter("regsim_work_cpu_seconds_total", "CPU seconds of work recorded on receipts",
                                 ["kind"], registry=r)
-        self.codec = Counter("regsim_codec_bytes_total", "bytes through the erasure or replication codec",
-                             ["operation"], registry=r)
+        self.codec = Counter("regsim_codec_bytes_total",
+                             "bytes through the erasure or replication codec: data encoded, chunks decoded "
+                             "or rebuilt, bytes copied", ["operation"], registry=r)
+        self.codec_work = Counter("regsim_codec_work_bytes_total",
+                                  "erasure-coding work in bytes multiplied (GF(2^8) multiply-accumulates)",
+                                  ["operation"], registry=r)
         self.crypto = Counter("regsim_encryption_bytes_total", "bytes encrypted or decrypted at rest",
                               ["operation"], registry=r)
         self.auth = Counter("regsim_auth_checks_total", "authentication and authorization work by method",
@@ -84,7 +100,9 @@ class Metrics:
             if item.kind in _STORAGE:
                 self.storage.labels(self.driver, _STORAGE[item.kind]).observe(item.wall_s)
             elif item.kind in _CODEC:
-                self.codec.labels(_CODEC[item.kind]).inc(item.amount)
+                self.codec.labels(_CODEC[item.kind]).inc(codec_bytes(item))
+                if item.kind in _EC_WORK:
+                    self.codec_work.labels(_CODEC[item.kind]).inc(item.amount)
             elif item.kind in _CRYPTO:
                 self.crypto.labels(_CRYPTO[item.kind]).inc(item.amount)
             elif item.kind in _AUTH:
@@ -96,6 +114,33 @@ class Metrics:
     async def endpoint(self, request: Request) -> Response:
         request.scope["regsim.handler"] = "metrics"
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@functools.lru_cache(maxsize=64)
+def _shape(name: str | None) -> tuple[int, int] | None:
+    """(k, m) of the codec named ``name``, or None when the name is not a codec spec."""
+    if name is None:
+        return None
+    try:
+        codec = parse_codec(name)
+    except ConfigError:
+        return None
+    return codec.k, codec.m
+
+
+def codec_bytes(item: WorkItem) -> int:
+    """Bytes through the codec for one codec work item.
+
+    Erasure-coding items count bytes multiplied: encoding ``B`` padded data bytes is ``B * m`` of
+    them and computing ``B`` bytes of chunks ``B * k``, so the bytes follow from the codec's shape.
+    Replication items, and items whose codec cannot be told, already count bytes.
+    """
+    shape = _shape(item.detail) if item.kind in _EC_WORK else None
+    if shape is None:
+        return item.amount
+    k, m = shape
+    per_byte = m if item.kind == Kind.EC_ENCODE else k
+    return item.amount // per_byte if per_byte else 0  # rs(k,0) encodes by splitting: no coding
 
 
 class _MetricsMiddleware:

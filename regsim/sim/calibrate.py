@@ -6,7 +6,11 @@ recorded with the thread CPU time it took. From those items each kind's price fo
 
 - byte kinds: a line ``cpu_s = overhead_s + amount / throughput`` fitted through the median CPU
   time of each call size (weighted least squares on relative error, so a 4 KiB call weighs as much
-  as a 4 MiB one and the intercept -- the per-call overhead -- is not drowned by the big calls);
+  as a 4 MiB one and the intercept -- the per-call overhead -- is not drowned by the big calls).
+  "Size" is whatever the kind's amount counts: for the ``ec_*`` kinds that is bytes multiplied
+  (the coding work, see :mod:`regsim.registry.codecs.metered`), not data bytes, so calls of
+  different codec shapes (RS(4,2) and RS(10,4) in the registry workload) lie on one line and the
+  fitted throughput prices every shape;
 - op kinds: total CPU time over total operations.
 
 The whole set runs ``repeats`` times after one discarded warm-up; a price is the median over

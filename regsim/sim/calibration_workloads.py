@@ -3,7 +3,9 @@
 :func:`register_registry_workloads` adds them to :data:`regsim.sim.calibrate.WORKLOADS`, so
 ``regsim calibrate`` prices
 every receipt kind the registry emits from real calls on the machine it runs on: envelope
-encryption and RS(4,2) on a push and on a degraded pull, JWT signing and verification for each
+encryption and erasure coding on a push, a degraded pull and a repair, in two shapes (RS(4,2) and
+RS(10,4), so the ec_* prices, in bytes multiplied, are fitted over more than one ``k`` and ``m``
+and over decodes of one to three lost data chunks), JWT signing and verification for each
 algorithm (cached and not), the database token check, password hashing at the registry's
 default cost, and the server's side of TLS 1.3 handshakes, full and resumed (over memory BIOs, with a self-signed
 ECDSA P-256 certificate: only the server's CPU time is recorded).
@@ -50,15 +52,27 @@ _LAYERS = [_rng.integers(0, 256, s, dtype=np.uint8).tobytes() for s in LAYER_SIZ
 _round = iter(range(1 << 62))
 
 
+#: (codec, storage nodes, nodes failed before the degraded pull): the shapes the ec_* prices are
+#: fitted over. The last shape has a spare node, so its repair rebuilds onto a spare as well as in
+#: place; the first has none, so its repair also decodes data chunks it cannot place.
+CODEC_SHAPES = (("rs(4,2)", 6, 2), ("rs(10,4)", 15, 3))
+
+
 def registry_push_pull() -> None:
-    """Push three layers into an encrypted RS(4,2) registry, pull them healthy and degraded."""
-    reg = Registry(RegistryConfig(codec="rs(4,2)", nodes=6, encryption="aes-256-gcm", segment_size=1 << 20))
+    """For each of :data:`CODEC_SHAPES`: push three layers into an encrypted registry, pull them
+    healthy and degraded, then repair onto a replaced node."""
+    for codec, nodes, failed in CODEC_SHAPES:
+        _push_pull(codec, nodes, failed)
+
+
+def _push_pull(codec: str, nodes: int, failed: int) -> None:
+    reg = Registry(RegistryConfig(codec=codec, nodes=nodes, encryption="aes-256-gcm", segment_size=1 << 20))
     salt = next(_round).to_bytes(8, "little")
     layers = [salt + layer for layer in _LAYERS]  # new content each round: nothing deduplicates
     reg.push_image("calibrate/app", "v1", layers)
     reg.pull_image("calibrate/app", "v1")
-    reg.fail_node("s0")
-    reg.fail_node("s1")
+    for i in range(failed):
+        reg.fail_node(f"s{i}")
     reg.pull_image("calibrate/app", "v1")
     reg.replace_node("s0")
     reg.repair()

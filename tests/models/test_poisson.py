@@ -148,9 +148,11 @@ def test_degraded_pulls_decode_for_reed_solomon_and_are_slower():
     assert all(r.decoded == r.degraded for r in pulls)  # decoding happens exactly when a data fragment is lost
     k = poisson_result(run).kpis
     assert k["failure_mode"] == "phases" and k["degraded_decoded_share"] == 1.0
-    assert k["degraded1_pull_p50_s"] > k["pull_p50_s"] and k["degraded2_pull_p50_s"] > k["pull_p50_s"]
-    # decoding 20 MB at the profile's 700 MB/s against 20 MB through a 10 Gbit/s egress
-    assert k["degraded_slowdown"] == pytest.approx((20 * MB / 700e6) / (20 * MB / 1.25e9), rel=0.05)
+    # a decode computes only the lost data chunks, j x 20 MB bytes multiplied at the profile's
+    # 1.3 GB/s: one lost data fragment (15 ms) hides behind the 10 Gbit/s egress (16 ms), two do not
+    assert k["degraded1_pull_p50_s"] == pytest.approx(k["pull_p50_s"], rel=0.02)
+    assert k["degraded2_pull_p50_s"] > k["pull_p50_s"]
+    assert k["degraded2_pull_p50_s"] == pytest.approx(2 * 20 * MB / 1.3e9, rel=0.05)
     assert k["repair_bytes_per_byte"] == pytest.approx(4, rel=1e-6)  # B alone was lost for good
 
 

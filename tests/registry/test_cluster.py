@@ -166,7 +166,7 @@ def test_put_receipt_transfers_each_fragment_to_its_node():
     cluster = make("rs(4,2)")
     with receipts.collect() as r:
         layout = cluster.put(KEY, DATA)
-    assert r.total(Kind.EC_ENCODE) == len(DATA)
+    assert r.total(Kind.EC_ENCODE) == layout.chunk * 4 * 2  # bytes multiplied: chunk x k x m
     transfers = r.of(Kind.TRANSFER)
     assert [(t.node, t.dst) for t in transfers] == [("frontend", n) for n in layout.nodes]
     assert len({t.amount for t in transfers}) == 1
@@ -312,7 +312,7 @@ def test_degraded_get_decodes_from_k_survivors():
     with receipts.collect() as r:
         assert cluster.get(KEY) == DATA
     assert {t.node for t in r.of(Kind.TRANSFER)} == set(layout.nodes[1:5])
-    assert r.total(Kind.EC_DECODE) == len(DATA)
+    assert r.total(Kind.EC_DECODE) == 1 * layout.chunk * 4  # one lost data chunk x chunk x k
 
 
 def test_m_plus_one_failures_raise_data_loss_naming_blob_and_nodes():
@@ -337,7 +337,7 @@ def test_missing_and_damaged_fragments_count_as_lost():
     cluster.node(layout.nodes[2]).delete(fragment_key(KEY, 2))
     with receipts.collect() as r:
         assert cluster.get(KEY) == DATA
-    assert r.total(Kind.EC_DECODE) == len(DATA)
+    assert r.total(Kind.EC_DECODE) == 2 * layout.chunk * 4  # data chunks 0 and 2 decoded x chunk x k
     damage(cluster, KEY, 4, at=0)  # bad magic
     with pytest.raises(DataLoss, match=r"#0 on s\d+ \(fragment damaged: .*crc32.*#2 on s\d+ \(fragment missing\)"):
         cluster.get(KEY)
@@ -350,9 +350,22 @@ def test_range_read_decodes_only_the_range_around_a_missing_fragment():
     offset = layout.chunk + 10
     with receipts.collect() as r:
         assert cluster.read_at(KEY, offset, 100) == DATA[offset : offset + 100]
-    assert r.total(Kind.EC_DECODE) == 4 * 100, "the same 100 bytes of each data chunk, not the blob"
+    # the same 100-byte window of k = 4 fragments decodes that window of the one lost data chunk:
+    # 1 x 100 x k bytes multiplied, not the blob's chunk
+    assert r.total(Kind.EC_DECODE) == 1 * 100 * 4, "a 100-byte window of one lost chunk, not the blob"
     assert r.total(Kind.TRANSFER) == 4 * 100
     assert cluster.suspects(KEY) == {1}
+
+
+def test_range_read_decodes_every_lost_data_chunk_of_its_window():
+    cluster = make("rs(10,4)", nodes=14)
+    layout = cluster.put(KEY, DATA)
+    for index in (1, 2):
+        cluster.node(layout.nodes[index]).delete(fragment_key(KEY, index))
+    offset = layout.chunk + 10  # inside chunk 1 only; chunk 2 is lost too and decoded with it
+    with receipts.collect() as r:
+        assert cluster.read_at(KEY, offset, 100) == DATA[offset : offset + 100]
+    assert r.total(Kind.EC_DECODE) == 2 * 100 * 10  # j = 2 lost data chunks x the window x k = 10
 
 
 def test_a_fragment_belonging_to_another_stripe_is_damaged():
@@ -364,7 +377,7 @@ def test_a_fragment_belonging_to_another_stripe_is_damaged():
     node.put(fragment_key(KEY, 0), stray)
     with receipts.collect() as r:
         assert cluster.get(KEY) == DATA
-    assert r.total(Kind.EC_DECODE) == len(DATA)
+    assert r.total(Kind.EC_DECODE) == 1 * layout.chunk * 4  # the stray fragment 0 decoded x chunk x k
 
 
 def test_writes_while_nodes_are_down_go_to_live_nodes():
@@ -423,10 +436,13 @@ def test_repair_onto_replaced_nodes_restores_full_redundancy():
         report = repair(cluster)
     assert report.complete and report.blobs_checked == 6 and report.blobs_repaired == 6
     assert report.fragments_rebuilt == 12
-    assert r.total(Kind.EC_RECONSTRUCT) == sum(2 * cluster.layout(k).chunk for k in blobs)
+    # each blob lost its two fragments on s1 and s4, both rebuilt: every lost data chunk decoded and
+    # every lost parity re-encoded from k = 4 fragments, (j + p) = 2 x chunk x k
+    assert r.total(Kind.EC_RECONSTRUCT) == sum(2 * cluster.layout(k).chunk * 4 for k in blobs)
     assert report.bytes_read == sum(t.amount for t in r.of(Kind.TRANSFER) if t.dst == "frontend")
     assert report.bytes_written == sum(t.amount for t in r.of(Kind.TRANSFER) if t.node == "frontend")
-    assert report.bytes_written == 12 * cluster.layout(KEYS[0]).header_size + r.total(Kind.EC_RECONSTRUCT)
+    rebuilt = sum(2 * cluster.layout(k).chunk for k in blobs)
+    assert report.bytes_written == 12 * cluster.layout(KEYS[0]).header_size + rebuilt
     for name in ("s0", "s5"):  # m more failures are survivable again
         cluster.fail_node(name)
     assert all(cluster.get(key) == blob for key, blob in blobs.items())

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regsim.registry import receipts
-from regsim.registry.codecs import MeteredCodec, ReedSolomon, Replicate, needs_decode, parse_codec
+from regsim.registry.codecs import MeteredCodec, ReedSolomon, Replicate, chunk_size, needs_decode, parse_codec
+from regsim.registry.codecs.metered import decode_work, decoded_chunks, encode_work, reconstruct_work
 from regsim.registry.errors import ConfigError, DataLoss, IntegrityError
 from regsim.registry.receipts import Kind
 
@@ -174,12 +175,14 @@ def test_parse_codec_errors_say_what_is_wrong(spec, message):
 # -- metering ------------------------------------------------------------------------------------
 
 
-def test_metered_rs_records_encode_decode_and_reconstruct():
+def test_metered_rs_records_encode_decode_and_reconstruct_in_bytes_multiplied():
     codec = MeteredCodec(ReedSolomon(4, 2), node="fe")
     data = bytes(range(256)) * 39 + b"tail"
+    chunk = chunk_size(len(data), 4)  # 2,497: the data is padded to 4 equal chunks
     with receipts.collect() as r:
         fragments = codec.encode(data)
-    assert [(i.kind, i.amount, i.node) for i in r] == [(Kind.EC_ENCODE, len(data), "fe")]
+    # encode: each of m = 2 parity fragments combines k = 4 chunks: chunk x k x m
+    assert [(i.kind, i.amount, i.node, i.detail) for i in r] == [(Kind.EC_ENCODE, chunk * 4 * 2, "fe", "rs(4,2)")]
 
     with receipts.collect() as r:
         assert codec.decode(survivors(fragments, {4, 5}), len(data)) == data
@@ -187,12 +190,14 @@ def test_metered_rs_records_encode_decode_and_reconstruct():
 
     with receipts.collect() as r:
         assert codec.decode(survivors(fragments, {1, 3}), len(data)) == data
-    assert [(i.kind, i.amount) for i in r] == [(Kind.EC_DECODE, len(data))]
+    # decode: j = 2 data chunks computed, each from k = 4 fragments: j x chunk x k
+    assert [(i.kind, i.amount) for i in r] == [(Kind.EC_DECODE, 2 * chunk * 4)]
 
     with receipts.collect() as r:
         rebuilt = codec.reconstruct(survivors(fragments, {0, 5}), [0, 5], len(data))
-    assert [(i.kind, i.amount) for i in r] == [(Kind.EC_RECONSTRUCT, 2 * len(fragments[0]))]
-    assert sum(map(len, rebuilt.values())) == 2 * len(fragments[0])
+    # reconstruct: data chunk 0 decoded plus parity 5 re-encoded, each from k = 4: (1 + 1) x chunk x k
+    assert [(i.kind, i.amount) for i in r] == [(Kind.EC_RECONSTRUCT, (1 + 1) * chunk * 4)]
+    assert sum(map(len, rebuilt.values())) == 2 * chunk
 
 
 def test_metered_replication_records_replicate_and_never_decodes():
@@ -204,6 +209,80 @@ def test_metered_replication_records_replicate_and_never_decodes():
         codec.reconstruct({1: fragments[1]}, [0, 2], len(data))
     assert r.by_kind() == {Kind.REPLICATE: len(data) * 3}
     assert [i.amount for i in r] == [1000, 2000]
+
+
+def test_rs_10_4_encode_records_twice_the_work_per_data_byte_of_rs_4_2():
+    data = bytes(range(200)) * 200  # 40,000 bytes: no padding for k = 4 or k = 10
+    work = {}
+    for k, m in ((4, 2), (10, 4)):
+        with receipts.collect() as r:
+            MeteredCodec(ReedSolomon(k, m)).encode(data)
+        work[k] = r.total(Kind.EC_ENCODE)
+        assert work[k] == len(data) * m  # chunk x k x m, with chunk x k = the data
+    assert work[10] / work[4] == 2
+
+
+def test_decode_with_one_lost_data_fragment_records_half_the_work_of_two():
+    codec = MeteredCodec(ReedSolomon(10, 4))
+    data = bytes(range(256)) * 97
+    fragments = codec.encode(data)
+    amounts = {}
+    for lost in ({3}, {3, 7}):
+        with receipts.collect() as r:
+            assert codec.decode(survivors(fragments, lost), len(data)) == data
+        amounts[len(lost)] = r.total(Kind.EC_DECODE)
+    assert amounts[1] == chunk_size(len(data), 10) * 10  # j = 1: one chunk, from k = 10 fragments
+    assert amounts[2] == 2 * amounts[1]
+
+
+def test_decode_of_a_window_counts_the_window_not_the_blob():
+    codec = MeteredCodec(ReedSolomon(4, 2))
+    fragments = codec.encode(bytes(range(256)) * 40)
+    windows = {i: memoryview(f)[100:200] for i, f in enumerate(fragments) if i != 1}
+    with receipts.collect() as r:
+        codec.decode(windows, 4 * 100)
+    assert r.total(Kind.EC_DECODE) == 1 * 100 * 4  # one lost data chunk x the 100-byte window x k
+
+
+def test_reconstruct_counts_data_chunks_decoded_on_the_way_to_a_parity():
+    codec = MeteredCodec(ReedSolomon(4, 2))
+    data = bytes(range(256)) * 40
+    fragments = codec.encode(data)
+    chunk = len(fragments[0])
+    with receipts.collect() as r:
+        codec.reconstruct(survivors(fragments, {0, 4}), [4], len(data))
+    assert r.total(Kind.EC_RECONSTRUCT) == (1 + 1) * chunk * 4, "chunk 0 is decoded to compute parity 4"
+    with receipts.collect() as r:
+        codec.reconstruct(survivors(fragments, {4}), [4], len(data))
+    assert r.total(Kind.EC_RECONSTRUCT) == 1 * chunk * 4, "every data chunk at hand: parity only"
+    with receipts.collect() as r:
+        assert codec.reconstruct(survivors(fragments, {4}), [], len(data)) == {}
+    assert r.total(Kind.EC_RECONSTRUCT) == 0
+
+
+def test_work_of_a_codec_that_cannot_say_what_it_holds_verbatim_assumes_every_chunk_computed():
+    class Opaque:  # the Codec protocol without verbatim_source
+        def __init__(self):
+            self.inner = ReedSolomon(4, 2)
+            self.k, self.n, self.m, self.name = 4, 6, 2, "opaque"
+
+    opaque = Opaque()
+    assert decoded_chunks(opaque, range(6)) == 4 and needs_decode(opaque, range(6))
+    assert decode_work(opaque, range(6), 10) == 4 * 10 * 4
+    assert reconstruct_work(opaque, range(5), [5], 10) == (4 + 1) * 10 * 4
+    assert encode_work(opaque, 10) == 10 * 4 * 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(k=st.integers(1, 12), m=st.integers(0, 6), size=st.integers(0, 5000))
+def test_encode_work_is_padded_data_times_m(k, m, size):
+    codec = MeteredCodec(ReedSolomon(k, m))
+    with receipts.collect() as r:
+        fragments = codec.encode(bytes(size))
+    [item] = r
+    assert item.kind == Kind.EC_ENCODE and item.detail == f"rs({k},{m})"
+    assert item.amount == chunk_size(size, k) * k * m == len(fragments[0]) * k * m
+    assert size * m <= item.amount <= (size + k - 1) * m  # padding adds fewer than k bytes per parity
 
 
 def test_metered_codec_records_nothing_for_failed_work():

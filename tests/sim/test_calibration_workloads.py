@@ -3,8 +3,11 @@
 import json
 
 from regsim.cli import main
+from regsim.registry import receipts
+from regsim.registry.codecs import parse_codec
+from regsim.registry.receipts import Kind
 from regsim.sim.calibrate import calibrate
-from regsim.sim.calibration_workloads import _jwt_workload, registry_push_pull
+from regsim.sim.calibration_workloads import CODEC_SHAPES, _jwt_workload, registry_push_pull
 
 
 def test_registry_workload_prices_the_storage_pipeline():
@@ -14,6 +17,18 @@ def test_registry_workload_prices_the_storage_pipeline():
         price = profile.prices[kind]
         assert price.throughput or price.per_op_s, kind
     assert "disk_write" not in profile.prices  # priced by the disk model, not the CPU table
+
+
+def test_registry_workload_codes_in_more_than_one_shape():
+    with receipts.collect() as r:
+        registry_push_pull()
+    for kind in (Kind.EC_ENCODE, Kind.EC_DECODE, Kind.EC_RECONSTRUCT):
+        assert {i.detail for i in r.of(kind)} == {codec for codec, _, _ in CODEC_SHAPES}, kind
+    for item in r.of(Kind.EC_ENCODE):  # bytes multiplied: chunk x k x m
+        k, m = parse_codec(item.detail).k, parse_codec(item.detail).m
+        assert item.amount > 0 and item.amount % (k * m) == 0
+    for item in r.of(Kind.EC_DECODE) + r.of(Kind.EC_RECONSTRUCT):  # chunks computed x chunk x k
+        assert item.amount > 0 and item.amount % parse_codec(item.detail).k == 0
 
 
 def test_jwt_workload_prices_sign_verify_and_cache_hits():
