@@ -16,6 +16,7 @@ scenario's ``data_plane``:
 
 from __future__ import annotations
 
+from collections import Counter
 import json
 import math
 
@@ -62,9 +63,15 @@ class RegistryWork:
         self.extent = 64 << 20
         self.registry = Registry(RegistryConfig(
             codec=reg.storage.codec, nodes=reg.storage.nodes, encryption=reg.encryption,
-            segment_size=reg.storage.segment_size, extent_size=self.extent))
+            segment_size=reg.storage.segment_size, extent_size=self.extent,
+            replica_reads=reg.storage.replica_reads))
         self._rng = np.random.default_rng(seed)
-        self._pull_templates: dict[int, Receipt] = {}
+        #: (layer, turn) -> the receipt of a read of that layer; a replicated store that spreads its
+        #: reads gives each copy its own template, taken in turn as the store takes its copies
+        self._pull_templates: dict[tuple[int, int], Receipt] = {}
+        codec = self.registry.codec
+        self._turns_per_layer = codec.n if codec.k == 1 and reg.storage.replica_reads == "spread" else 1
+        self._pull_turns: Counter[int] = Counter()
         self.push_receipt = Receipt()
         self.layers: list[Digest] = []
         self.sample_sizes: list[int] = []
@@ -131,11 +138,14 @@ class RegistryWork:
         return self._template(index)
 
     def _template(self, index: int) -> Receipt:
-        if index not in self._pull_templates:
+        turn = self._pull_turns[index] % self._turns_per_layer
+        self._pull_turns[index] += 1
+        key = (index, turn)
+        if key not in self._pull_templates:
             with receipts.collect() as r:
                 self.registry.get_blob(self.repo, self.layers[index])
-            self._pull_templates[index] = merged(scale(r, self.sizes[index], self.sample_sizes[index], self.extent))
-        return self._pull_templates[index]
+            self._pull_templates[key] = merged(scale(r, self.sizes[index], self.sample_sizes[index], self.extent))
+        return self._pull_templates[key]
 
 
 def scale(receipt: Receipt, size: int, sample: int, extent: int) -> Receipt:

@@ -90,7 +90,8 @@ class TraceRegistry:
         self.extent = 64 << 20
         self.registry = Registry(RegistryConfig(
             codec=reg.storage.codec, nodes=reg.storage.nodes, encryption=reg.encryption,
-            segment_size=reg.storage.segment_size, extent_size=self.extent))
+            segment_size=reg.storage.segment_size, extent_size=self.extent,
+            replica_reads=reg.storage.replica_reads))
         self.sizes = blob_sizes(requests)
         self.blobs: dict[str, StoredBlob] = {}
         #: real digest -> trace digest, to read a real manifest's layers back as trace digests

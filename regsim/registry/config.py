@@ -18,6 +18,8 @@ class RegistryConfig:
     ``aes-256-gcm`` (envelope encryption with a keyring; ``keyring`` is a keyring file to load or
     create, generated in memory when absent). Blobs are stored in extents of ``extent_size`` bytes,
     each encrypted (in ``segment_size`` segments) and erasure-coded on its own, so they stream.
+    ``replica_reads`` (``spread`` or ``primary``) says which copy of a replicated blob a read
+    fetches (see :class:`~regsim.registry.cluster.cluster.StorageCluster`).
     """
 
     backend: str = "memory"
@@ -28,6 +30,7 @@ class RegistryConfig:
     keyring: Path | None = None
     segment_size: int = 1 << 20
     extent_size: int = 64 << 20
+    replica_reads: str = "spread"
     frontend: str = "frontend"
     verify_reads: bool = False
     fsync: bool = True
@@ -41,6 +44,8 @@ class RegistryConfig:
             raise ConfigError(f"registry.encryption: expected 'none' or 'aes-256-gcm', got {self.encryption!r}")
         if self.nodes < 1:
             raise ConfigError(f"registry.nodes: expected at least 1, got {self.nodes}")
+        if self.replica_reads not in ("spread", "primary"):
+            raise ConfigError(f"registry.storage.replica_reads: expected 'spread' or 'primary', got {self.replica_reads!r}")
         if self.extent_size < 1:
             raise ConfigError(f"registry.extent_size: expected a positive number of bytes, got {self.extent_size}")
         if self.segment_size < 1024:

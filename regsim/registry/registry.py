@@ -64,7 +64,8 @@ class Registry:
             MeteredBackend(self._backend(name, config.node_root(name)), node=name) for name in config.node_names()
         ]
         self.meta = MetadataStore(self._backend("meta", config.meta_root()))
-        self.cluster = StorageCluster(self.nodes, self.codec, origin=config.frontend)
+        self.cluster = StorageCluster(self.nodes, self.codec, origin=config.frontend,
+                                      replica_reads=config.replica_reads)
         if config.backend == "filesystem":
             self.cluster.rescan()  # a store reopened from disk: rebuild where each fragment lives
         self.keyring = None

@@ -159,6 +159,8 @@ class Storage(Section):
     backend: Literal["memory", "filesystem"] = "memory"
     codec: CodecSpec = "replicate(3)"
     nodes: PositiveCount = 3
+    #: which copy of a replicated blob a read fetches: each in turn (spread), or the first (primary)
+    replica_reads: Literal["spread", "primary"] = "spread"
     disk: Disk = {"read": "2GB/s", "write": "1GB/s"}  # type: ignore[assignment]
     nic: Link = "25Gbps"  # type: ignore[assignment]
     segment_size: Size = Field(default="1MiB", ge=1024)  # type: ignore[assignment]

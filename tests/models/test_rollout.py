@@ -86,3 +86,26 @@ def test_modelled_pull_receipt_matches_a_real_read_of_that_size():
     for kind in ("disk_read", "transfer", "aes_gcm_decrypt"):
         assert m[kind] == pytest.approx(r[kind], rel=0.01), kind
     assert np.isclose(m.get("key_unwrap", 0), r.get("key_unwrap", 0))
+
+
+@pytest.mark.parametrize("policy, copies", [("spread", 3), ("primary", 1)])
+def test_modelled_pulls_of_a_replicated_layer_take_its_copies_as_the_store_does(policy, copies):
+    # the modelled pull reuses receipts; with spread reads each copy gets its own, taken in turn
+    work = RegistryWork(scenario(**{"registry.storage": {"codec": "replicate(3)", "nodes": 3,
+                                                         "replica_reads": policy}}), seed=1)
+    nodes = [{i.node for i in work.layer_get(0).of(Kind.DISK_READ)} for _ in range(6)]
+    assert all(len(n) == 1 for n in nodes)
+    order = [n.pop() for n in nodes]
+    assert len(set(order)) == copies and order[:3] == order[3:]
+
+
+def test_a_disk_bound_rollout_from_replicas_is_faster_when_reads_spread_over_the_copies():
+    storage = {"codec": "replicate(3)", "nodes": 3, "disk": {"read": "100MB/s", "write": "100MB/s"}}
+    fast = {"registry.egress": "100Gbps", "image.layers": ["50MB"]}
+    spread = simulate(scenario(**fast, **{"registry.storage": storage}), 1)
+    primary = simulate(scenario(**fast, **{"registry.storage": {**storage, "replica_reads": "primary"}}), 1)
+    assert spread.kpis["storage_read_bytes"] == primary.kpis["storage_read_bytes"]
+    # 40 pulls of 50 MB (0.5 s each) from one 100 MB/s disk take 20 s; taken in turn from three
+    # copies, the busiest disk serves ceil(40 / 3) = 14 of them: 7 s
+    assert primary.kpis["makespan_s"] == pytest.approx(40 * 0.5, rel=0.01)
+    assert spread.kpis["makespan_s"] == pytest.approx(14 * 0.5, rel=0.01)

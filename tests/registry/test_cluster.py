@@ -185,6 +185,56 @@ def test_replicated_put_and_get_receipts():
     assert len(get.of(Kind.TRANSFER)) == 1 and Kind.EC_DECODE not in get.by_kind()
 
 
+def sources(cluster: StorageCluster, reads: int, read=lambda c: c.get(KEY)) -> list[str]:
+    """The node each of ``reads`` successive reads of KEY fetched from."""
+    nodes = []
+    for _ in range(reads):
+        with receipts.collect() as r:
+            assert read(cluster) in (DATA, DATA[10:30])
+        (transfer,) = r.of(Kind.TRANSFER)
+        nodes.append(transfer.node)
+    return nodes
+
+
+@pytest.mark.parametrize("read", [lambda c: c.get(KEY), lambda c: c.read_at(KEY, 10, 20)], ids=["get", "read_at"])
+def test_replicated_reads_take_the_copies_in_turn(read):
+    cluster = make("replicate(3)")
+    layout = cluster.put(KEY, DATA)
+    assert sources(cluster, 6, read) == [*layout.nodes, *layout.nodes]
+
+
+def test_primary_replica_reads_always_fetch_the_first_copy():
+    cluster = StorageCluster([MemoryBackend(f"s{i}") for i in range(8)], parse_codec("replicate(3)"),
+                             replica_reads="primary")
+    layout = cluster.put(KEY, DATA)
+    assert sources(cluster, 4) == [layout.nodes[0]] * 4
+    cluster.fail_node(layout.nodes[0])
+    assert sources(cluster, 2) == [layout.nodes[1]] * 2
+
+
+def test_spread_reads_skip_a_lost_copy_and_share_the_rest():
+    cluster = make("replicate(3)")
+    layout = cluster.put(KEY, DATA)
+    cluster.fail_node(layout.nodes[1])
+    got = Counter(sources(cluster, 6))
+    assert layout.nodes[1] not in got and set(got) == {layout.nodes[0], layout.nodes[2]}
+    assert sum(got.values()) == 6 and max(got.values()) <= 4
+
+
+def test_erasure_coded_reads_fetch_the_data_fragments_whatever_the_replica_policy():
+    cluster = make("rs(4,2)")
+    layout = cluster.put(KEY, DATA)
+    for _ in range(3):
+        with receipts.collect() as r:
+            cluster.get(KEY)
+        assert [t.node for t in r.of(Kind.TRANSFER)] == list(layout.nodes[:4])
+
+
+def test_an_unknown_replica_read_policy_is_a_configuration_error():
+    with pytest.raises(ConfigError, match="replica_reads: expected one of spread, primary, got 'random'"):
+        StorageCluster([MemoryBackend(f"s{i}") for i in range(3)], parse_codec("replicate(3)"), replica_reads="random")
+
+
 def test_healthy_get_reads_data_fragments_and_decodes_nothing():
     cluster = make("rs(4,2)")
     layout = cluster.put(KEY, DATA)

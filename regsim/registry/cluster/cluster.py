@@ -38,10 +38,22 @@ Buffer = bytes | bytearray | memoryview
 
 
 class StorageCluster:
-    """Blobs over ``nodes`` with ``codec``; ``origin`` names the machine clients talk to."""
+    """Blobs over ``nodes`` with ``codec``; ``origin`` names the machine clients talk to.
+
+    ``replica_reads`` says which copy of a replicated blob a read fetches: ``spread`` takes the
+    copies in turn, read after read of the same blob (as a Swift proxy shuffles replicas, or Ceph
+    spreads a large object's stripes over many primaries), so a popular layer's reads share its
+    copies' disks; ``primary`` always tries the first copy (the one placement ranked first) and
+    leaves the others for when it is lost. Erasure-coded reads have no such choice: they need the
+    ``k`` data fragments.
+    """
+
+    READ_POLICIES = ("spread", "primary")
 
     def __init__(self, nodes: Sequence[BlobBackend], codec: Codec, *, origin: str = "frontend",
-                 name: str = "cluster") -> None:
+                 name: str = "cluster", replica_reads: str = "spread") -> None:
+        if replica_reads not in self.READ_POLICIES:
+            raise ConfigError(f"replica_reads: expected one of {', '.join(self.READ_POLICIES)}, got {replica_reads!r}")
         names = [node.name for node in nodes]
         if len(set(names)) != len(names):
             dupes = sorted(n for n, c in Counter(names).items() if c > 1)
@@ -61,6 +73,9 @@ class StorageCluster:
         #: blob key -> indices of fragments a read found missing or damaged, for repair to rebuild
         self._suspects: dict[str, set[int]] = {}
         self._lock = threading.RLock()
+        self.replica_reads = replica_reads
+        #: blob key -> reads made of it, whose count picks the copy the next read tries first
+        self._read_turns: Counter[str] = Counter()
 
     def __repr__(self) -> str:
         return f"StorageCluster({self.codec.name} over {len(self._nodes)} nodes, {len(self._layouts)} blobs)"
@@ -161,8 +176,13 @@ class StorageCluster:
 
     def _read(self, key: str, how: Callable[[StripeReader], bytes]) -> bytes:
         layout = self.layout(key)
+        first = 0
+        if layout.k == 1 and self.replica_reads == "spread":
+            with self._lock:
+                first = self._read_turns[key]
+                self._read_turns[key] = first + 1
         try:
-            return how(StripeReader(self, layout))
+            return how(StripeReader(self, layout, first=first))
         except DataLoss:
             if not self.exists(key):  # deleted while we read it
                 raise KeyNotFound(f"{self.name}: no blob {key!r}") from None
@@ -187,6 +207,7 @@ class StorageCluster:
         with self._lock:
             layout = self._layouts.pop(check_key(key), None)
             self._suspects.pop(key, None)
+            self._read_turns.pop(key, None)
         if layout is None:
             raise KeyNotFound(f"{self.name}: no blob {key!r}")
         for index, node in enumerate(layout.nodes):

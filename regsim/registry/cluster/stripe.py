@@ -30,13 +30,18 @@ class StripeReader:
     """Fetches fragments of one blob for one operation, remembering which are lost and why.
 
     ``dst`` is where the fragments travel to (the cluster's origin unless a repair worker reads).
+    ``first``, for a replicated blob (``k = 1``: every fragment is a copy), is the copy to try first;
+    the others follow in index order from it, so successive readers given successive ``first``
+    spread their reads over the copies.
     """
 
-    def __init__(self, cluster: StorageCluster, layout: StripeLayout, *, dst: str | None = None) -> None:
+    def __init__(self, cluster: StorageCluster, layout: StripeLayout, *, dst: str | None = None,
+                 first: int = 0) -> None:
         self.cluster = cluster
         self.layout = layout
         self.codec = cluster.codec_for(layout)
         self.dst = dst
+        self.first = first % layout.n if layout.k == 1 else 0
         #: fragment index -> (node or None, cause)
         self.lost: dict[int, tuple[str | None, str]] = {}
         self.payloads: dict[int, memoryview] = {}
@@ -49,9 +54,12 @@ class StripeReader:
     # -- fragment access -----------------------------------------------------------------------
 
     def available(self) -> list[int]:
-        """Indices not (yet) known to be lost, data fragments first: the order reads prefer."""
-        k = self.layout.k
-        return sorted((i for i in range(self.layout.n) if i not in self.lost), key=lambda i: (i >= k, i))
+        """Indices not (yet) known to be lost, in the order reads prefer: data fragments first (for a
+        replicated blob, every copy from ``first`` on)."""
+        k, n, first = self.layout.k, self.layout.n, self.first
+        if first:
+            return sorted((i for i in range(n) if i not in self.lost), key=lambda i: (i - first) % n)
+        return sorted((i for i in range(n) if i not in self.lost), key=lambda i: (i >= k, i))
 
     def fetch(self, index: int) -> memoryview | None:
         """The verified payload of fragment ``index``, or None (and the index marked lost)."""

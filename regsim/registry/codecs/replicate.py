@@ -50,10 +50,11 @@ class Replicate:
         return [view] * self.n
 
     def verbatim_source(self, position: int, available: Collection[int]) -> int | None:
-        """Which available fragment holds data chunk ``position`` as is: any copy holds the blob."""
+        """Which available fragment holds data chunk ``position`` as is: any copy holds the blob, so
+        the first of ``available``, whose order is the reader's preference."""
         if position != 0:
             raise ValueError(f"{self.name} has one data chunk; position {position} does not exist")
-        return min(available) if available else None
+        return next(iter(available), None)
 
     def decode(self, fragments: Mapping[int, bytes | memoryview], size: int) -> bytes:
         _, fragment = self._any(fragments, size)
