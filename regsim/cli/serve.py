@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 
@@ -19,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--self-signed", action="store_true",
                    help="serve HTTPS with a fresh self-signed certificate (its path is printed)")
     p.add_argument("--tls-dir", type=Path, metavar="DIR",
-                   help="where --self-signed writes cert.pem and key.pem (default: a temporary folder)")
+                   help="where --self-signed writes cert.pem and key.pem (default: a temporary folder, removed when the server stops)")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
                    help="server log level (default: %(default)s)")
     p.set_defaults(func=run)
@@ -42,8 +41,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     listen = Listen(args.host, args.port, args.tls_cert, args.tls_key)
     if args.self_signed:
-        folder = args.tls_dir or Path(tempfile.mkdtemp(prefix="regsim-tls-"))
-        listen = self_signed_listen(listen, folder)
+        listen = self_signed_listen(listen, args.tls_dir)  # no folder: a temporary one, removed at exit
     try:
         serve(config, listen, log_level=args.log_level)
     except KeyboardInterrupt:

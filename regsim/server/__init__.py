@@ -11,7 +11,8 @@ See ``docs/server.md``.
 """
 
 from .app import create_app
-from .config import ServerConfig, Services, build_services, load_config, parse_config
+from .config import ServerConfig, load_config, parse_config
+from .services import Services, build_services
 from .serve import Listen, serve
 
 __all__ = ["Listen", "ServerConfig", "Services", "build_services", "create_app", "load_config", "parse_config",

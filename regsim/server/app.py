@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..registry.errors import RegistryError
 from . import blobs, catalog, manifests, referrers, tags, tokens, uploads
 from .auth import DELETE, PULL, PUSH, Handler, guarded
-from .config import Services
+from .services import Services
 from .errors import MethodNotAllowed, RouteUnknown, error_response, internal_error_handler, registry_error_handler
 from .metrics import Metrics
 from .ratelimit import RateLimit, TokenBuckets

@@ -10,7 +10,8 @@ Every API route is wrapped by :func:`guarded`, which, before the handler runs:
 3. asks the configured :class:`~regsim.registry.auth.Authorizer` -- in the thread pool for
    database auth (SQLite and password hashes block), inline otherwise (a JWT check or a policy
    look-up costs less than the hop) -- trying the anonymous policy first for a request without
-   credentials when anonymous pull is on.
+   credentials (or with an empty Basic user name) when anonymous pull is on, except on ``/v2/``,
+   which always challenges a request without credentials.
 
 A refusal is the registry's :class:`Unauthorized` (401) or :class:`Denied` (403) carrying a
 challenge; the error handler renders it as ``WWW-Authenticate``. With token auth the challenge's
@@ -26,10 +27,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..registry.auth import ANONYMOUS, Anonymous, Challenge, Grant, Scope, parse_authorization
+from ..registry.auth import (ANONYMOUS, Anonymous, BasicCredentials, Challenge, Credentials, Grant, Scope,
+                             parse_authorization)
 from ..registry.errors import Denied, Unauthorized
 from ..registry.names import validate_name
-from .config import Services
+from .services import Services
 from .streams import in_thread
 
 PULL, PUSH, DELETE = ("pull",), ("pull", "push"), ("delete",)
@@ -50,6 +52,19 @@ def token_realm(request: Request, services: Services) -> str | None:
     return f"{request.url.scheme}://{host}/token"
 
 
+def credentials_of(request: Request) -> Credentials:
+    """The request's credentials; Basic ones with an empty user name count as none.
+
+    containers/image (skopeo, podman, buildah) answers a Basic challenge with ``Basic Og==``
+    (empty user name and password) when it has no credentials: that is an anonymous request,
+    which anonymous pull may let through, not a failed log-in by a user named ''.
+    """
+    credentials = parse_authorization(request.headers.get("authorization"))
+    if isinstance(credentials, BasicCredentials) and not credentials.username:
+        return ANONYMOUS
+    return credentials
+
+
 def _scheme(services: Services) -> str:
     return "Basic" if services.mode == "database" else "Bearer"
 
@@ -60,18 +75,27 @@ async def authorize(request: Request, scopes: list[Scope]) -> Grant:
     request.state.realm = token_realm(request, services)
     auth = services.config.auth
     try:
-        credentials = parse_authorization(request.headers.get("authorization"))
+        credentials = credentials_of(request)
     except Unauthorized as e:
         e.detail = Challenge(auth.realm or auth.service, auth.service, tuple(scopes), "invalid_request",
                              e.message, _scheme(services))
         raise
-    if isinstance(credentials, Anonymous) and services.anonymous is not None:
+    # ``/v2/`` (no scopes) asks whether the credentials are good: without any it gets the
+    # challenge, as from Docker's registry, even when anonymous pull is on. A client learns there
+    # that it must log in; answered 200, skopeo never sends its credentials and its push fails.
+    if isinstance(credentials, Anonymous) and services.anonymous is not None and scopes:
         try:
             return services.anonymous.authorize(ANONYMOUS, scopes)  # a policy look-up: inline
         except Unauthorized:
             pass  # not enough for anonymous: fall through to the real authorizer's challenge
     if services.mode == "database":  # SQLite and password hashes block: off the event loop
-        return await in_thread(services.authorizer.authorize, credentials, scopes)
+        try:
+            return await in_thread(services.authorizer.authorize, credentials, scopes)
+        except Unauthorized as e:
+            if not isinstance(credentials, Anonymous):
+                raise
+            raise Unauthorized("no credentials were given: this registry (auth.mode: database) needs a user "
+                               "name and password (HTTP Basic) or a session token", detail=e.detail) from None
     # an open registry's policy check or a JWT check (a cache hit, else one signature) costs
     # less than a hop to the thread pool and back
     return services.authorizer.authorize(credentials, scopes)

@@ -32,19 +32,28 @@ class RangeNotSatisfiable(Exception):
     pass
 
 
-async def sliced(extents: Iterator[bytes]) -> AsyncIterator[bytes | memoryview]:
-    """Each extent read in the thread pool, then sent in :data:`SLICE`-sized views of it; the last
-    slice is a copy, so nothing handed on keeps the extent alive while the next one is read."""
+def slice_bounds(length: int, size: int = SLICE) -> list[tuple[int, int]]:
+    """``(start, stop)`` of consecutive, non-overlapping pieces of at most ``size`` bytes that
+    cover ``length`` bytes exactly (none for an empty extent): every byte goes out once."""
+    return [(start, min(start + size, length)) for start in range(0, length, size)]
+
+
+async def sliced(extents: Iterator[bytes], size: int = SLICE) -> AsyncIterator[bytes | memoryview]:
+    """Each extent read in the thread pool, then sent in views of at most ``size`` bytes; the
+    last piece of an extent is a copy, so nothing handed on keeps the extent alive while the next
+    one is read. The pieces add up to exactly the extents' bytes, whatever their lengths."""
     iterator = iter(extents)
     while (extent := await run_in_threadpool(next, iterator, None)) is not None:
         view = memoryview(extent)
         del extent
-        last = max(len(view) - SLICE, 0)
-        for start in range(0, last, SLICE):
-            yield view[start:start + SLICE]
-        tail = bytes(view[last:])
-        del view
-        yield tail
+        bounds = slice_bounds(len(view), size)
+        for start, stop in bounds[:-1]:
+            yield view[start:stop]
+        if bounds:
+            start, stop = bounds[-1]
+            tail = bytes(view[start:stop])
+            del view
+            yield tail
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

@@ -1,4 +1,4 @@
-"""The server's YAML configuration, validated, and the objects it describes.
+"""The server's YAML configuration, validated (:mod:`.services` builds what it describes).
 
 One file says how the registry stores (the same :class:`RegistryConfig` the simulator uses) and
 how requests are authenticated::
@@ -25,25 +25,29 @@ how requests are authenticated::
       hsts_max_age: 31536000   # Strict-Transport-Security on TLS responses
       rate_limit: {rate: 50, burst: 100}   # per client address; null (default): no limit
 
-Mistakes (an unknown key, a wrong type, a user without a password) raise :class:`ConfigError`
-naming the key, before anything is opened.
+Mistakes (invalid YAML, an unknown key, a wrong type, a user without a password, a codec that
+needs more nodes than given) raise :class:`ConfigError` before anything is opened, worded as
+scenario errors are (:mod:`regsim.scenario.errors`): one line per problem, ``FILE: KEY: what was
+expected (got VALUE)``, with "did you mean" for a misspelt key.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from ..registry.auth import (AnonymousAuthorizer, Authorizer, Database, DatabaseAuthorizer, DatabasePolicy,
-                             JwtAuthorizer, KeySet, SigningKey, StaticPolicy, TokenService, TokenStore,
-                             TokenVerifier, UnionPolicy, make_hasher)
+from ..registry.codecs.parse import parse_codec
 from ..registry.config import RegistryConfig
 from ..registry.errors import ConfigError
-from ..registry.registry import Registry
+from ..scenario.errors import Problem, problems_from_validation, show_value
+from ..scenario.infra import CodecSpec, cross_field
+from ..scenario.loader import parse_yaml
+from ..scenario.paths import suggest
+
+#: how a configuration that came from no file is named in error messages.
+NO_FILE = "server configuration"
 
 
 class _Section(BaseModel):
@@ -53,14 +57,28 @@ class _Section(BaseModel):
 class StorageSection(_Section):
     backend: Literal["memory", "filesystem"] = "memory"
     root: Path | None = None
-    codec: str = "replicate(1)"
-    nodes: int = 1
+    codec: CodecSpec = "replicate(1)"
+    nodes: int = Field(default=1, ge=1)
     encryption: Literal["none", "aes-256-gcm"] = "none"
     keyring: Path | None = None
     segment_size: int = 1 << 20
     extent_size: int = Field(default=16 << 20, ge=1 << 20)
     verify_reads: bool = False
     fsync: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StorageSection:
+        if self.backend == "filesystem" and self.root is None:
+            raise cross_field("root", "the filesystem backend needs a root directory (relative to this file)")
+        written = parse_codec(self.codec).n
+        if self.nodes < written:
+            raise cross_field("nodes", f"codec {self.codec} writes {written} fragments, so it needs at least "
+                                       f"{written} storage nodes (got {self.nodes})")
+        return self
+
+
+#: the options each password hashing scheme takes (see regsim.registry.auth.passwords).
+HASH_OPTIONS = {"bcrypt": ("rounds",), "argon2": ("time_cost", "memory_cost", "parallelism")}
 
 
 class UserEntry(_Section):
@@ -83,6 +101,23 @@ class AuthSection(_Section):
     users: list[UserEntry] = Field(default_factory=list)
     anonymous_pull: bool | list[str] = False
 
+    @field_validator("hash")
+    @classmethod
+    def _known_hash(cls, value: dict[str, Any]) -> dict[str, Any]:
+        scheme = value.get("scheme", "bcrypt")
+        if scheme not in HASH_OPTIONS:
+            raise cross_field("scheme", f"expected 'bcrypt' or 'argon2' (got {show_value(scheme)})")
+        allowed = HASH_OPTIONS[scheme]
+        for key, option in value.items():
+            if key == "scheme":
+                continue
+            if key not in allowed:
+                raise cross_field(key, f"unknown {scheme} option{suggest(str(key), allowed)}; "
+                                       f"expected one of: {', '.join(allowed)}")
+            if isinstance(option, bool) or not isinstance(option, int) or option < 1:
+                raise cross_field(key, f"expected a positive whole number (got {show_value(option)})")
+        return value
+
 
 class RateLimitSection(_Section):
     rate: float = Field(gt=0)
@@ -99,7 +134,18 @@ class ServerConfig(_Section):
     registry: StorageSection = Field(default_factory=StorageSection)
     auth: AuthSection = Field(default_factory=AuthSection)
     http: HttpSection = Field(default_factory=HttpSection)
-    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: str = PrivateAttr(default=NO_FILE)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths are taken from: the configuration file's (else the cwd)."""
+        return self._base_dir
+
+    @property
+    def source(self) -> str:
+        """Where the configuration came from, as error messages name it (the file's path)."""
+        return self._source
 
     def path(self, p: Path | str | None) -> Path | None:
         """``p`` resolved against the configuration file's folder."""
@@ -120,112 +166,41 @@ class ServerConfig(_Section):
                               fsync=r.fsync)
 
 
-def parse_config(doc: Any, *, base_dir: Path | None = None) -> ServerConfig:
-    """Validate a configuration mapping (None: every default)."""
+def config_error(source: str, problems: list[Problem]) -> ConfigError:
+    """One :class:`ConfigError` listing ``problems``, a line each, as scenario errors read."""
+    return ConfigError("\n".join(p.line(source) for p in problems))
+
+
+def parse_config(doc: Any, *, base_dir: Path | None = None, source: str = NO_FILE) -> ServerConfig:
+    """Validate a configuration mapping (None: every default); ``source`` names it in errors."""
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
-        raise ConfigError(f"server configuration must be a mapping, got {type(doc).__name__}")
+        shown = "a list" if isinstance(doc, list) else f"a {type(doc).__name__}"
+        raise config_error(source, [Problem("", f"expected a mapping with the sections registry, auth and http "
+                                                f"at the top level (got {shown})")])
     try:
-        return ServerConfig(**doc, base_dir=base_dir or Path.cwd())
+        config = ServerConfig.model_validate(doc)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors())
-        raise ConfigError(f"server configuration: {problems}") from None
+        raise config_error(source, problems_from_validation(e, doc, root=ServerConfig)) from None
+    config._base_dir = base_dir or Path.cwd()
+    config._source = source
+    return config
 
 
 def load_config(path: str | Path | None) -> ServerConfig:
-    """Read and validate a YAML configuration file (None: every default)."""
+    """Read and validate a YAML configuration file (None: every default; an empty file too)."""
     if path is None:
         return parse_config({})
     path = Path(path)
+    source = str(path)
     try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise ConfigError(f"cannot read server configuration {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"server configuration {path} is not valid YAML: {e}") from None
-    return parse_config(doc, base_dir=path.resolve().parent)
-
-
-@dataclass
-class Services:
-    """What a running server needs, built once from its configuration."""
-
-    config: ServerConfig
-    registry: Registry
-    authorizer: Authorizer
-    anonymous: Authorizer | None = None
-    tokens: TokenService | None = None
-    verifier: TokenVerifier | None = None
-    database: Database | None = None
-
-    @property
-    def mode(self) -> str:
-        return self.config.auth.mode
-
-    def close(self) -> None:
-        if self.database is not None:
-            self.database.close()
-
-
-def _anonymous_rules(auth: AuthSection) -> dict[str, dict[str, str]]:
-    if auth.anonymous_pull is True:
-        return {"anonymous": {"*": "pull"}}
-    if not auth.anonymous_pull:
-        return {}
-    return {"anonymous": {pattern: "pull" for pattern in auth.anonymous_pull}}
-
-
-def _open_database(cfg: ServerConfig) -> Database:
-    auth = cfg.auth
-    options = dict(auth.hash)
-    scheme = options.pop("scheme", "bcrypt")
-    hasher = make_hasher(scheme, **options)
-    location = auth.database if auth.database == ":memory:" else str(cfg.path(auth.database))
-    db = Database(location, hasher=hasher)
-    existing = set(db.usernames())
-    for user in auth.users:
-        if user.name in existing:
-            db.set_password(user.name, user.password)
-        else:
-            db.add_user(user.name, user.password)
-        for resource, actions in user.access.items():
-            rtype, sep, pattern = resource.partition(":")
-            if not sep:
-                rtype, pattern = "repository", resource
-            db.grant(user.name, pattern, actions, resource_type=rtype)
-    return db
-
-
-def _signing_key(cfg: ServerConfig) -> SigningKey:
-    path = cfg.path(cfg.auth.signing_key)
-    if path is None:
-        return SigningKey.generate(cfg.auth.algorithm)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise config_error(source, [Problem("", f"cannot read the server configuration: {reason}")]) from None
     try:
-        return SigningKey.from_pem(path.read_bytes())
-    except OSError as e:
-        raise ConfigError(f"auth.signing_key: cannot read {path}: {e.strerror}") from None
-
-
-def build_services(cfg: ServerConfig, *, registry: Registry | None = None) -> Services:
-    """The registry and the authorizers ``cfg`` describes (``registry`` overrides its storage)."""
-    reg = registry
-    if reg is None:
-        reg = Registry(cfg.registry_config())  # a filesystem store rebuilds its layout index on open
-    auth = cfg.auth
-    anonymous_policy = StaticPolicy.from_dict(_anonymous_rules(auth))
-    if auth.mode == "none":
-        return Services(cfg, reg, AnonymousAuthorizer(realm=auth.service, service=auth.service))
-    db = _open_database(cfg)
-    if auth.mode == "database":
-        anonymous = AnonymousAuthorizer(anonymous_policy, realm=auth.service, service=auth.service) \
-            if auth.anonymous_pull else None
-        return Services(cfg, reg, DatabaseAuthorizer(db, realm=auth.realm or auth.service, service=auth.service),
-                        anonymous=anonymous, database=db)
-    keys = KeySet([_signing_key(cfg)], max_token_ttl=max(auth.token_ttl, 3600.0))
-    service = TokenService(keys, issuer=auth.issuer, service=auth.service,
-                           policy=UnionPolicy(DatabasePolicy(db), anonymous_policy), ttl=auth.token_ttl,
-                           users=TokenStore(db))
-    verifier = TokenVerifier(keys, issuer=auth.issuer, audience=auth.service, cache_size=auth.cache_size)
-    authorizer = JwtAuthorizer(verifier, realm=auth.realm or "/token", service=auth.service)
-    return Services(cfg, reg, authorizer, tokens=service, verifier=verifier, database=db)
+        doc = parse_yaml(text, source)  # the scenario files' YAML: one-line errors, no duplicate keys
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return parse_config(doc, base_dir=path.resolve().parent, source=source)

@@ -6,12 +6,23 @@ after the announcement queues in the backlog and is served as soon as the app is
 that asked for port 0 learns the port from that line and needs no retry loop. Over TLS the
 context refuses anything older than TLS 1.2 (:func:`.tls.server_context`); on plain HTTP a TLS
 handshake is answered at once (:func:`.tls.probing_protocol`).
+
+A self-signed certificate made for one run (:func:`self_signed_listen` without a folder) lives in
+a temporary folder that :func:`serve` removes, private key included, when the server stops: the
+next run makes a new key, so nothing in it is worth keeping. Give a folder (``--tls-dir``) to
+keep the pair, e.g. to install the certificate as a trusted CA once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
+import signal
 import socket
+import tempfile
+import threading
+from collections.abc import Iterator
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +33,8 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from ..registry.errors import ConfigError
 from .app import create_app
-from .config import ServerConfig, build_services
+from .config import ServerConfig
+from .services import build_services
 from .tls import probing_protocol, self_signed, server_context
 
 
@@ -34,6 +46,8 @@ class Listen:
     port: int = 5000
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    #: a folder made for this run only (a throw-away self-signed pair): removed when serving stops
+    temporary_dir: Path | None = None
 
     @property
     def tls(self) -> bool:
@@ -57,11 +71,20 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def self_signed_listen(listen: Listen, folder: Path) -> Listen:
-    """``listen`` with a fresh self-signed certificate written to ``folder``."""
+def self_signed_listen(listen: Listen, folder: Path | None = None) -> Listen:
+    """``listen`` with a fresh self-signed certificate written to ``folder``, which is kept; or,
+    without one, to a new temporary folder that :func:`serve` removes when it stops."""
     names = [] if listen.host in ("0.0.0.0", "::", "") else [listen.host]
-    cert, key = self_signed(folder, names)
-    return Listen(listen.host, listen.port, cert, key)
+    temporary = None
+    if folder is None:
+        folder = temporary = Path(tempfile.mkdtemp(prefix="regsim-tls-"))
+    try:
+        cert, key = self_signed(folder, names)
+    except BaseException:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return Listen(listen.host, listen.port, cert, key, temporary)
 
 
 def uvicorn_config(app, listen: Listen, *, log_level: str = "warning", access_log: bool = False) -> uvicorn.Config:
@@ -77,7 +100,37 @@ def uvicorn_config(app, listen: Listen, *, log_level: str = "warning", access_lo
 
 
 def serve(config: ServerConfig, listen: Listen, *, out: TextIO = sys.stdout, log_level: str = "warning") -> None:
-    """Build the registry from ``config`` and serve it until interrupted (blocks)."""
+    """Build the registry from ``config`` and serve it until interrupted (blocks); a temporary
+    certificate folder of ``listen`` is removed on the way out, however serving ends."""
+    if listen.temporary_dir is None:
+        _serve(config, listen, out, log_level)
+        return
+    with _sigterm_raises():
+        try:
+            _serve(config, listen, out, log_level)
+        finally:
+            shutil.rmtree(listen.temporary_dir, ignore_errors=True)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises SystemExit meanwhile, so ``finally`` blocks run: uvicorn stops gracefully
+    on SIGTERM and then delivers it again, which by default ends the process on the spot."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _serve(config: ServerConfig, listen: Listen, out: TextIO, log_level: str) -> None:
     services = build_services(config)
     sock = bind(listen.host, listen.port)
     host, port = sock.getsockname()[:2]
@@ -89,6 +142,9 @@ def serve(config: ServerConfig, listen: Listen, *, out: TextIO = sys.stdout, log
               f"encryption: {config.registry.encryption})\n")
     if listen.tls:
         out.write(f"regsim serve: certificate {listen.tls_cert}\n")
+        if listen.temporary_dir is not None:
+            out.write(f"regsim serve: {listen.temporary_dir} is removed when the server stops (--tls-dir keeps "
+                      "the certificate)\n")
     out.flush()
     logging.getLogger("regsim.server").setLevel(log_level.upper())
     server = uvicorn.Server(uvicorn_config(app, listen, log_level=log_level))

@@ -21,9 +21,9 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..registry.auth import BasicCredentials, Challenge, parse_authorization
+from ..registry.auth import BasicCredentials, Challenge
 from ..registry.errors import Unauthorized
-from .auth import services_of
+from .auth import credentials_of, services_of
 from .errors import RouteUnknown
 from .replies import json_reply
 from .streams import in_thread, read_limited
@@ -46,7 +46,7 @@ async def token(request: Request) -> Response:
         return await _oauth2(request, services, service_name)
     query = request.query_params
     try:
-        credentials = parse_authorization(request.headers.get("authorization"))
+        credentials = credentials_of(request)
         issued = await in_thread(services.tokens.request, credentials, query.getlist("scope"),
                                  service=query.get("service") or None)
     except Unauthorized as err:

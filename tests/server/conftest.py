@@ -137,11 +137,17 @@ class Server:
 _LISTENING = re.compile(r"listening on (https?://\S+)")
 
 
+#: how :func:`running_server` starts a server: ``regsim serve`` on a free port.
+CLI_SERVE = [sys.executable, "-c", "import sys; from regsim.cli import main; sys.exit(main())", "serve", "--port", "0"]
+
+
 @contextlib.contextmanager
-def running_server(tmp_path: Path, config: dict | None = None, *args: str, startup_s: float = 60.0) -> Iterator[Server]:
-    """``regsim serve`` on a free port; yields once it announced its address (its socket is
-    listening then, so the first request waits in the backlog rather than failing)."""
-    cmd = [sys.executable, "-c", "import sys; from regsim.cli import main; sys.exit(main())", "serve", "--port", "0"]
+def running_server(tmp_path: Path, config: dict | None = None, *args: str, startup_s: float = 60.0,
+                   command: list[str] = CLI_SERVE) -> Iterator[Server]:
+    """``regsim serve`` on a free port (or another ``command`` that announces itself the same
+    way); yields once it announced its address (its socket is listening then, so the first
+    request waits in the backlog rather than failing). On exit it is stopped with SIGTERM."""
+    cmd = list(command)
     if config is not None:
         path = tmp_path / "server.yaml"
         path.write_text(yaml.safe_dump(config))

@@ -183,10 +183,33 @@ def test_database_mode_checks_each_request(db_client):
 def test_database_mode_anonymous_pull(db_client):
     push_image(db_client, "public/tool", basic("alice", "wonderland"))
     assert db_client.get("/v2/public/tool/manifests/v1").status_code == 200
-    assert db_client.get("/v2/").status_code == 200
+    # /v2/ still challenges: it is where clients learn to send credentials (skopeo pushes with
+    # them only after a 401 there)
+    r = db_client.get("/v2/")
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"] == 'Basic realm="regsim"'
+    assert db_client.get("/v2/", headers=basic("alice", "wonderland")).status_code == 200
     r = db_client.post("/v2/public/tool/blobs/uploads/")
     assert r.status_code == 401 and r.headers["WWW-Authenticate"] == 'Basic realm="regsim"'
     assert db_client.get("/token").status_code == 404
+
+
+def test_database_mode_says_when_no_credentials_were_given(db_client):
+    for headers in ({}, basic("", "")):  # skopeo sends 'Basic Og==' when it has no credentials
+        r = db_client.get("/v2/team/app/tags/list", headers=headers)
+        assert r.status_code == 401 and error_codes(r) == ["UNAUTHORIZED"]
+        assert r.json()["errors"][0]["message"].startswith("no credentials were given")
+        assert r.headers["WWW-Authenticate"] == 'Basic realm="regsim"'
+    r = db_client.get("/v2/team/app/tags/list", headers=basic("mallory", "guess"))
+    assert "unknown user or wrong password for 'mallory'" in r.json()["errors"][0]["message"]
+
+
+def test_empty_basic_credentials_are_anonymous(db_client, token_client):
+    push_image(db_client, "public/tool", basic("alice", "wonderland"))
+    assert db_client.get("/v2/public/tool/manifests/v1", headers=basic("", "")).status_code == 200
+    r = token_client.get("/token", params={"service": "regsim", "scope": "repository:public/tool:pull"},
+                         headers=basic("", ""))
+    assert r.status_code == 200  # an anonymous token, as if no Authorization had been sent
+    assert jwt.decode(r.json()["token"], options={"verify_signature": False})["sub"] == ""
 
 
 def test_open_registry_needs_no_credentials(client):

@@ -20,6 +20,9 @@ STORAGE = {"codec": "rs(4,2)", "nodes": 6, "encryption": "aes-256-gcm"}
 USERS = [{"name": "alice", "password": "wonderland", "access": {"team/*": "*"}},
          {"name": "bob", "password": "builder", "access": {"team/*": "pull"}}]
 TOKEN_AUTH = {"registry": STORAGE, "auth": {"mode": "token", "hash": FAST_HASH, "users": USERS}}
+#: one layer under the server's 1 MiB send slice, one over it and not a whole number of them
+#: (blobs like the second once came back cut short: skopeo said "unexpected EOF")
+LAYER_PAYLOADS = (256 * 1024, 1_500_000)
 
 
 def need(tool: str) -> str:
@@ -46,9 +49,9 @@ def image(tmp_path_factory):
     run(umoci, "init", "--layout", str(layout))
     run(umoci, "new", "--image", f"{layout}:v1")
     run(umoci, "config", *rootless, "--image", f"{layout}:v1", "--config.cmd", "/bin/app")
-    for i in range(2):
+    for i, size in enumerate(LAYER_PAYLOADS):
         payload = work / f"payload{i}.bin"
-        payload.write_bytes(os.urandom(256 * 1024))
+        payload.write_bytes(os.urandom(size))
         run(umoci, "insert", *rootless, "--image", f"{layout}:v1", str(payload), f"/data/payload{i}.bin")
     index = json.loads((layout / "index.json").read_text())
     return layout, index["manifests"][0]["digest"]
@@ -103,21 +106,28 @@ def test_skopeo_round_trip_with_token_auth(tmp_path, image, skopeo):
         round_trip(skopeo, server, image, tmp_path, creds=["creds=alice:wonderland"])
 
 
-def test_skopeo_with_database_auth(tmp_path, image, skopeo):
-    config = {"registry": STORAGE, "auth": {"mode": "database", "hash": FAST_HASH, "users": USERS}}
+def test_skopeo_with_database_auth_and_anonymous_pull(tmp_path, image, skopeo):
+    """skopeo sends credentials only after a 401 on /v2/, and without credentials answers a Basic
+    challenge with an empty user name: both must work for anonymous pull beside authenticated push."""
+    config = {"registry": STORAGE, "auth": {"mode": "database", "hash": FAST_HASH, "users": USERS,
+                                            "anonymous_pull": ["team/*"]}}
     with running_server(tmp_path, config) as server:
         layout, digest = image
         target = f"docker://{server.address}/team/app:v1"
         skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:wonderland", f"oci:{layout}:v1", target)
         info = json.loads(skopeo("inspect", "--tls-verify=false", "--creds", "bob:builder", target).stdout)
         assert info["Digest"] == digest
+        anonymous = json.loads(skopeo("inspect", "--tls-verify=false", target).stdout)
+        assert anonymous["Digest"] == digest
+        refused = skopeo("delete", "--tls-verify=false", target, check=False)
+        assert refused.returncode != 0 and "no credentials were given" in refused.stderr
 
 
 def test_oras_pushes_and_pulls_an_artifact(tmp_path):
     oras_client = pytest.importorskip("oras.client")
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
-    (src / "model.bin").write_bytes(os.urandom(300_000))
+    (src / "model.bin").write_bytes(os.urandom(1_500_000))  # more than a 1 MiB send slice, not a multiple
     (src / "README.txt").write_text("an artifact, not an image\n")
     with running_server(tmp_path, TOKEN_AUTH) as server:
         client = oras_client.OrasClient(hostname=server.address, insecure=True)

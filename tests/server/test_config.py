@@ -1,6 +1,7 @@
 """The server configuration: validation, paths relative to the file, what gets built."""
 
 import pytest
+import yaml
 
 from regsim.registry.auth import AnonymousAuthorizer, DatabaseAuthorizer, JwtAuthorizer
 from regsim.registry.errors import ConfigError
@@ -16,22 +17,47 @@ def test_defaults_are_an_open_memory_registry():
     assert services.tokens is None
 
 
-@pytest.mark.parametrize("doc, where", [
-    ({"registry": {"codec": "rs(4,2)", "nodez": 6}}, "registry.nodez"),
-    ({"auth": {"mode": "kerberos"}}, "auth.mode"),
-    ({"auth": {"users": [{"name": "alice"}]}}, "auth.users.0.password"),
-    ({"http": {"hsts_max_age": -1}}, "http.hsts_max_age"),
-    ([1, 2], "mapping"),
+@pytest.mark.parametrize("doc, message", [
+    ({"registry": {"codec": "rs(4,2)", "nodes": 6, "codecc": "rs(4,2)"}},
+     "registry.codecc: unknown key (did you mean 'codec'?); expected one of: backend, root, codec,"),
+    ({"registry": {"codec": "rs(4,2)", "nodes": 3}},
+     "registry.nodes: codec rs(4,2) writes 6 fragments, so it needs at least 6 storage nodes (got 3)"),
+    ({"registry": {"codec": "rs(4)"}}, "registry.codec: codec spec 'rs(4)': rs takes two arguments"),
+    ({"registry": {"backend": "filesystem"}}, "registry.root: the filesystem backend needs a root directory"),
+    ({"registry": {"nodes": "six"}}, "registry.nodes: expected a whole number (got 'six')"),
+    ({"auth": {"mode": "kerberos"}}, "auth.mode: expected 'none', 'token' or 'database' (got 'kerberos')"),
+    ({"auth": {"users": [{"name": "alice"}]}}, "auth.users[0].password: required key is missing"),
+    ({"auth": {"hash": {"scheme": "bcrypt", "round": 4}}}, "auth.hash.round: unknown bcrypt option (did you mean 'rounds'?)"),
+    ({"auth": {"hash": {"scheme": "md5"}}}, "auth.hash.scheme: expected 'bcrypt' or 'argon2' (got 'md5')"),
+    ({"http": {"hsts_max_age": -1}}, "http.hsts_max_age: expected at least 0 (got -1)"),
+    ({"base_dir": "/elsewhere"}, "base_dir: unknown key; expected one of: registry, auth, http"),
+    ([1, 2], "expected a mapping with the sections registry, auth and http at the top level (got a list)"),
 ])
-def test_mistakes_name_the_key(doc, where):
+def test_mistakes_name_the_key_and_what_was_expected(doc, message):
     with pytest.raises(ConfigError) as e:
         parse_config(doc)
-    assert where in str(e.value)
+    assert str(e.value).startswith(f"server configuration: {message}")
 
 
-def test_registry_mistakes_surface_when_building():
-    with pytest.raises(ConfigError, match="at least 6 storage nodes"):
-        build_services(parse_config({"registry": {"codec": "rs(4,2)", "nodes": 3}}))
+def test_every_mistake_is_listed_a_line_each():
+    with pytest.raises(ConfigError) as e:
+        parse_config({"registry": {"nodes": 0}, "auth": {"mode": "x"}}, source="s.yaml")
+    assert str(e.value).splitlines() == ["s.yaml: registry.nodes: expected at least 1 (got 0)",
+                                         "s.yaml: auth.mode: expected 'none', 'token' or 'database' (got 'x')"]
+
+
+@pytest.mark.parametrize("users, message", [
+    ([{"name": "a", "password": "p"}, {"name": "a", "password": "q"}],
+     "auth.users[1].name: user 'a' is listed twice (also auth.users[0])"),
+    ([{"name": "a", "password": "p", "access": {"team/*": "PULL"}}],
+     "auth.users[0].access.team/*: permission actions must be lowercase words"),
+])
+def test_user_mistakes_name_the_entry(tmp_path, users, message):
+    path = tmp_path / "server.yaml"
+    path.write_text(yaml.safe_dump({"auth": {"mode": "database", "hash": FAST_HASH, "users": users}}))
+    with pytest.raises(ConfigError) as e:
+        build_services(load_config(path))
+    assert str(e.value).startswith(f"{path}: {message}")
 
 
 def test_paths_are_relative_to_the_file_and_the_store_persists(tmp_path):
@@ -49,13 +75,35 @@ def test_paths_are_relative_to_the_file_and_the_store_persists(tmp_path):
     assert second.registry.get_blob("team/app", d) == b"kept across restarts"
 
 
-def test_unreadable_or_invalid_files(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read"):
-        load_config(tmp_path / "absent.yaml")
+def test_unreadable_or_invalid_files_are_named_in_one_line(tmp_path):
+    absent = tmp_path / "absent.yaml"
+    with pytest.raises(ConfigError) as e:
+        load_config(absent)
+    assert str(e.value) == f"{absent}: cannot read the server configuration: No such file or directory"
     bad = tmp_path / "bad.yaml"
-    bad.write_text("registry: [unclosed")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    bad.write_text("registry: [unclosed\n")
+    with pytest.raises(ConfigError) as e:
         load_config(bad)
+    assert str(e.value).startswith(f"{bad}: line 2, column 1: invalid YAML: ")
+    assert "\n" not in str(e.value)
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("registry: {nodes: 2}\nregistry: {nodes: 3}\n")
+    with pytest.raises(ConfigError, match="the key 'registry' appears twice"):
+        load_config(twice)
+
+
+def test_file_mistakes_name_the_file(tmp_path):
+    path = tmp_path / "server.yaml"
+    path.write_text("registry:\n  codecc: rs(4,2)\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(e.value).startswith(f"{path}: registry.codecc: unknown key (did you mean 'codec'?)")
+
+
+def test_an_empty_file_is_every_default(tmp_path):
+    (tmp_path / "empty.yaml").write_text("# nothing set\n")
+    config = load_config(tmp_path / "empty.yaml")
+    assert config.registry.backend == "memory" and config.base_dir == tmp_path and config.source.endswith("empty.yaml")
 
 
 def test_auth_modes_build_their_authorizers(tmp_path):
@@ -128,6 +176,7 @@ def test_serve_refuses_bad_arguments(capsys, args, message):
 
 def test_serve_reports_a_bad_config_file(tmp_path, capsys):
     from regsim.cli import main
-    (tmp_path / "s.yaml").write_text("auth: {mode: magic}\n")
-    assert main(["serve", "--config", str(tmp_path / "s.yaml")]) == 2
-    assert "auth.mode" in capsys.readouterr().err
+    path = tmp_path / "s.yaml"
+    path.write_text("auth: {mode: magic}\n")
+    assert main(["serve", "--config", str(path)]) == 2
+    assert capsys.readouterr().err == f"regsim serve: {path}: auth.mode: expected 'none', 'token' or 'database' (got 'magic')\n"

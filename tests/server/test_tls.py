@@ -3,6 +3,7 @@ the plain-HTTP port answered at once (as skopeo and podman probe)."""
 
 import socket
 import ssl
+import sys
 import threading
 
 import httpx
@@ -84,10 +85,37 @@ def test_tls_server_with_self_signed_certificate(tmp_path):
         assert r.headers["Strict-Transport-Security"] == "max-age=31536000"
         host, port = server.address.rsplit(":", 1)
         assert handshake(verify, host, int(port)) in ("TLSv1.2", "TLSv1.3")
-        if not tls11_testable(tmp_path):
-            pytest.skip("this OpenSSL build cannot negotiate TLS 1.1 even with a permissive peer")
-        with pytest.raises((ssl.SSLError, ConnectionError)):  # an alert, or the connection dropped
-            handshake(tls11_client(), host, int(port))
+        testable = tls11_testable(tmp_path)
+        if testable:
+            with pytest.raises((ssl.SSLError, ConnectionError)):  # an alert, or the connection dropped
+                handshake(tls11_client(), host, int(port))
+    assert (tmp_path / "tls" / "key.pem").is_file()  # a folder given with --tls-dir is kept
+    if not testable:
+        pytest.skip("this OpenSSL build cannot negotiate TLS 1.1 even with a permissive peer")
+
+
+#: serve() with a self-signed pair in a temporary folder (what --self-signed without --tls-dir asks for)
+THROWAWAY_CERT = [sys.executable, "-c", "from regsim.server import Listen, parse_config, serve\n"
+                  "from regsim.server.serve import self_signed_listen\n"
+                  "serve(parse_config({}), self_signed_listen(Listen(port=0)))"]
+
+
+def test_a_temporary_self_signed_pair_is_removed_when_the_server_stops(tmp_path):
+    with running_server(tmp_path, command=THROWAWAY_CERT) as server:
+        folder = server.certificate.parent
+        assert folder.name.startswith("regsim-tls-")
+        assert sorted(p.name for p in folder.iterdir()) == ["ca.crt", "cert.pem", "key.pem"]
+        verify = ssl.create_default_context(cafile=str(server.certificate))
+        with httpx.Client(verify=verify, timeout=30) as http:
+            assert http.get(f"{server.url}/v2/").status_code == 200
+    assert server.process.returncode is not None and not folder.exists()  # stopped by SIGTERM
+
+
+def test_self_signed_listen_keeps_a_given_folder(tmp_path):
+    from regsim.server import Listen
+    from regsim.server.serve import self_signed_listen
+    listen = self_signed_listen(Listen(port=0), tmp_path / "tls")
+    assert listen.temporary_dir is None and listen.tls_cert == tmp_path / "tls" / "cert.pem"
 
 
 def test_plain_port_answers_a_tls_client_hello_at_once(tmp_path):
