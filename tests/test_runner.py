@@ -163,7 +163,8 @@ def test_an_interrupted_run_says_so_in_its_meta(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_scenario(scenario(), out=tmp_path / "r", model=interrupted)
     meta = json.loads((tmp_path / "r" / "meta.json").read_text())
-    assert meta["status"] == "interrupted" and meta["errors"][0]["error"] == "KeyboardInterrupt: "
+    assert meta["status"] == "interrupted" and meta["unfinished"] == ["v000"]
+    assert meta["errors"][0]["error"] == "interrupted (Ctrl-C); unfinished variants: v000"
     assert (tmp_path / "r" / "scenario.yaml").is_file()
 
 
@@ -173,7 +174,7 @@ def test_a_scenario_without_a_model_is_refused_before_anything_is_written(tmp_pa
     trace = tmp_path / "trace.csv"
     trace.write_text("t\n")
     with pytest.raises(ModelError, match="'trace'"):
-        run_scenario(scenario(workload={"kind": "trace", "path": str(trace)}), out=tmp_path / "r")
+        run_scenario(scenario(workload={"kind": "trace", "path": str(trace)}, image={}), out=tmp_path / "r")
     assert not (tmp_path / "r").exists()
 
 

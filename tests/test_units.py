@@ -1,7 +1,8 @@
 import math
+import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regsim.units import (
@@ -19,7 +20,8 @@ from regsim.units import (
 @pytest.mark.parametrize(
     "text,expected",
     [("900MB", 900_000_000), ("4MiB", 4 * 2**20), ("512B", 512), ("1.5GB", 1_500_000_000), ("3 GiB", 3 * 2**30),
-     (1024, 1024), ("0", 0), ("2kb", 2000)],
+     (1024, 1024), ("0", 0), ("2kB", 2000), ("2KB", 2000), ("4Gi", 4 * 2**30), ("100M", 10**8),
+     ("7 bytes", 7)],
 )
 def test_sizes(text, expected):
     assert parse_size(text) == expected
@@ -27,7 +29,9 @@ def test_sizes(text, expected):
 
 @pytest.mark.parametrize(
     "text,expected",
-    [("1Gbps", 125e6), ("300MB/s", 300e6), ("10Mbit/s", 1.25e6), ("2GiB/s", 2 * 2**30), ("100MBps", 100e6), (5.0, 5.0)],
+    [("1Gbps", 125e6), ("300MB/s", 300e6), ("10Mbit/s", 1.25e6), ("2GiB/s", 2 * 2**30), ("100MBps", 100e6), (5.0, 5.0),
+     ("1Gb/s", 125e6), ("1gbps", 125e6), ("100mb/s", 12.5e6), ("100mB/s", 100e6), ("1GB/s", 1e9), ("8Mibps", 2**20),
+     ("1 Gbit/s", 125e6), ("2 bits/s", 0.25), ("3 bytes/s", 3.0)],
 )
 def test_rates(text, expected):
     assert parse_rate(text) == pytest.approx(expected)
@@ -60,6 +64,14 @@ def test_fractions():
         (parse_fraction, "5MB", "fraction"),
         (parse_size, "nan", "expected a size"),
         (parse_size, "1e999GB", "finite"),
+        (parse_size, "100Mb", r"'100Mb' is in bits .*write '100MB'"),
+        (parse_size, "4mib", "write '4MiB'"),
+        (parse_size, "1Gbps", "is a rate"),
+        (parse_rate, "10GBPS", r"ambiguous .* write '10Gbps' for bits per second or '10GB/s' for bytes"),
+        (parse_rate, "100MBPS", "ambiguous"),
+        (parse_rate, "10GB/S", "ambiguous"),
+        (parse_rate, "1GB", r"is a size, not a rate.*'1GBps' or '1GB/s'"),
+        (parse_rate, "1Gb", r"'1Gbps' or '1Gb/s'"),
     ],
 )
 def test_errors_say_what_was_expected(parser, text, fragment):
@@ -101,3 +113,51 @@ def test_parsers_only_raise_unit_errors(text):
         except UnitError:
             continue
         assert math.isfinite(value) and value >= 0
+
+
+# -- the bits-and-bytes rule: lower-case b is a bit, capital B a byte; prefixes in either case ----
+
+PREFIX = st.sampled_from(["", "k", "K", "m", "M", "g", "G", "t", "T", "Ki", "ki", "Mi", "MI", "Gi", "gi"])
+NUMBER = st.decimals(min_value="0", max_value="100000", places=3).map(str)
+
+
+@settings(max_examples=60)
+@given(NUMBER, PREFIX)
+def test_a_byte_rate_is_eight_times_the_bit_rate(n, prefix):
+    bits = {parse_rate(f"{n}{prefix}{unit}") for unit in ("bps", "b/s", "bit/s", "Bit/s", "bits/s")}
+    octets = {parse_rate(f"{n}{prefix}{unit}") for unit in ("Bps", "B/s", "byte/s")}
+    assert len(bits) == 1 and len(octets) == 1
+    assert octets.pop() == 8 * bits.pop()
+
+
+@settings(max_examples=60)
+@given(NUMBER, PREFIX)
+def test_the_case_of_a_prefix_does_not_change_the_value(n, prefix):
+    assert parse_rate(f"{n}{prefix.lower()}bps") == parse_rate(f"{n}{prefix.upper()}bps")
+    assert parse_size(f"{n}{prefix.lower()}B") == parse_size(f"{n}{prefix.upper()}B")
+
+
+@settings(max_examples=60)
+@given(NUMBER, PREFIX, st.sampled_from(["BPS", "bPS", "BpS", "BPs", "bPs", "B/S", "b/S"]))
+def test_a_unit_whose_case_was_lost_is_refused_not_guessed(n, prefix, unit):
+    with pytest.raises(UnitError, match="ambiguous"):
+        parse_rate(f"{n}{prefix}{unit}")
+
+
+@settings(max_examples=60)
+@given(NUMBER, PREFIX, st.sampled_from(["b", "bit", "bits"]))
+def test_a_size_in_bits_is_refused_with_a_byte_spelling_that_works(n, prefix, unit):
+    with pytest.raises(UnitError, match="in bits") as info:
+        parse_size(f"{n}{prefix}{unit}")
+    suggestion = re.search(r"write '([^']+)'", str(info.value)).group(1)
+    assert parse_size(suggestion) == parse_size(f"{n}{prefix}B")
+
+
+@settings(max_examples=40, deadline=None)  # the first example imports the scenario package
+@given(st.floats(min_value=1, max_value=1e13, allow_nan=False))
+def test_scenario_formatters_write_rates_that_read_back_exactly(r):
+    from regsim.scenario.quantities import format_byte_rate
+    from regsim.scenario.quantities import format_rate as exact_rate
+
+    for text in (exact_rate(r), format_byte_rate(r)):
+        assert parse_rate(text) == r, text

@@ -1,17 +1,27 @@
 """The ``regsim`` command line: one module per verb, each a thin layer over library functions.
 
-Exit codes: 0 success, 1 failure, 2 bad input (a user's mistake, reported without a traceback).
+Exit codes: 0 success, 1 failure, 2 bad input (a user's mistake, reported without a traceback),
+130 interrupted (Ctrl-C). Whatever the verb, a file or folder it cannot use is one line naming
+the path and the reason, Ctrl-C is one line, and a reader that goes away early (``| head``)
+ends the command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..registry.errors import RegistryError
 from . import calibrate, check, compare, demo, image, list_, report, run, serve, trace, validate
+from .paths import path_error
 
 VERBS = [run, validate, list_, report, compare, calibrate, demo, serve, image, check, trace]
+
+#: the exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+#: the exit code of a command whose output pipe closed (128 + SIGPIPE), as shells report it.
+EXIT_BROKEN_PIPE = 141
 
 
 class UserError(Exception):
@@ -26,13 +36,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (a test's capture)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at exit
+        return code
     except (UserError, RegistryError) as exc:
         print(f"regsim {args.verb}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        print(f"regsim {args.verb}: {path_error(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        print(f"regsim {args.verb}: {str(exc) or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from . import UserError
+    from .paths import make_parent
 
     register_registry_workloads()
     if args.list:
@@ -34,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(sorted(WORKLOADS))}")
     if args.repeats < 1:
         raise UserError("--repeats must be at least 1")
+    make_parent(args.out, "the profile to")  # before minutes of measuring, not after
     print(f"calibrating {len(names)} workloads x {args.repeats} repeats: {', '.join(names)}")
     profile = calibrate([WORKLOADS[n] for n in names], repeats=args.repeats, base=load_profile("reference"))
     path = write_profile(profile, args.out)

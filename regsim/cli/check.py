@@ -4,6 +4,7 @@ Exit code 0 when every KPI matches its baseline (within its stated tolerance) an
 ratio reaches its factor; 1 with a table of what moved (KPI, baseline, now, change, tolerance)
 otherwise; 2 for bad input (no scenarios, an invalid scenario or baseline file). ``--update``
 rewrites the baselines from this run and skips the timings. How it works: ``docs/ci.md``.
+The default folders are the project's (see :func:`~.paths.find_project`), not the current folder's.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="CI gate: scenario KPIs against committed baselines, timing ratios")
-    p.add_argument("--scenarios", type=Path, default=Path("scenarios/ci"), metavar="DIR",
-                   help="the CI scenarios to run (default: %(default)s)")
-    p.add_argument("--baselines", type=Path, default=Path("results/baselines"), metavar="DIR",
-                   help="where the baselines are kept (default: %(default)s)")
+    p.add_argument("--scenarios", type=Path, metavar="DIR",
+                   help="the CI scenarios to run (default: scenarios/ci of the project: the nearest folder, "
+                        "from here up, that has scenarios/)")
+    p.add_argument("--baselines", type=Path, metavar="DIR",
+                   help="where the baselines are kept (default: results/baselines of the same project)")
     p.add_argument("--update", action="store_true",
                    help="rewrite the baselines from this run (keeps stated tolerances)")
     p.add_argument("--all", action="store_true", help="list every KPI, not only those off their baseline")
@@ -35,13 +37,16 @@ def run(args: argparse.Namespace) -> int:
     from ..results import ResultsError
     from ..scenario import ScenarioError
     from . import UserError
+    from .paths import project_folder
 
     if args.rounds < 1:
         raise UserError(f"--rounds must be at least 1, got {args.rounds}")
     failed = False
     if not args.ratios_only:
+        scenarios = args.scenarios or project_folder("scenarios", "ci")
+        baselines = args.baselines or project_folder("results", "baselines")
         try:
-            gate = run_gate(args.scenarios, args.baselines, update=args.update, workdir=args.keep)
+            gate = run_gate(scenarios, baselines, update=args.update, workdir=args.keep)
         except (CheckError, BaselineError, ScenarioError, ResultsError) as exc:
             raise UserError(str(exc)) from None
         print(format_gate(gate, show_all=args.all), flush=True)

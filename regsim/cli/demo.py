@@ -10,7 +10,8 @@ from ..demo import run_demo
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="push, pull, lose two RS(4,2) nodes, read back, repair; print receipts")
-    p.add_argument("--root", type=Path, help="keep the registry's files here (default: a temporary folder)")
+    p.add_argument("--root", type=Path, help="keep the registry's files here, with its keyring, so a second demo "
+                                             "reuses them (default: a temporary folder)")
     p.add_argument("--seed", type=int, default=7, help="seed for the demo image's bytes")
     p.set_defaults(func=run)
 

@@ -1,7 +1,8 @@
 """``regsim run``: simulate a scenario -- every variant of its sweep -- into a results folder.
 
 Exit code 0 when every variant ran, 1 when some failed (each recorded with its error in the
-folder), 2 for bad input (an invalid scenario or override, an unknown model, a bad --jobs).
+folder), 2 for bad input (an invalid scenario or override, an unknown model, a bad --jobs), 130
+when Ctrl-C stopped it: the variants that finished are written, and one line says where.
 """
 
 from __future__ import annotations

@@ -60,10 +60,12 @@ def run(args: argparse.Namespace) -> int:
     from ..traces import TraceError, compare_policies, generate, read_trace, summarize, write_trace
     from ..units import parse_duration, parse_size
     from . import UserError
+    from .paths import make_parent
 
     try:
         if args.action == "generate":
             trace = generate(seed=args.seed, duration_s=parse_duration(args.duration), **_params(args.params))
+            make_parent(args.out, "the trace to")
             write_trace(trace, args.out)
             print(f"{args.out}: {len(trace)} requests over {trace.span_s:.0f} s")
             return 0

@@ -13,6 +13,7 @@ trace, a small image -- copied under ``inputs/`` and referred to by relative pat
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 from collections.abc import Sequence
@@ -27,7 +28,8 @@ from ..scenario import Scenario, dump_yaml, resolved
 from ..scenario.schema import PROFILES
 from .meta import finish_meta, start_meta, utc_now, write_meta
 from .outcome import VariantOutcome
-from .schema import ALERTS, INPUTS, SAMPLES, SCENARIO, SERIES, SUMMARY_CSV, SUMMARY_PARQUET, ResultsError
+from .schema import (ALERTS, INPUTS, META, SAMPLES, SCENARIO, SCHEMA_VERSION, SERIES, SUMMARY_CSV, SUMMARY_PARQUET,
+                     ResultsError)
 from .tables import (alerts_frame, kpi_columns, samples_frame, series_frame, summary_columns, summary_rows,
                      summary_table, write_summary_csv)
 
@@ -38,12 +40,57 @@ ALERTS_CSV = "alerts.csv"
 #: an image read ``from`` disk is copied into the folder only up to this size; beyond, its path is kept.
 MAX_COPIED_IMAGE = 64 * 1024 * 1024
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: default run ids taken in one second by runs of one scenario before giving up (``<id>-2``, ``<id>-3``...).
+_MAX_SUFFIX = 1000
 
 
 def run_id_for(scenario: Scenario, now: datetime | None = None) -> str:
-    """``20260128T101500Z-3f2a9c1e``: the UTC start time and a short hash of the resolved scenario."""
+    """``20260128T101500Z-3f2a9c1e``: the UTC start time and a short hash of the resolved scenario.
+
+    Two runs of one scenario started in the same second get the same id here;
+    :meth:`ResultsWriter.create` makes the second ``...-3f2a9c1e-2``.
+    """
     digest = hashlib.sha256(dump_yaml(scenario).encode("utf-8")).hexdigest()[:8]
     return f"{(now or utc_now()):%Y%m%dT%H%M%SZ}-{digest}"
+
+
+def _claim(folder: Path, placeholder: str, *, empty_ok: bool) -> bool:
+    """Create ``folder`` for this run alone: True if this call made it (or, with ``empty_ok``,
+    claimed an existing empty one), False if it is taken. Atomic, so two runs never share one:
+    the folder is made without ``exist_ok``, and an empty one belongs to the run that creates its
+    ``meta.json`` (``placeholder``, until :meth:`ResultsWriter.start` writes the real one) first."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResultsError(f"cannot create the results folder {folder}: {_reason(exc)}") from None
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        if not (empty_ok and folder.is_dir() and not any(folder.iterdir())):
+            return False
+    except OSError as exc:
+        raise ResultsError(f"cannot create the results folder {folder}: {_reason(exc)}") from None
+    try:
+        with (folder / META).open("x", encoding="utf-8") as handle:
+            handle.write(placeholder)
+    except FileExistsError:
+        return False
+    return True
+
+
+def _placeholder(scenario: Scenario, run_id: str) -> str:
+    """The ``meta.json`` of a run folder claimed but not started yet: a readable ``running`` run."""
+    return json.dumps({"schema_version": SCHEMA_VERSION, "run_id": run_id, "name": scenario.name,
+                       "status": "running"}) + "\n"
+
+
+def _reason(exc: OSError) -> str:
+    """Why a folder could not be made, naming the file in the way when that is the reason."""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename is not None:
+        for path in (Path(exc.filename), *Path(exc.filename).parents):
+            if path.exists():
+                return f"{path} is a file, not a folder" if not path.is_dir() else (exc.strerror or str(exc))
+    return exc.strerror or str(exc)
 
 
 def _size(path: Path) -> int:
@@ -116,20 +163,29 @@ class ResultsWriter:
     @classmethod
     def create(cls, scenario: Scenario, *, out: str | Path | None = None, root: str | Path = "results",
                run_id: str | None = None) -> ResultsWriter:
-        """Make the run's folder: ``out`` itself, else ``root/<name>/<run-id>``; it must be new or empty."""
+        """Make the run's folder: ``out`` itself, else ``root/<name>/<run-id>``.
+
+        A folder named by ``out`` or ``run_id`` must be new or empty; a default run id that is
+        taken (another run of the scenario in the same second) gets a suffix, ``-2``, ``-3``...
+        Creation is atomic: two runs never write into one folder.
+        """
         if run_id is not None and not _RUN_ID.match(run_id):
             raise ResultsError(f"run id {run_id!r}: expected letters, digits, '.', '_' and '-' "
                                "(it names a folder)")
-        run_id = run_id or run_id_for(scenario)
-        folder = Path(out) if out is not None else Path(root) / scenario.name / run_id
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            raise ResultsError(f"{folder} already exists and is not an empty folder; choose another --out "
-                               "or remove it")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ResultsError(f"cannot create the results folder {folder}: {exc.strerror or exc}") from None
-        return cls(scenario, folder, run_id)
+        if out is not None or run_id is not None:
+            run_id = run_id or run_id_for(scenario)
+            folder = Path(out) if out is not None else Path(root) / scenario.name / run_id
+            if not _claim(folder, _placeholder(scenario, run_id), empty_ok=True):
+                raise ResultsError(f"{folder} already exists and is not an empty folder; choose another "
+                                   f"{'--out' if out is not None else '--run-id'} or remove it")
+            return cls(scenario, folder, run_id)
+        base = run_id_for(scenario)
+        for n in range(1, _MAX_SUFFIX + 1):
+            run_id = base if n == 1 else f"{base}-{n}"
+            folder = Path(root) / scenario.name / run_id
+            if _claim(folder, _placeholder(scenario, run_id), empty_ok=False):
+                return cls(scenario, folder, run_id)
+        raise ResultsError(f"{Path(root) / scenario.name}: {_MAX_SUFFIX} runs named {base}[-N] already exist")
 
     def start(self, executor: dict[str, Any]) -> None:
         """Save the scenario and a ``running`` meta.json, so even a crashed run says what it was."""
@@ -143,6 +199,16 @@ class ResultsWriter:
         """Write the tables and the final meta.json (``ok``, ``failed`` or the given ``status``)."""
         kpis = write_tables(self.folder, outcomes, list(self.scenario.sweep))
         write_meta(self.folder, finish_meta(self.meta, outcomes, kpis, wall_s, status))
+
+    def note_interruption(self, unfinished: Sequence[str], stage: str = "") -> None:
+        """Mark meta.json ``interrupted`` (Ctrl-C), listing the variants that did not finish."""
+        self.meta["status"] = "interrupted"
+        self.meta["unfinished"] = list(unfinished)
+        text = "interrupted (Ctrl-C)" + (f" {stage}" if stage else "")
+        if unfinished:
+            text += f"; unfinished variants: {', '.join(unfinished)}"
+        self.meta.setdefault("errors", []).append({"variant": None, "values": {}, "error": text, "traceback": None})
+        write_meta(self.folder, self.meta)
 
     def abort(self, status: str, error: str, wall_s: float) -> None:
         """Record in meta.json that the run stopped early (``interrupted``, ``crashed``) and why; no tables."""

@@ -6,6 +6,7 @@
 """
 
 from .executors import DaskExecutor, Executor, ExecutorError, LocalExecutor, make_executor
+from .interrupt import Interrupted, RunInterrupted
 from .progress import NullReporter, Reporter, RichReporter, reporter_for
 from .run import RunResult, plan, run_scenario
 from .variant import VariantTask, execute_variant
@@ -14,10 +15,12 @@ __all__ = [
     "DaskExecutor",
     "Executor",
     "ExecutorError",
+    "Interrupted",
     "LocalExecutor",
     "NullReporter",
     "Reporter",
     "RichReporter",
+    "RunInterrupted",
     "RunResult",
     "VariantTask",
     "execute_variant",

@@ -7,7 +7,8 @@
   ``LocalCluster`` it starts for ``"local"``, for sweeps that outgrow one machine.
 
 Every executor returns outcomes in the order of the tasks, whatever order they finish in, so
-results do not depend on the executor. A variant whose worker dies is recorded as failed.
+results do not depend on the executor. A variant whose worker dies is recorded as failed. Ctrl-C
+stops the workers and raises :class:`~.interrupt.Interrupted` with the variants that finished.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Any
 
 from ..results import VariantOutcome
+from .interrupt import Interrupted, ignore_sigint, stop_workers
 from .progress import Reporter
 from .variant import VariantTask, execute_variant, failed_outcome
 
@@ -40,6 +42,7 @@ class ExecutorError(ValueError):
 
 def _init_worker(progress_queue: Any) -> None:
     global _worker_queue
+    ignore_sigint()
     _worker_queue = progress_queue
 
 
@@ -91,7 +94,13 @@ class LocalExecutor(Executor):
 
     def run(self, tasks: Sequence[VariantTask], reporter: Reporter) -> list[VariantOutcome]:
         if self.jobs == 1 or len(tasks) <= 1:
-            return [self._in_process(task, reporter) for task in tasks]
+            finished: dict[str, VariantOutcome] = {}
+            try:
+                for task in tasks:
+                    finished[task.id] = self._in_process(task, reporter)
+            except KeyboardInterrupt:
+                raise Interrupted(finished) from None
+            return [finished[t.id] for t in tasks]
         return self._in_pool(tasks, reporter)
 
     @staticmethod
@@ -138,8 +147,11 @@ class LocalExecutor(Executor):
                         outcome = _worker_failure(task, exc)
                     outcomes[task.id] = outcome
                     reporter.end(task.id, outcome.ok)
+        except KeyboardInterrupt:
+            stop_workers(pool)
+            raise Interrupted(outcomes) from None
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            stop_workers(pool)
             raise
         finally:
             pool.shutdown(wait=True)
@@ -199,14 +211,18 @@ class DaskExecutor(Executor):
         try:
             futures = {client.submit(execute_variant, task, pure=False): task for task in tasks}
             outcomes: dict[str, VariantOutcome] = {}
-            for future in as_completed(futures):
-                task = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # noqa: BLE001 -- a lost worker fails its variant only
-                    outcome = _worker_failure(task, exc)
-                outcomes[task.id] = outcome
-                reporter.end(task.id, outcome.ok)
+            try:
+                for future in as_completed(futures):
+                    task = futures[future]
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # noqa: BLE001 -- a lost worker fails its variant only
+                        outcome = _worker_failure(task, exc)
+                    outcomes[task.id] = outcome
+                    reporter.end(task.id, outcome.ok)
+            except KeyboardInterrupt:
+                client.cancel(list(futures))
+                raise Interrupted(outcomes) from None
             return [outcomes[t.id] for t in tasks]
         finally:
             client.close()

@@ -8,7 +8,9 @@
 The command line's ``regsim run`` is this function plus argument parsing. A variant whose
 combination of values is invalid, or whose model raises, is recorded with its error; the others
 finish, and the run says how many failed. A scenario that no registered model can simulate is
-refused before anything is written (:class:`~regsim.models.ModelError`).
+refused before anything is written (:class:`~regsim.models.ModelError`). Ctrl-C writes the
+variants that finished (``meta.json`` status ``interrupted``) and raises
+:class:`~.interrupt.RunInterrupted`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..models import Model, lookup, model_name
 from ..results import Results, ResultsWriter, VariantOutcome, load, render
 from ..scenario import Scenario, expand
 from .executors import Executor, make_executor
+from .interrupt import RunInterrupted
 from .progress import Reporter, reporter_for
 from .variant import VariantTask, execute_variant
 
@@ -93,14 +96,26 @@ def run_scenario(scenario: Scenario, *, out: str | Path | None = None, root: str
             if task.error is not None:
                 reporter.end(task.id, False)
         done = {o.id: o for o in executor.run(runnable, reporter)}
-    except BaseException as exc:
-        writer.abort("interrupted" if isinstance(exc, KeyboardInterrupt) else "crashed",
-                     f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
-        raise
-    finally:
+    except KeyboardInterrupt as exc:
         reporter.close()
+        finished = getattr(exc, "finished", {})  # an executor's Interrupted carries what finished
+        written = [t for t in tasks if t.id in finished or t.error is not None]
+        outcomes = [finished[t.id] if t.id in finished else execute_variant(t) for t in written]
+        writer.finish(outcomes, time.perf_counter() - start, status="interrupted")
+        writer.note_interruption([t.id for t in tasks if t.id not in finished and t.error is None])
+        raise RunInterrupted(writer.folder, len(outcomes), len(tasks)) from None
+    except BaseException as exc:
+        reporter.close()
+        writer.abort("crashed", f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
+        raise
+    reporter.close()
     outcomes = [done[t.id] if t.id in done else execute_variant(t) for t in tasks]
     wall = time.perf_counter() - start
-    writer.finish(outcomes, wall)
-    render(writer.folder, plots=plots)
+    try:
+        writer.finish(outcomes, wall)
+        render(writer.folder, plots=plots)
+    except KeyboardInterrupt:
+        writer.note_interruption([], f"while writing the results; `regsim report {writer.folder}` redraws the "
+                                     "report if the tables are complete")
+        raise RunInterrupted(writer.folder, len(outcomes), len(tasks), "while writing the results") from None
     return RunResult(writer.folder, writer.run_id, outcomes, wall)

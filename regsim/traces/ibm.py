@@ -244,8 +244,9 @@ def dumps_trace(requests: Iterable[Request], *, host: str = "registry-0") -> str
 
 
 def write_trace(requests: Iterable[Request], path: str | Path, *, host: str = "registry-0") -> Path:
-    """Write a trace file (gzip-compressed when the name ends in ``.gz``); returns its path."""
+    """Write a trace file (gzip-compressed when the name ends in ``.gz``; folders created); returns its path."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     text = dumps_trace(requests, host=host).encode("utf-8")
     if path.suffix == ".gz":
         with gzip.GzipFile(path, "wb", mtime=0) as handle:

@@ -140,3 +140,20 @@ def test_several_images_need_a_ref(tmp_path):
     with pytest.raises(LayoutError, match="no image named 'c'"):
         layout.select("c")
     assert main(["image", "import", str(tmp_path / "img"), "--scenario", str(tmp_path / "x.yaml")]) == 2
+
+
+def test_importing_into_a_missing_scenario_is_refused_not_created(tmp_path, capsys):
+    layout = make_layout(tmp_path / "img")
+    typo = tmp_path / "scenraio.yaml"
+    assert main(["image", "import", str(layout), "--scenario", str(typo)]) == 2
+    assert "scenraio.yaml: no such file" in capsys.readouterr().err
+    assert not typo.exists()
+
+
+def test_importing_into_a_scenario_keeps_its_permissions(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: mine\n")
+    scenario.chmod(0o644)
+    write_scenario_image(scenario, [10, 20])
+    assert scenario.stat().st_mode & 0o777 == 0o644
+    assert yaml.safe_load(scenario.read_text())["image"] == {"layers": [10, 20]}
