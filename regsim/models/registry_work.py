@@ -43,10 +43,12 @@ from regsim.registry.digest import Digest, verify
 from regsim.registry.receipts import Kind, Receipt, WorkItem
 from regsim.registry.registry import Registry
 from regsim.scenario import Scenario
+from regsim.scenario.simulated import REAL_LIMIT_BYTES
+
+from . import ModelError
 
 SAMPLE_BYTES = 1 << 20
 SAMPLED_NODES = 3
-REAL_LIMIT_BYTES = 4 << 30  # bytes a `real` data plane may read in total before we refuse
 
 
 class DataPlaneTooLarge(ValueError):
@@ -59,7 +61,10 @@ class RegistryWork:
         self.scenario = scenario
         self.mode = scenario.data_plane
         self.repo, self.tag = scenario.image.repository, scenario.image.tag
-        self.sizes = [int(s) for s in scenario.image.layers or []]
+        # an image read `from` disk has its sizes filled in when the scenario is validated
+        self.sizes = [int(s) for s in scenario.image.layers or ()]
+        if not self.sizes:
+            raise ModelError("image: no layer sizes to simulate; give image.layers or image.from")
         self.extent = 64 << 20
         self.registry = Registry(RegistryConfig(
             codec=reg.storage.codec, nodes=reg.storage.nodes, encryption=reg.encryption,

@@ -24,13 +24,13 @@ from regsim.scenario import Scenario
 from regsim.sim.network import LinkRecorder
 
 from . import ModelError, discover, register_model
+from .p2p_results import series
 from .registry_work import SAMPLED_NODES, RegistryWork, on_frontend
 from .replay import Replay, combine
 from .result import VariantResult
 from .world import World, build_world
 
 MAX_CONCURRENT_DOWNLOADS = 3
-SERIES_POINTS = 200
 
 
 #: rollout models of the other distribution strategies, by strategy name; their modules register here.
@@ -151,17 +151,17 @@ class _Rollout:
             f"N*F/u_s is {ideal:.1f} s and the simulated makespan {makespan:.1f} s "
             f"({makespan / ideal:.3f}x the bound)." if ideal else "Empty rollout."
         ]
-        return VariantResult(kpis=kpis, series=self._series(makespan), samples={"pull_time_s": pulls},
+        t0 = float(starts.min()) if len(pulls) else 0.0
+        return VariantResult(kpis=kpis, series=self._series(t0, makespan), samples={"pull_time_s": pulls},
                              notes=notes, events=int(getattr(world.env, "events", 0)))
 
-    def _series(self, makespan: float) -> pd.DataFrame:
-        times = np.linspace(0.0, max(makespan, 1e-9), SERIES_POINTS)
-        egress = self.recorder.at(times).mean(axis=1) if self.recorder.links.size else np.zeros_like(times)
-        done = np.searchsorted(np.sort([p[3] for p in self.pulls]), times, side="right")
-        return pd.concat([
-            pd.DataFrame({"time_s": times, "metric": "registry_egress_utilisation", "value": egress}),
-            pd.DataFrame({"time_s": times, "metric": "pulls_completed", "value": done.astype(float)}),
-        ], ignore_index=True)
+    def _series(self, t0: float, makespan: float) -> pd.DataFrame:
+        """Registry egress utilisation and completed pulls over the rollout, from its first start (``t0``)
+        to its last end, on the time axis of the P2P and proxy-cache strategies (0 = the first start)."""
+        def egress(at: np.ndarray) -> dict[str, np.ndarray]:
+            busy = self.recorder.at(at).mean(axis=1) if self.recorder.links.size else np.zeros_like(at)
+            return {"registry_egress": busy}
+        return series(t0, makespan, egress, {i: pull[3] for i, pull in enumerate(self.pulls)})
 
 
 register_model("rollout", simulate_rollout)

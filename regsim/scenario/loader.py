@@ -5,8 +5,9 @@
 
 Every failure is a :class:`~.errors.ScenarioError` whose lines read ``FILE: KEY.PATH: what was
 expected (got VALUE)``: YAML syntax errors (with line and column), an empty file, unknown keys
-(with the keys that would do), wrong types, bad units, inconsistent settings, sweep keys that do
-not exist and sweep values that do not validate, and ``--set`` paths that are not in the schema.
+(with the keys that would do), wrong types, bad units, inconsistent settings, settings the
+scenario's model would ignore or refuse (:mod:`.simulated`), sweep keys that do not exist and
+sweep values that do not validate, and ``--set`` paths that are not in the schema.
 
 YAML is read as YAML 1.1 without its surprises for scenario files: ``4:1`` stays the string
 ``"4:1"`` (not the base-60 integer 241), ``010`` stays a string (not octal 8), ``1e3`` is a
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 from .errors import Problem, ScenarioError, problems_from_validation, show_value
 from .paths import PathError, keys_at, resolve, set_path, show_path, split_path, validate_value
 from .schema import Scenario
+from .simulated import model_problems
 
 #: the most variants one sweep may expand to: beyond it, a typo is likelier than intent.
 MAX_VARIANTS = 10_000
@@ -191,6 +193,8 @@ def scenario_from_dict(data: Any, source: str = "<scenario>", base_dir: str | Pa
         problems += problems_from_validation(exc, data, root=Scenario)
     if data.get("sweep"):
         problems += check_sweep(data["sweep"], context, resolved(scenario) if scenario is not None else data)
+    if scenario is not None and not problems:
+        problems += model_problems(scenario, swept=scenario.sweep)
     if problems:
         raise ScenarioError(source, problems)
     assert scenario is not None

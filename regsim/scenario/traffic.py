@@ -8,12 +8,21 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    Discriminator,
+    Field,
+    ModelWrapValidatorHandler,
+    Tag,
+    model_serializer,
+    model_validator,
+)
 
 from regsim.registry.errors import RegistryError
 from regsim.registry.names import validate_name, validate_tag
 
 from .base import ExistingPath, ImageSource, Section
+from .image_source import ImageSourceError, read_layer_sizes
 from .infra import cross_field
 from .quantities import Count, Duration, Factor, Fraction, PerSecond, PositiveCount, PositiveSize, Rate, Size, Spread
 
@@ -31,25 +40,44 @@ def _registry_check(check: Any) -> Any:
 
 
 class Image(Section):
-    """The image being distributed: layer sizes, or a real image read from disk (``from``)."""
+    """The image being distributed: layer sizes, or a real image read from disk (``from``).
+
+    An image read ``from`` disk has its layer sizes read when the scenario is validated
+    (:mod:`.image_source`), so ``layers`` always holds the sizes every model pulls; the source
+    stays the setting, and the resolved scenario writes ``layers: null`` beside it.
+    """
 
     repository: Annotated[str, AfterValidator(_registry_check(validate_name))] = "library/app"
     tag: Annotated[str, AfterValidator(_registry_check(validate_tag))] = "latest"
     layers: Annotated[list[Size], Field(min_length=1)] | None = list(DEFAULT_LAYERS)  # type: ignore[assignment]
     from_: ImageSource | None = Field(default=None, alias="from")
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _layers_xor_from(cls, data: Any) -> Any:
+    def _layers_or_source(cls, data: Any, handler: ModelWrapValidatorHandler[Image]) -> Image:
         if isinstance(data, dict) and data.get("from") is not None:
             if data.get("layers") is not None:
                 raise cross_field("from", "give the image's layers or a source to read it `from`, not both")
             data = {**data, "layers": None}
+        image = handler(data)
+        if image.from_ is None:
+            return image
+        try:
+            sizes = read_layer_sizes(image.from_, image.tag)
+        except (ImageSourceError, OSError) as exc:
+            raise cross_field("from", str(exc)) from None
+        return image.model_copy(update={"layers": sizes})
+
+    @model_serializer(mode="wrap")
+    def _source_not_sizes(self, handler: Any) -> Any:
+        data = handler(self)
+        if self.from_ is not None and isinstance(data, dict):
+            data["layers"] = None  # read again from the source when the resolved scenario is loaded
         return data
 
-    def total_size(self) -> int | None:
-        """Bytes of all layers; None for an image read ``from`` disk (known once it is read)."""
-        return None if self.layers is None else sum(self.layers)
+    def total_size(self) -> int:
+        """Bytes of all layers (of the image read ``from`` disk, if it is)."""
+        return sum(self.layers or ())
 
 
 class Rollout(Section):

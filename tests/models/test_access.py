@@ -323,7 +323,8 @@ def test_the_access_and_monitoring_keys_are_checked(raw, fragment):
 
 
 def test_working_hours_may_span_midnight():
-    sc = scenario_from_dict({"name": "x", "monitoring": {"working_hours": {"start": "22h", "end": "6h"}}})
+    sc = scenario_from_dict({"name": "x", "workload": {"kind": "poisson"},
+                             "monitoring": {"working_hours": {"start": "22h", "end": "6h"}}})
     hours = sc.monitoring.working_hours
     assert hours.contains(23 * 3600) and hours.contains(3600) and not hours.contains(12 * 3600)
 

@@ -1,6 +1,7 @@
 """The Poisson model against closed forms, with the real registry behind every request."""
 
 import math
+import re
 import time
 
 import numpy as np
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regsim.models import ModelError, simulate
+from regsim.models.access_report import answer_rate, arrival_rate
 from regsim.models.poisson import PoissonRun
 from regsim.models.poisson_report import poisson_result
 from regsim.models.registry_work import RegistryWork
@@ -17,7 +19,8 @@ from regsim.models.storage_failures import WORKER, phase_nodes
 from regsim.models.world import build_world
 from regsim.registry.blobstore import extent_key
 from regsim.registry.receipts import Kind, WorkItem
-from regsim.scenario import scenario_from_dict
+from regsim.scenario import ScenarioError, scenario_from_dict
+from tests.scenario.layouts import manifest_bytes, write_layout
 
 MB = 1_000_000
 #: a workload that (for these seeds) sends nothing by itself: requests are scripted with submit()
@@ -273,12 +276,46 @@ def test_a_real_data_plane_verifies_reads_and_survives_failures():
 
 
 def test_events_without_a_model_are_refused_by_name():
-    sc = scenario(**{"failures.events": [{"at": "1s", "kind": "fail", "target": "node/0"}]})
-    with pytest.raises(ModelError, match="no 'fail' of 'node/0'"):
-        simulate(sc, seed=1)
-    sc = scenario(**{"failures.events": [{"at": "1s", "kind": "db-down"}]})  # auth mode none: no database
-    with pytest.raises(ModelError, match="'db-down' of the database needs registry.auth.mode"):
-        simulate(sc, seed=1)
+    # when the scenario is loaded (so `regsim validate` says so), and by the model should one reach it
+    partition = scenario(**{"failures.events": [{"at": "1s", "kind": "partition", "target": "node/0"}]})
+    events = {"fail": ({"at": "1s", "kind": "fail", "target": "node/0"}, "no 'fail' of 'node/0'"),
+              "db-down": ({"at": "1s", "kind": "db-down"}, "'db-down' of the database needs registry.auth.mode")}
+    for event, fragment in events.values():  # auth mode none: no database
+        with pytest.raises(ScenarioError, match=r"failures\.events\[0\]\.target: .*" + re.escape(fragment)):
+            scenario(**{"failures.events": [event]})
+        unchecked = partition.model_copy(update={"failures": type(partition.failures).model_validate(
+            {"events": [event]})})
+        with pytest.raises(ModelError, match=re.escape(fragment)):
+            simulate(unchecked, seed=1)
+
+
+def test_an_image_read_from_disk_is_the_image_pulled_and_pushed(tmp_path):
+    write_layout(tmp_path / "layout", {None: [2 * MB, 3 * MB]})
+    (tmp_path / "manifest.json").write_bytes(manifest_bytes([2 * MB, 3 * MB]))
+    for source in ("layout", "manifest.json"):
+        sc = scenario(**{"image": {"from": str(tmp_path / source)},
+                         "workload": {"kind": "poisson", "rate": "4/s", "duration": "3s",
+                                      "mix": {"pull": "70%", "push": "30%"}}})
+        assert RegistryWork(sc, 1).sizes == [2 * MB, 3 * MB]
+        run = PoissonRun.build(sc, 1)
+        run.run()
+        sizes = {r.size for r in run.requests}
+        assert run.requests and sizes <= {2 * MB, 3 * MB} and all(r.error is None for r in run.requests)
+
+
+def test_a_short_run_that_drew_fewer_arrivals_than_its_rate_is_not_saturated():
+    # 5/s for 20 s offers 100 requests; seed 12 draws 70. The registry answers each in milliseconds,
+    # yet 95 % of 70 answers over ~19 s fell short of 95 % of the nominal 5/s: saturation must be
+    # judged against the requests that arrived
+    sc = scenario(**{"image.layers": ["1MB"],
+                     "workload": {"kind": "poisson", "rate": "5/s", "duration": "20s", "mix": {"pull": "100%"}}})
+    run = PoissonRun.build(sc, 12)
+    run.run()
+    k = poisson_result(run, None).kpis
+    assert len(run.requests) == 70 and answer_rate(run, failed=True) < 0.95 * 5
+    assert k["offered_rps"] == 5.0 and k["latency_p99_s"] < 0.1
+    assert not k["saturated"]
+    assert arrival_rate(run) == pytest.approx(answer_rate(run, failed=True), rel=0.05)
 
 
 def test_submit_checks_what_it_is_asked():

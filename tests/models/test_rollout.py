@@ -6,7 +6,8 @@ import pytest
 from regsim.models import simulate
 from regsim.models.registry_work import RegistryWork, merged, scale
 from regsim.registry.receipts import Kind, Receipt, WorkItem
-from regsim.scenario import scenario_from_dict
+from regsim.scenario import ScenarioError, scenario_from_dict
+from tests.scenario.layouts import write_layout
 
 BASE = {
     "name": "t",
@@ -55,9 +56,39 @@ def test_real_data_plane_reads_and_verifies_every_pull():
 
 
 def test_real_data_plane_refuses_what_one_machine_should_not_move():
-    sc = scenario(**{"cluster.nodes": 100, "image.layers": ["500MB"], "data_plane": "real"})
+    with pytest.raises(ScenarioError, match=r"data_plane: real would read 50\.0 GB .*use 'modelled' or 'sampled'"):
+        scenario(**{"cluster.nodes": 100, "image.layers": ["500MB"], "data_plane": "real"})
+    # the model refuses it too, should a scenario reach it unvalidated
+    sc = scenario(**{"cluster.nodes": 100, "image.layers": ["5MB"], "data_plane": "real"})
+    sc = sc.model_copy(update={"image": sc.image.model_copy(update={"layers": [500_000_000]})})
     with pytest.raises(ValueError, match="use 'modelled' or 'sampled'"):
         simulate(sc, seed=1)
+
+
+@pytest.mark.parametrize("start", ["10s", "all"])
+def test_the_series_span_the_whole_rollout_from_its_first_start(start):
+    # egress-bound pulls end together, after the last node starts: a series that stopped at the
+    # makespan in absolute time (not from the first start) missed the last pulls
+    result = simulate(scenario(**{"workload.start": start}), seed=4)
+    k, series = result.kpis, result.series
+    done = series[series.metric == "pulls_completed"].sort_values("time_s")
+    assert done.time_s.iloc[0] == 0.0 and done.time_s.iloc[-1] == pytest.approx(k["makespan_s"])
+    assert done.value.iloc[-1] == k["nodes"] and done.value.is_monotonic_increasing
+    egress = series[series.metric == "registry_egress_utilisation"].sort_values("time_s")
+    assert np.array_equal(egress.time_s.to_numpy(), done.time_s.to_numpy())
+    # the utilisation integrates to every byte the registry sent (1 Gbit/s, the bottleneck)
+    sent = np.trapezoid(egress.value.to_numpy(), egress.time_s.to_numpy()) * 125e6
+    assert sent == pytest.approx(k["registry_egress_bytes"], rel=0.03)
+
+
+def test_an_image_read_from_disk_is_the_image_every_node_pulls(tmp_path):
+    write_layout(tmp_path / "layout", {"v1": [3_000_000, 1_000_000]})
+    doc = {"name": "fromdisk", "cluster": {"nodes": 10}, "image": {"from": "layout", "tag": "v1"}}
+    result = simulate(scenario_from_dict(doc, base_dir=tmp_path), seed=1)
+    k = result.kpis
+    assert k["image_bytes"] == 4_000_000 and k["registry_egress_bytes"] == 10 * 4_000_000
+    # ten pulls of 4 MB share 10 Gbit/s: 32 ms at least, not the bare round trips of an empty image
+    assert k["makespan_s"] >= 10 * 4e6 / 1.25e9
 
 
 def test_strategies_without_a_model_are_refused_clearly(monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from regsim.models import ModelError, simulate
+from regsim.models import simulate
 from regsim.models.trace import BLOB_GET, TraceRun, client_nodes
 from regsim.models.trace_registry import registry_tag
 from regsim.models.world import build_world
@@ -272,8 +272,9 @@ def test_clients_are_dealt_over_racks_in_order_of_first_appearance(pulls):
 
 
 def test_the_trace_model_refuses_failures(pulls):
-    with pytest.raises(ModelError, match="healthy platform"):
-        simulate(scenario(pulls, **{"failures.afr": "2%"}), 1)
+    # refused when the scenario is loaded, before any model runs
+    with pytest.raises(ScenarioError, match="workload.kind trace does not simulate failures.afr"):
+        scenario(pulls, **{"failures.afr": "2%"})
 
 
 def test_manifest_digests_are_stored_under_tags():

@@ -111,7 +111,8 @@ def test_override_does_not_touch_the_input():
 
 
 def test_override_sets_list_items_and_sweep_entries():
-    raw = {"name": "x", "failures": {"events": [{"at": "1m", "kind": "db-down"}]}}
+    raw = {"name": "x", "workload": {"kind": "poisson"}, "registry": {"auth": {"mode": "jwt"}},
+           "failures": {"events": [{"at": "1m", "kind": "db-down"}]}}
     data = apply_overrides(raw, ["failures.events[0].at=5m", "sweep.cluster.nodes=[10, 20]"])
     assert data["failures"]["events"][0]["at"] == "5m" and data["sweep"] == {"cluster.nodes": [10, 20]}
     assert scenario_from_dict(data).failures.events[0].at == 300.0

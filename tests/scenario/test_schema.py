@@ -13,6 +13,8 @@ from regsim.scenario.base import Section
 from regsim.scenario.paths import _alternatives, _field_type, _fields, _model, resolve, split_path
 from regsim.scenario.traffic import Poisson, Rollout, Trace
 
+from .layouts import manifest_bytes
+
 DATA = Path(__file__).parent / "data"
 DOC = Path(__file__).parents[2] / "docs" / "scenarios.md"
 
@@ -47,7 +49,8 @@ def test_full_scenario_sets_everything():
     assert tee.kind == "sgx" and tee.working_set == 2**30
     assert tee.overrides.model_kwargs() == pytest.approx(
         {"transition_s": 5e-6, "cpu_slowdown": 1.2, "protected_bytes": 256 * 2**20, "copy_s_per_byte": 1 / 4e9})
-    assert s.image.layers is None and s.image.from_ == (DATA / "layout").resolve()
+    assert s.image.from_ == (DATA / "layout").resolve()
+    assert s.image.layers == [30_000_000, 20_000_000] and s.image.total_size() == 50_000_000  # read from it
     assert isinstance(s.workload, Poisson) and s.workload.rate == 5000.0 and s.workload.duration == 5400.0
     assert (s.workload.mix.pull, s.workload.mix.push, s.workload.mix.auth) == pytest.approx((0.8, 0.15, 0.05))
     assert s.workload_duration() == 5400.0 and s.clients() == 2000
@@ -108,9 +111,9 @@ def test_profile_path_is_made_absolute(tmp_path):
 
 
 def test_image_from_a_manifest_file(tmp_path):
-    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "manifest.json").write_bytes(manifest_bytes([5_000, 7_000]))
     s = scenario_from_dict({"name": "x", "image": {"from": "manifest.json"}}, base_dir=tmp_path)
-    assert s.image.layers is None and s.image.total_size() is None
+    assert s.image.layers == [5_000, 7_000] and s.image.total_size() == 12_000
 
 
 def test_image_from_a_folder_needs_an_index(tmp_path):
@@ -272,7 +275,9 @@ def scenarios(draw):
                          "io_chunk": st.integers(1, 10**9)}))}},
         "image": {"layers": draw(st.lists(SIZES, min_size=1, max_size=5))},
         "workload": workload,
-        "failures": {"afr": draw(st.floats(0, 1)), "repair_time": draw(DURATIONS)},
+        # failures are played by the poisson model only: a rollout that sets them is refused
+        "failures": ({"afr": draw(st.floats(0, 1)), "repair_time": draw(DURATIONS)}
+                     if workload["kind"] == "poisson" else {}),
     }
 
 

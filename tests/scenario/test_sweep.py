@@ -123,7 +123,8 @@ def test_sweep_into_a_compact_value():
 def test_sweep_over_list_items_and_sections():
     s = _scenario({"failures.events[0].at": ["1m", "2m"], "cluster.node.disk": ["1GB/s", {"read": "2GB/s",
                                                                                            "write": "1GB/s"}]},
-                  failures={"events": [{"at": "5m", "kind": "db-down"}]})
+                  failures={"events": [{"at": "5m", "kind": "db-down"}]}, workload={"kind": "poisson"},
+                  registry={"auth": {"mode": "jwt"}})
     variants = expand(s)
     assert [v.scenario.failures.events[0].at for v in variants] == [60.0, 60.0, 120.0, 120.0]
     assert variants[1].scenario.cluster.node.disk.read == 2e9
