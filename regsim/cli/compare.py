@@ -1,7 +1,8 @@
 """``regsim compare``: two results folders KPI by KPI, as a table of what changed.
 
 Exit code 0; with ``--check``, 1 when any KPI changed beyond the tolerance or appears in one
-run only (a regression gate for deterministic simulation outputs).
+run only (a regression gate for deterministic simulation outputs). Runs of different scenarios,
+or sweeping different keys, are compared all the same, after a ``warning:`` line that says so.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         table = compare(a, b, rtol=args.rtol, atol=args.atol)
     except (ResultsError, ValueError) as exc:
         raise UserError(str(exc)) from None
-    print(f"A: {a.path}\nB: {b.path}")
+    print(f"A: {a.path} ({a.name})\nB: {b.path} ({b.name})")
     print(format_comparison(table, only_changed=not args.all))
     changed = bool((table["status"] != "same").any())
     return 1 if args.check and changed else 0

@@ -6,7 +6,9 @@
 
 Variants are matched by their swept values when both runs sweep the same keys (so adding a
 value to a sweep does not shift the pairing), else by variant id. Simulation outputs are
-deterministic, so the default tolerance is none: any difference is a change.
+deterministic, so the default tolerance is none: any difference is a change. Runs of two
+different scenarios, or sweeping different keys, can still be compared, but
+:func:`comparison_warnings` says so (and the table's ``attrs["warnings"]`` carries it).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pandas as pd
 from .load import Results, load
 from .report import fmt
 
-__all__ = ["STATUSES", "compare", "format_comparison"]
+__all__ = ["STATUSES", "compare", "comparison_warnings", "format_comparison"]
 
 #: a KPI is ``same``, ``changed``, ``added`` (only in B) or ``removed`` (only in A).
 STATUSES = ("same", "changed", "added", "removed")
@@ -63,11 +65,25 @@ def _status(a: Any, b: Any, rtol: float, atol: float) -> str:
     return "same" if a == b else "changed"
 
 
+def comparison_warnings(a: Results, b: Results) -> list[str]:
+    """Why pairing ``a``'s variants with ``b``'s may mean nothing: different scenarios, different sweeps."""
+    out = []
+    if a.name != b.name:
+        out.append(f"A and B are runs of different scenarios ({a.name!r} and {b.name!r}): their KPIs are "
+                   "paired variant by variant, but the two runs did not model the same thing")
+    if sorted(a.swept) != sorted(b.swept):
+        sweeps = [", ".join(r.swept) or "nothing" for r in (a, b)]
+        out.append(f"A sweeps {sweeps[0]} and B sweeps {sweeps[1]}: variants are paired by id (v000 with v000), "
+                   "not by the values they ran with")
+    return out
+
+
 def compare(a: Results | str | Path, b: Results | str | Path, *, rtol: float = 0.0, atol: float = 0.0) -> pd.DataFrame:
     """One row per variant and KPI of either run: ``variant, kpi, a, b, delta, ratio, status``.
 
     ``delta`` is ``b - a`` and ``ratio`` ``b / a`` for numbers; ``status`` is one of
     :data:`STATUSES`, numbers counting as ``same`` within ``rtol`` (relative) or ``atol``.
+    ``attrs["warnings"]`` lists :func:`comparison_warnings`.
     """
     if rtol < 0 or atol < 0:
         raise ValueError(f"tolerances cannot be negative (rtol={rtol}, atol={atol})")
@@ -87,7 +103,9 @@ def compare(a: Results | str | Path, b: Results | str | Path, *, rtol: float = 0
             delta = vb - va if numbers else None
             ratio = vb / va if numbers and va != 0 else None
             rows.append([variant, kpi, va, vb, delta, ratio, _status(va, vb, rtol, atol)])
-    return pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table.attrs["warnings"] = comparison_warnings(ra, rb)
+    return table
 
 
 def _change(row: pd.Series) -> str:
@@ -100,11 +118,12 @@ def _change(row: pd.Series) -> str:
 
 
 def format_comparison(table: pd.DataFrame, *, only_changed: bool = True, names: tuple[str, str] = ("A", "B")) -> str:
-    """A plain-text table of ``table`` (from :func:`compare`), with a one-line tally at the end."""
+    """A plain-text table of ``table`` (from :func:`compare`), with a one-line tally at the end and
+    its warnings (``warning: ...``) first."""
     counts = table["status"].value_counts()
     tally = ", ".join(f"{int(counts.get(s, 0))} {s}" for s in STATUSES)
     shown = table[table["status"] != "same"] if only_changed else table
-    lines = []
+    lines = [f"warning: {w}" for w in table.attrs.get("warnings", [])]
     if len(shown):
         header = ["variant", "kpi", names[0], names[1], "change"]
         cells = [[str(r["variant"]), str(r["kpi"]), fmt(_plain(r["a"])), fmt(_plain(r["b"])), _change(r)]

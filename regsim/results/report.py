@@ -2,8 +2,9 @@
 
 The report is made from the folder's files alone (:func:`render`), so ``regsim report DIR``
 rebuilds it and its plots for any run, on any machine: the scenario's description, a table of
-the run, the variants and their swept values, the KPIs, the models' notes (which parameters
-make a figure true), the errors of failed variants, and links to every plot.
+the run, the variants and their swept values, the KPIs that vary (and, once, those that do not),
+which bound a ``*_over_bound`` KPI divides by, the models' notes (which parameters make a figure
+true), the errors of failed variants, what was not plotted and why, and links to every plot.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from typing import Any
 
 import pandas as pd
 
+from ..units import format_size
+from .labels import quantity, short_key
 from .load import Results, load
-from .schema import PLOTS, REPORT
+from .plotplan import (NEAR_CONSTANT, KpiPlan, bound_names, constant_series, plan_kpis, succeeded, value_labels,
+                       variant_label)
+from .schema import PLOTS, REPORT, ResultsError
 
 __all__ = ["KPIS_PER_TABLE", "fmt", "markdown_table", "render", "report_text"]
 
@@ -67,17 +72,25 @@ def _run_table(r: Results) -> str:
 
 
 def _variants_table(r: Results) -> str:
+    """The variants and their swept values; a swept mapping also by the short label the plots use."""
     seeds = {v["id"]: v.get("seed") for v in r.meta.get("variants", [])}
     s = r.summary
+    labels = value_labels(s, r.swept)
+
+    def shown(key: str, value: Any) -> Any:
+        mapping = isinstance(value, str) and value[:1] in "{["
+        return f"{labels[key].get(value, value)}: {value}" if mapping and key in labels else value
+
     failed = s["error"].notna() & (s["error"] != "") if "error" in s else pd.Series(False, index=s.index)
-    rows = [(row["variant"], *(row[k] for k in r.swept), seeds.get(row["variant"]), "failed" if bad else "ok")
+    rows = [(row["variant"], *(shown(k, row[k]) for k in r.swept), seeds.get(row["variant"]), "failed" if bad else "ok")
             for (_, row), bad in zip(s.iterrows(), failed)]
     return markdown_table(("variant", *r.swept, "seed", "status"), rows)
 
 
-def _kpi_tables(r: Results) -> list[str]:
-    s, kpis = r.summary, [k for k in r.kpis if k in r.summary]
-    if not kpis:
+def _kpi_tables(r: Results, plan: KpiPlan) -> list[str]:
+    s = r.summary
+    kpis = [k for k in r.kpis if k in s and k not in plan.constants]
+    if not [k for k in r.kpis if k in s]:
         return ["No KPIs: every variant failed." if len(s) else "No variants ran."]
     tables = []
     for start in range(0, len(kpis), KPIS_PER_TABLE):
@@ -85,6 +98,87 @@ def _kpi_tables(r: Results) -> list[str]:
         rows = [(row["variant"], *(row[k] for k in chunk)) for _, row in s.iterrows()]
         tables.append(markdown_table(("variant", *chunk), rows))
     return tables
+
+
+def _human(kpi: str, value: Any) -> str:
+    """``180039851200 (180 GB)``: a number with its human form when the KPI's name gives its unit."""
+    text = fmt(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return text
+    unit = quantity(kpi).unit
+    if unit == "bytes" and abs(value) >= 1000:
+        return f"{text} ({format_size(value)})"
+    if unit == "bytes/s" and abs(value) >= 1000:
+        return f"{text} ({format_size(value)}/s)"
+    return text
+
+
+def _where(ok: pd.DataFrame, mask: pd.Series, swept: Sequence[str]) -> str:
+    """Which variants ``mask`` selects, for people: ``all``, ``strategy=p2p-swarm, p2p-scheduler``, or ids."""
+    if mask.all():
+        return "all"
+    labels = value_labels(ok, swept)
+    for key in swept:
+        if key in ok and ok[key].nunique() > 1:
+            chosen = list(dict.fromkeys(ok.loc[mask, key]))
+            if ok[key].isin(chosen).equals(mask):
+                return variant_label({key: chosen[0]}, labels, [key]) + "".join(
+                    f", {labels[key].get(v, v)}" for v in chosen[1:])
+    present, missing = ok.loc[mask, "variant"].tolist(), ok.loc[~mask, "variant"].tolist()
+    return f"only {', '.join(map(str, present))}" if len(present) <= len(missing) else \
+        f"all but {', '.join(map(str, missing))}"
+
+
+def _constants(r: Results, plan: KpiPlan) -> list[str]:
+    """The constant KPIs as one table (the variants they are missing from, if any)."""
+    if not plan.constants:
+        return []
+    ok = succeeded(r.summary)
+    rows = []
+    for kpi, value in plan.constants.items():
+        if isinstance(value, tuple):
+            lo, hi = value
+            spread = (hi - lo) / max(abs(lo), abs(hi)) * 100
+            shown = f"{_human(kpi, lo)} to {_human(kpi, hi)} (differ by {spread:.2g} %)"
+        else:
+            shown = _human(kpi, value)
+        rows.append((kpi, shown, _where(ok, ok[kpi].notna(), r.swept)))
+    return ["### The same in every variant", "",
+            "Not in the tables above nor plotted: their value (a range when it differs by less than "
+            f"{NEAR_CONSTANT * 100:g} %).", "", markdown_table(("KPI", "value", "variants"), rows), ""]
+
+
+def _bounds(r: Results, plan: KpiPlan) -> list[str]:
+    """Which bound each variant's ``*_over_bound`` KPI divides by, when it is not the same bound for all."""
+    ok, out = succeeded(r.summary), []
+    for kpi in [k for k in r.kpis if k in ok and k not in plan.constants]:
+        names = bound_names(ok, kpi)
+        if names is None or names.dropna().nunique() < 2:
+            continue
+        key = next((k for k in r.swept if k in ok and ok[k].nunique() > 1
+                    and names.groupby(ok[k]).nunique().max() == 1), None)
+        parts = []
+        for name in names.dropna().unique():
+            rows = ok[names == name]
+            which = ", ".join(map(str, dict.fromkeys(rows[key]))) if key else ", ".join(map(str, rows["variant"]))
+            parts.append(f"the {name} for {short_key(key) + '=' if key else ''}{which}")
+        out.append(f"- `{kpi}` divides by a different bound per variant: {'; '.join(parts)}. Compare it within "
+                   "one bound, not across them.")
+    return out
+
+
+def _plot_notes(r: Results, plan: KpiPlan) -> list[str]:
+    """What was not plotted and why: KPIs proportional to a swept key, skipped charts, constant series."""
+    out = [f"- `{kpi}` is {fmt(factor)} x `{key}`: not plotted." for kpi, (key, factor) in plan.proportional.items()]
+    out += [f"- `{kpi}` is not plotted: {why}." for kpi, why in plan.skipped.items()]
+    try:
+        flat = constant_series(r.series)
+    except ResultsError:
+        flat = {}
+    if flat:
+        out.append("- Time series constant in every variant, not plotted: "
+                   + ", ".join(f"`{m}` ({fmt(v)})" for m, v in flat.items()) + ".")
+    return out
 
 
 def _notes(r: Results) -> list[str]:
@@ -128,9 +222,14 @@ def report_text(r: Results, plots: Sequence[Path] = ()) -> str:
     parts += ["## Run", "", _run_table(r), "", "Reproduce with `regsim run scenario.yaml` in this folder "
               "(the resolved scenario, sweep and seed included).", ""]
     parts += ["## Variants", "", _variants_table(r), ""]
+    plan = plan_kpis(r.summary, r.swept, r.kpis)
     parts += ["## KPIs", ""]
-    for table in _kpi_tables(r):
+    for table in _kpi_tables(r, plan):
         parts += [table, ""]
+    parts += _constants(r, plan)
+    bounds = _bounds(r, plan)
+    if bounds:
+        parts += [*bounds, ""]
     notes = _notes(r)
     if notes:
         parts += ["## Notes", "", *notes, ""]
@@ -140,7 +239,8 @@ def report_text(r: Results, plots: Sequence[Path] = ()) -> str:
     if r.errors:
         parts += ["## Errors", "", "Full tracebacks are in `meta.json`.", "", *_errors(r)]
     if plots:
-        parts += ["## Plots", "", *_plots(plots, r.path)]
+        notes = _plot_notes(r, plan)
+        parts += ["## Plots", "", *notes, *([""] if notes else []), *_plots(plots, r.path)]
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -64,3 +64,14 @@ def test_compare_prints_what_changed_and_check_fails_on_change(two_runs, capsys)
 def test_compare_with_a_missing_folder_exits_2(two_runs, tmp_path, capsys):
     assert main(["compare", str(two_runs[0]), str(tmp_path / "nope")]) == 2
     assert "no such results folder" in capsys.readouterr().err
+
+
+def test_compare_warns_when_the_runs_are_of_different_scenarios(two_runs, scenario_file, tmp_path, capsys):
+    a, _ = two_runs
+    c = tmp_path / "c"
+    assert main(["run", str(scenario_file), "--out", str(c), "-j", "1", "-q", "--no-plots", "--set", "name=other"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(a), str(c)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"A: {a} (fake)" and lines[1] == f"B: {c} (other)"
+    assert lines[2].startswith("warning: A and B are runs of different scenarios ('fake' and 'other')")

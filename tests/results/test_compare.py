@@ -59,3 +59,21 @@ def test_a_variant_that_fails_in_b_has_its_kpis_removed(tmp_path, failed_run_dir
     failed = table[table["variant"] == "cluster.nodes=13, registry.storage.codec=replicate(3)"]
     assert set(failed["status"]) == {"removed"} and failed["b"].isna().all()
     assert "0 added" in format_comparison(table)
+
+
+def test_runs_of_different_scenarios_are_compared_with_a_warning(tmp_path):
+    a = _run(tmp_path, "a", sweep_scenario())
+    b = _run(tmp_path, "b", scenario(name="other-rollout", sweep={"cluster.nodes": [10, 20, 40]}))
+    table = compare(a, b)
+    warnings = table.attrs["warnings"]
+    assert len(warnings) == 2
+    assert "different scenarios ('fake-rollout' and 'other-rollout')" in warnings[0]
+    assert "A sweeps cluster.nodes, distribution.strategy and B sweeps cluster.nodes" in warnings[1]
+    text = format_comparison(table)
+    assert text.startswith("warning: A and B are runs of different scenarios") and "\nwarning: A sweeps" in text
+
+
+def test_runs_of_one_scenario_compare_without_warnings(tmp_path):
+    a = _run(tmp_path, "a", scenario(registry={"egress": "10Gbps"}))
+    b = _run(tmp_path, "b", scenario(registry={"egress": "20Gbps"}))
+    assert compare(a, b).attrs["warnings"] == [] and "warning" not in format_comparison(compare(a, b))

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
 import pytest
 
 from regsim.results import load, render
-from regsim.results.plots import MAX_LINES, plot_kpis, plot_series, slug
+from regsim.results.plots import plot_all, plot_kpis, slug
 from regsim.results.report import fmt, markdown_table
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def test_plots_cover_samples_kpis_against_each_swept_key_and_series(run_dir):
+def test_plots_cover_samples_varying_kpis_against_one_key_and_series(run_dir):
     names = {p.name for p in (run_dir / "plots").iterdir()}
-    numeric = ["nodes", "p50_pull_s", "p99_pull_s", "max_pull_s", "third"]  # "strategy" is text: no plot
+    # "nodes" restates cluster.nodes, "third" is constant, "strategy" is text: none is plotted; the
+    # others depend on both keys and are drawn once, against the numeric one, a line per strategy
     expected = {"cdf_pull_time_s.png", "series_active_pulls.png", "series_egress_bytes_s.png"}
-    expected |= {f"kpi_{k}__{key}.png" for k in numeric for key in ("cluster.nodes", "distribution.strategy")}
+    expected |= {f"kpi_{k}__cluster.nodes.png" for k in ("p50_pull_s", "p99_pull_s", "max_pull_s")}
     assert names == expected
     assert all((run_dir / "plots" / n).read_bytes().startswith(PNG) for n in names)
 
@@ -28,8 +30,10 @@ def test_report_has_the_description_tables_notes_and_plot_links(run_dir):
     assert text.startswith("# fake-rollout\n\nA made-up rollout for tests.\n")
     assert "| variant | cluster.nodes | distribution.strategy | seed | status |" in text
     assert "| v003 | 20 | p2p-swarm |" in text
-    assert "| variant | nodes | p50_pull_s | p99_pull_s | max_pull_s | strategy | third |" in text
-    assert "| v000 | 10 | " in text and "| 0.333333 |" in text
+    assert "| variant | nodes | p50_pull_s | p99_pull_s | max_pull_s | strategy |\n" in text
+    assert "| v000 | 10 | " in text
+    assert "| KPI | value | variants |\n|---|---|---|\n| third | 0.333333 | all |" in text  # constants: once
+    assert "- `nodes` is 1 x `cluster.nodes`: not plotted." in text
     assert "- pull times are made up\n" in text  # shared by every variant: said once
     assert "- v002: 20 nodes share 1.25e+09 B/s of egress" in text
     assert "![cdf_pull_time_s](plots/cdf_pull_time_s.png)" in text
@@ -64,12 +68,30 @@ def test_kpi_plots_skip_failed_variants_and_text_kpis(tmp_path):
     assert [p.name for p in paths] == ["kpi_x__k.png"]
 
 
-def test_series_plots_cap_the_lines_they_draw(tmp_path):
-    n = MAX_LINES + 3
-    series = pd.DataFrame({"variant": "v000", "time_s": [0.0, 1.0] * n, "metric": "queue / depth",
-                           "value": range(2 * n), "node": [f"n{i // 2}" for i in range(2 * n)]})
-    (path,) = plot_series(series, tmp_path, {})
-    assert path.name == "series_queue_depth.png" and path.read_bytes().startswith(PNG)
+def test_rendering_again_removes_plots_it_no_longer_draws(run_dir):
+    stale = run_dir / "plots" / "kpi_third__cluster.nodes.png"
+    stale.write_bytes(PNG)
+    (run_dir / "plots" / "mine.png").write_bytes(PNG)
+    made = plot_all(load(run_dir))
+    assert not stale.exists() and (run_dir / "plots" / "mine.png").exists() and len(made) == 6
+
+
+def test_the_report_names_the_bound_each_ratio_divides_by(run_dir):
+    summary = pd.read_csv(run_dir / "summary.csv")
+    makespan = summary["max_pull_s"]
+    central = summary["distribution.strategy"] == "central"
+    summary["makespan_s"] = makespan
+    summary["central_bound_s"] = makespan.where(central, makespan * 2)
+    summary["kumar_ross_bound_s"] = (makespan / 4).where(~central)
+    summary["makespan_over_bound"] = (makespan / summary["central_bound_s"]).where(central, 4.0)
+    summary.to_csv(run_dir / "summary.csv", index=False)
+    (run_dir / "summary.parquet").unlink()
+    meta = json.loads((run_dir / "meta.json").read_text())
+    meta["kpis"] += ["makespan_s", "central_bound_s", "kumar_ross_bound_s", "makespan_over_bound"]
+    (run_dir / "meta.json").write_text(json.dumps(meta))
+    text = render(run_dir, plots=False).read_text()
+    assert ("- `makespan_over_bound` divides by a different bound per variant: the central bound N·F/u_s for "
+            "strategy=central; the Kumar-Ross bound for strategy=p2p-swarm.") in text
 
 
 @pytest.mark.parametrize("value, text", [(None, ""), (float("nan"), ""), (3.0, "3"), (0.1234567, "0.123457"),
