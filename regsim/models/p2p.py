@@ -16,7 +16,11 @@ and moved by a data plane of :mod:`.p2p_flows` (see :mod:`.p2p_swarm` for the co
   all. A tracker-driven peer downloads from at most as many sources per layer, each connection
   pipelining :data:`PIPELINE` pieces (Kraken's default); a scheduler-driven one from its
   ``parents``, a piece at a time from each (Dragonfly requests pieces one by one), so that the
-  scheduler's count of a parent's children and its upload slots are the same thing.
+  scheduler's count of a parent's children and its upload slots are the same thing. The
+  scheduler applies Dragonfly's parent filter (``streaming``: a parent that is itself still
+  downloading qualifies, and its children take its pieces as they land) and keeps the parent
+  graph acyclic, as Dragonfly's DAG does; a peer left without parents asks again every
+  :data:`RETRY_INTERVAL` (Dragonfly's ``retryInterval``).
 - **Pieces** of ``distribution.p2p.piece_size`` are scheduled one by one while the run needs at
   most ``max_arrivals`` piece arrivals (nodes x pieces of every layer); a larger run has its
   pieces grouped into runs of consecutive pieces, as few as keep it within that budget
@@ -60,6 +64,8 @@ from .world import REGISTRY_RACK, build_world
 MAX_ARRIVALS = 700_000
 #: pieces a connection asks for per agent decision (Kraken's default pipeline limit).
 PIPELINE = 3
+#: seconds between a parentless peer's requests to the scheduler (Dragonfly's retryInterval).
+RETRY_INTERVAL = 0.05
 #: the fluid plane's window as a fraction of the time one piece takes at a node's full download rate.
 WINDOW_FRACTION = 0.05
 PLANES = ("fluid", "exact")
@@ -121,7 +127,8 @@ class P2PRun:
         self.tracker = Tracker(world.rr.stream("p2p/tracker")) if self.mode == "tracker" else None
         self.driver = SwarmDriver(mode=self.mode, tracker=self.tracker, handout=self.p2p.peers,
                                   connections=self.downloads, pipeline=self.pipeline, on_done=self._layer_done,
-                                  on_source=self._source, rng=world.rr.stream("p2p/driver"), real=self.real)
+                                  on_source=self._source, rng=world.rr.stream("p2p/driver"), real=self.real,
+                                  retry_s=RETRY_INTERVAL)
         if plane == "fluid":
             self.plane = FluidPlane(world.env, topo, self.driver.on_arrival, rounds=rounds, groups=self._groups(),
                                     window_s=window_fraction * self.unit / nic.down)
@@ -212,7 +219,8 @@ class P2PRun:
                     self.tracker.announce(seed.peer_id, digest, origin=True)
             scheduler = None
             if self.mode == "scheduler":
-                scheduler = Scheduler(swarm, self.world.rr.stream(f"p2p/scheduler/{index}"), parents=self.p2p.parents)
+                scheduler = Scheduler(swarm, self.world.rr.stream(f"p2p/scheduler/{index}"), parents=self.p2p.parents,
+                                      streaming=True)
             layer = Layer(index, info, swarm, scheduler, read)
             self.layers.append(layer)
             self.driver.add_layer(layer)

@@ -25,10 +25,11 @@ BitTorrent peer knows its neighbours; whenever a host gains a piece or frees upl
 peers that were handed that host, have room and want one of its pieces take its free slots,
 neediest first (fewest pieces held or coming), as an uploader unchokes interested neighbours --
 so a wake-up costs no more than the capacity the host offers, and peers progress evenly. A
-tracker-driven peer re-announces when the swarm has outgrown its handout or nobody serves it. A
-scheduler-driven peer that gets too few parents queues in its swarm and asks the scheduler again
-when slots free. Should the whole data plane fall idle, every peer with room retries (a
-scheduler then sends repeatedly unlucky peers back to source).
+tracker-driven peer re-announces when the swarm has outgrown its handout or nobody serves it.
+
+A scheduler-driven peer asks its swarm's scheduler for parents, streams their pieces as they
+land and retries for parents on a timer, as a Dragonfly client does (:mod:`.p2p_parents`).
+Should the whole data plane fall idle, every peer with room retries.
 """
 
 from __future__ import annotations
@@ -41,13 +42,14 @@ import numpy as np
 from regsim.registry.p2p import Tracker
 from regsim.registry.p2p.peer import Member, Request
 
+from .p2p_parents import Parenting
 from .p2p_peers import CANDIDATES, SOURCE, Conn, Hungry, Layer, Peer, host_of
 from .p2p_unchoke import Unchoking
 
 __all__ = ["SOURCE", "SwarmDriver"]
 
 
-class SwarmDriver(Unchoking):
+class SwarmDriver(Unchoking, Parenting):
     """Peers of every layer's swarm, their connections on a data plane, and who is waiting.
 
     ``mode`` is ``"tracker"`` or ``"scheduler"``; ``handout`` is how many peers a tracker hands
@@ -60,17 +62,22 @@ class SwarmDriver(Unchoking):
 
     def __init__(self, *, mode: str, tracker: Tracker | None, handout: int, connections: int, pipeline: int,
                  on_done: Callable[[Peer, float], None], on_source: Callable[[Peer, int], None],
-                 rng: np.random.Generator, real: bool = False) -> None:
+                 rng: np.random.Generator, real: bool = False, retry_s: float = 0.0) -> None:
         if mode not in ("tracker", "scheduler"):
             raise ValueError(f"mode must be 'tracker' or 'scheduler', got {mode!r}")
         if mode == "tracker" and tracker is None:
             raise ValueError("a tracker-driven swarm needs a tracker")
         if pipeline < 1 or connections < 1:
             raise ValueError(f"need pipeline >= 1 and connections >= 1, got {pipeline} and {connections}")
+        if not retry_s >= 0:
+            raise ValueError(f"retry_s must be a non-negative number of seconds, got {retry_s!r}")
         self.mode, self.tracker = mode, tracker
         self.handout, self.connections, self.pipeline, self.real = handout, connections, pipeline, real
         self.on_done, self.on_source = on_done, on_source
         self.rng = rng
+        #: scheduler: seconds between a waiting peer's timed requests (Dragonfly's retryInterval).
+        self.retry_s = float(retry_s)
+        self._retrying = False
         self.layers: list[Layer] = []
         self.plane = None  # set by attach()
         self.peers: list[Peer] = []
@@ -80,16 +87,19 @@ class SwarmDriver(Unchoking):
         self._audience: dict[Member, dict[Peer, None]] = {}
         #: scheduler: per layer, peers waiting for parents, with the generation they queued at.
         self._queues: list[deque] = []
+        #: per layer, the peers by node (a scheduler names children by node).
+        self._by_node: list[dict[str, Peer]] = []
         #: per layer, incomplete peers below their connection limit (sampled by rechokes).
         self._hungry: list[Hungry] = []
         self._draws: list[float] = []
-        self.announces = self.wakes = self.decisions = self.rechokes = 0
+        self.announces = self.wakes = self.decisions = self.rechokes = self.retries = 0
 
     def add_layer(self, layer: Layer) -> None:
         if layer.index != len(self.layers):
             raise ValueError(f"layers join in order: expected index {len(self.layers)}, got {layer.index}")
         self.layers.append(layer)
         self._queues.append(deque())
+        self._by_node.append({})
         self._hungry.append(Hungry())
 
     def attach(self, plane) -> None:
@@ -100,13 +110,14 @@ class SwarmDriver(Unchoking):
     def join(self, peer: Peer) -> None:
         """Announce a peer that has just joined its swarm and start its downloads."""
         self.peers.append(peer)
+        self._by_node[peer.layer.index][peer.node] = peer
         if self.tracker is not None:
             self.tracker.announce(peer.node, peer.layer.info.digest, complete=peer.agent.complete)
         if peer.agent.complete:
             return
         if self.mode == "tracker":
             self._announce(peer)
-        self.fill(peer)
+        self.fill(peer, retry=True)
 
     def _announce(self, peer: Peer) -> None:
         """Ask the tracker for a fresh handout; the peer now listens to those hosts."""
@@ -146,18 +157,20 @@ class SwarmDriver(Unchoking):
         finally:
             agent.max_downloads = limit
 
-    def fill(self, peer: Peer) -> None:
+    def fill(self, peer: Peer, *, retry: bool = False) -> None:
         """Open connections up to the peer's limit, from its handout or its parents.
 
         A new connection starts with one piece (the agent spreads a decision's pieces over the
         least loaded holders); its later batches are full pipelines from the same source.
+        ``retry``: under a scheduler, this request counts towards sending the peer back to source
+        (a join, a timed retry), rather than being an extra chance because room freed.
         """
         if peer.agent.complete or len(peer.conns) >= self.connections:
             return
         if self.mode == "tracker":
             self._fill_tracker(peer)
         else:
-            self._fill_scheduler(peer)
+            self._fill_scheduler(peer, retry)
 
     def _sources(self, peer: Peer, members: list[Member], most: int | None = None) -> list[Member]:
         """Members the peer is not connected to that can take one more connection; with ``most``,
@@ -183,23 +196,6 @@ class SwarmDriver(Unchoking):
             self._announce(peer)
             requests = self._decide(peer, self._sources(peer, peer.neighbours), room)
         self._open(peer, requests)
-
-    def _fill_scheduler(self, peer: Peer) -> None:
-        scheduler, room = peer.layer.scheduler, self.connections - len(peer.conns)
-        plan = scheduler.assign(peer.node)
-        if plan.back_to_source:
-            if SOURCE not in peer.conns:
-                self._open(peer, self._decide(peer, [], self.pipeline, back_to_source=True))
-            return
-        for parent in self._sources(peer, list(plan.parents))[:room]:
-            # one connection per parent, each with a pipeline's worth of the pieces it holds
-            self._open(peer, self._decide(peer, [parent], self.pipeline))
-        for parent in plan.parents:
-            if parent.peer_id not in peer.conns:
-                scheduler.release(peer.node, parent.peer_id)
-        if len(peer.conns) < self.connections:
-            peer.gen += 1
-            self._queues[peer.layer.index].append((peer, peer.gen))
 
     def _open(self, peer: Peer, requests: list[Request]) -> None:
         batches: dict[Hashable, tuple[Member | None, list[int]]] = {}
@@ -244,6 +240,8 @@ class SwarmDriver(Unchoking):
         if complete:
             self._complete(peer, conn, t)
             return
+        if layer.scheduler is not None:
+            self._feed(layer, peer, piece)
         if self._uploads.get(agent, 0) < self.connections and (self.mode == "tracker" or agent.held == 1):
             # it holds one more piece and has room: waiting peers may want it (under a scheduler,
             # only its first piece makes it a new candidate parent)
@@ -275,9 +273,8 @@ class SwarmDriver(Unchoking):
             self.plane.extend(conn.fid, layer.sizes[conn.pieces[0]])
             return
         self._close(conn)
-        scheduler = layer.scheduler
-        if source is not None and scheduler is not None and source.peer_id in scheduler.parents_of(peer.node):
-            scheduler.release(peer.node, source.peer_id)
+        if source is not None and layer.scheduler is not None and self._keeps(peer, source):
+            return  # the parent stays assigned: _feed reconnects when it has a piece the peer wants
         self.fill(peer)
 
     def _complete(self, peer: Peer, conn: Conn, t: float) -> None:
@@ -286,10 +283,14 @@ class SwarmDriver(Unchoking):
         if self.tracker is not None:
             self.tracker.announce(peer.node, layer.info.digest, complete=True)
             self._forget(peer)
+        parents: tuple = ()
         if layer.scheduler is not None:
+            parents = layer.scheduler.parents_of(peer.node)
             layer.scheduler.release(peer.node)
         self._close(conn)
         self._offer(layer, peer.agent)
+        for parent in parents:  # their room freed
+            self._offer(layer, layer.swarm.member(parent))
         self.on_done(peer, t)
 
     def _close(self, conn: Conn, *, offer: bool = True) -> None:

@@ -10,7 +10,8 @@ waiting peer takes room a host frees or gains:
 - at the end of a connection's pipeline, the source may unchoke a random peer of the swarm that
   has room, is further behind and wants one of its pieces instead (BitTorrent's optimistic
   unchoke, at pipeline boundaries);
-- under a scheduler, peers queued for parents ask the scheduler again when room frees;
+- under a scheduler, peers queued for parents ask the scheduler again when a parent's room
+  frees (:mod:`.p2p_parents`);
 - when the whole data plane falls idle, every peer with room tries again.
 """
 
@@ -29,7 +30,8 @@ __all__ = ["Unchoking"]
 
 class Unchoking:
     """Mixin of the swarm driver: the waiting side. Relies on the driver's state and methods
-    (``_uploads``, ``_audience``, ``_queues``, ``_hungry``, ``_decide``, ``_open``, ``_close``, ``fill``)."""
+    (``_uploads``, ``_audience``, ``_hungry``, ``_decide``, ``_open``, ``_close``, ``fill``,
+    ``_wake_queued``)."""
 
     def _rechoke(self, peer: Peer, conn: Conn) -> bool:
         """BitTorrent's optimistic unchoke, at a pipeline boundary: a random peer of the swarm with
@@ -71,17 +73,11 @@ class Unchoking:
     # -- waiting -----------------------------------------------------------------------------
     def _offer(self, layer: Layer, source: Member) -> None:
         """``source`` (a member of ``layer``'s swarm) may have room for uploads: waiting peers take it."""
+        if self.mode == "scheduler":
+            self._wake_queued(layer, source)
+            return
         free = self.connections - self._uploads.get(source, 0)
         if free <= 0:
-            return
-        if self.mode == "scheduler":
-            queue = self._queues[layer.index]
-            while queue and free > 0:
-                peer, gen = queue.popleft()
-                if peer.gen == gen and not peer.agent.complete:
-                    free -= 1
-                    self.wakes += 1
-                    self.fill(peer)
             return
         audience = self._audience.get(source)
         if not audience:
@@ -114,7 +110,7 @@ class Unchoking:
         for peer in self.peers:
             if not peer.agent.complete and len(peer.conns) < self.connections:
                 self.wakes += 1
-                self.fill(peer)
+                self.fill(peer, retry=True)
 
     @property
     def waiting(self) -> int:

@@ -8,7 +8,8 @@ The simulator drives these objects and prices the work they report; nothing here
   back-to-source, and (real data plane) a :class:`PieceStore` of verified piece bytes;
   :class:`Origin` / :class:`Seed` -- seeders fed from the registry.
 - :class:`Tracker` -- Kraken's bounded, prioritised peer handouts.
-- :class:`Scheduler` -- Dragonfly's parent assignment by load within upload limits.
+- :class:`Scheduler` -- Dragonfly's parent assignment by load within upload limits;
+  :class:`TopologicalOrder` keeps its streaming parent graph acyclic cheaply.
 - :mod:`selection` -- rarest-first, random and sequential piece selection.
 
 Driving a swarm (the simulator owns time; every call below is instantaneous)::
@@ -38,6 +39,7 @@ from .scheduler import Assignment, Scheduler
 from .selection import RandomPiece, RarestFirst, Selector, Sequential, make_selector
 from .store import PieceStore
 from .swarm import Swarm
+from .topo import TopologicalOrder
 from .tracker import Tracker
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "Selector",
     "Sequential",
     "Swarm",
+    "TopologicalOrder",
     "Tracker",
     "UploadSlots",
     "make_selector",

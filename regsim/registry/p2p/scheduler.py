@@ -10,14 +10,29 @@ then by pieces held, then at random. A parent's load is the number of children i
 never exceeds the parent's upload-slot limit, and drops when :meth:`Scheduler.release` ends a
 child's transfer.
 
+With ``streaming=True`` the filter is Dragonfly's own (``filterCandidateParents``): a member
+qualifies when it can serve the peer now *or later* -- an origin, a complete peer, a peer sent back
+to source, or a peer that has parents of its own -- whether or not it yet holds a piece the peer
+lacks, because a Dragonfly child streams its parents' pieces as they land (``SyncPieces``) and
+keeps a parent until that parent has nothing more to give. A parent is kept on the same terms,
+and, as Dragonfly's DAG does, no edge may close a cycle, so that no ring of peers can wait on
+each other for ever. Without it (the default), only members holding a piece the peer lacks
+qualify, only a peer's own children are refused (a cycle of two), and a parent that no longer
+holds a piece the peer lacks is dropped.
+
 A peer that gets no parent waits and asks again; it is sent back to source (the registry) at once
 when no member holds anything it needs, or after ``retry_back_to_source`` fruitless requests in a
 row -- and in either case only while fewer than ``back_to_source_count`` peers of the swarm have
-been sent there (Dragonfly's ``backToSourceCount``, 3, and ``retryBackToSourceLimit``, 5). A peer
-sent back to source stays there until it completes; its grant is returned when it leaves.
+been sent there (Dragonfly's ``backToSourceCount``, 3, and ``retryBackToSourceLimit``, 5). A
+request counts as a retry unless the caller says otherwise (``count_miss=False``: a driver asking
+again because room freed, which Dragonfly's scheduler would not have done between its timed
+retries). A peer sent back to source stays there until it completes; its grant is returned when
+it leaves.
 
 Load is counted per scheduler, and a scheduler serves one swarm: the simulator keeps one per
-blob. Cost per decision: O((sample + origins) x pieces) numpy work.
+blob. Cost per decision: O((sample + origins) x pieces) numpy work, plus, when streaming, an
+acyclicity check confined by :class:`~regsim.registry.p2p.topo.TopologicalOrder` to the part of
+the graph between the two peers.
 """
 
 from __future__ import annotations
@@ -30,6 +45,7 @@ import numpy as np
 from .errors import P2PError
 from .peer import Member
 from .swarm import Swarm
+from .topo import TopologicalOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +62,12 @@ class Assignment:
 
 
 class Scheduler:
-    """Parent assignment for one swarm. Defaults are Dragonfly's: 4 parents from 15 sampled."""
+    """Parent assignment for one swarm. The counts default to Dragonfly's (4 parents from 15
+    sampled; 3 peers back to source, after 5 fruitless requests); ``streaming=True`` applies its
+    parent filter and acyclic graph too (module text)."""
 
     def __init__(self, swarm: Swarm, rng: np.random.Generator, *, parents: int = 4, sample: int = 15,
-                 back_to_source_count: int = 3, retry_back_to_source: int = 5) -> None:
+                 back_to_source_count: int = 3, retry_back_to_source: int = 5, streaming: bool = False) -> None:
         for name, value, low in (("parents", parents, 1), ("sample", sample, 1),
                                  ("back_to_source_count", back_to_source_count, 0),
                                  ("retry_back_to_source", retry_back_to_source, 1)):
@@ -61,11 +79,14 @@ class Scheduler:
         self.sample = sample
         self.back_to_source_count = back_to_source_count
         self.retry_back_to_source = retry_back_to_source
+        self.streaming = bool(streaming)
         self._misses: dict[Hashable, int] = {}  # fruitless assign() calls in a row
         self._sourcing: dict[Hashable, None] = {}  # peers sent back to source, in order
         self._parents: dict[Hashable, dict[Hashable, None]] = {}  # child -> ordered parent ids
-        self._children: dict[Hashable, set[Hashable]] = {}  # parent -> child ids
+        self._children: dict[Hashable, dict[Hashable, None]] = {}  # parent -> ordered child ids
         self._load: dict[Hashable, int] = {}
+        #: streaming: a numbering that keeps the acyclicity check inside a band of the graph.
+        self._topo = TopologicalOrder(self._children) if self.streaming else None
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -79,6 +100,10 @@ class Scheduler:
     def children_of(self, peer_id: Hashable) -> frozenset[Hashable]:
         return frozenset(self._children.get(peer_id, ()))
 
+    def children_in_order(self, peer_id: Hashable) -> tuple[Hashable, ...]:
+        """``peer_id``'s children in the order they were assigned (deterministic, unlike a set)."""
+        return tuple(self._children.get(peer_id, ()))
+
     @property
     def back_to_source_peers(self) -> tuple[Hashable, ...]:
         """Peers currently sent back to source, in the order they were sent."""
@@ -86,9 +111,9 @@ class Scheduler:
 
     # -- decisions ---------------------------------------------------------------------------
 
-    def assign(self, peer_id: Hashable) -> Assignment:
-        """Keep the peer's useful parents and top them up to ``parents``; see the module text for
-        when a peer without parents waits and when it is sent back to source."""
+    def assign(self, peer_id: Hashable, *, count_miss: bool = True) -> Assignment:
+        """Keep the peer's parents that can still serve it and top them up to ``parents``; see the
+        module text for when a peer without parents waits and when it is sent back to source."""
         child = self.swarm.member(peer_id)
         if child.held == self.swarm.num_pieces:
             self.release(peer_id)
@@ -101,25 +126,62 @@ class Scheduler:
         if current:
             members = [self.swarm.get(pid) for pid in current]
             present = [m for m in members if m is not None]
-            useful = dict(zip((m.peer_id for m in present), _useful(present, need)))
+            keep = dict(zip((m.peer_id for m in present), self._can_serve(peer_id, present, need)))
             for pid in list(current):
-                if not useful.get(pid, False):
+                if not keep.get(pid, False):
                     self._unlink(peer_id, pid)
         room = self.parents - len(current)
         if room > 0:
-            for parent in self._rank(peer_id, need, current)[:room]:
+            for parent in self._rank(peer_id, need, current):
+                if self.streaming and self._closes_cycle(peer_id, parent.peer_id):
+                    continue
                 self._link(peer_id, parent.peer_id)
+                room -= 1
+                if not room:
+                    break
         if current:
             self._misses.pop(peer_id, None)
             return Assignment(tuple(self.swarm.member(p) for p in current), False)
         del self._parents[peer_id]
-        misses = self._misses[peer_id] = self._misses.get(peer_id, 0) + 1
+        misses = self._misses.get(peer_id, 0) + count_miss
+        if misses:
+            self._misses[peer_id] = misses
         nobody_has_it = not self.swarm.availability[need].any()
         if (nobody_has_it or misses >= self.retry_back_to_source) and len(self._sourcing) < self.back_to_source_count:
             self._sourcing[peer_id] = None
-            del self._misses[peer_id]
+            self._misses.pop(peer_id, None)
             return Assignment((), True)
         return Assignment((), False)
+
+    def can_serve(self, peer_id: Hashable, parent_id: Hashable) -> bool:
+        """Whether ``parent_id`` may go on serving ``peer_id``: it holds a piece the peer lacks or,
+        when streaming, it is still to receive pieces the peer could then fetch (module text)."""
+        parent = self.swarm.get(parent_id)
+        if parent is None:
+            return False
+        return self._can_serve(peer_id, [parent], ~self.swarm.member(peer_id).have)[0]
+
+    def _can_serve(self, peer_id: Hashable, members: list[Member], need: np.ndarray) -> list[bool]:
+        useful = _useful(members, need)
+        if not self.streaming:
+            return useful
+        return [u or self._in_tree(m) for u, m in zip(useful, members)]
+
+    def _in_tree(self, member: Member) -> bool:
+        """Dragonfly's test of a candidate parent: a seed peer (origin), a peer that succeeded,
+        one sent back to source, or one with parents of its own -- each has, or is receiving,
+        pieces a peer may stream from it."""
+        pid = member.peer_id
+        return (member.is_origin or member.held == self.swarm.num_pieces or pid in self._sourcing
+                or bool(self._parents.get(pid)))
+
+    def _closes_cycle(self, child: Hashable, parent: Hashable) -> bool:
+        """Whether the edge parent -> child would close a cycle (``child`` is an ancestor of
+        ``parent``): never for a peer without children or a parent without parents; otherwise
+        a search bounded by :class:`~regsim.registry.p2p.topo.TopologicalOrder`."""
+        if not self._children.get(child) or not self._parents.get(parent):
+            return False
+        return self._topo.closes_cycle(parent, child)
 
     def _rank(self, peer_id: Hashable, need: np.ndarray, current: dict[Hashable, None]) -> list[Member]:
         """Sampled members and origins that could serve the peer, best first."""
@@ -134,7 +196,7 @@ class Scheduler:
                 ratios.append(used / m.slots.limit)
         if not pool:
             return []
-        useful = _useful(pool, need)
+        useful = self._can_serve(peer_id, pool, need)
         jitter = self.rng.random(len(pool)).tolist()
         # a handful of candidates: a Python sort on (load ratio, -pieces held, random) is cheapest
         order = sorted((i for i in range(len(pool)) if useful[i]), key=lambda i: (ratios[i], -pool[i].held, jitter[i]))
@@ -163,17 +225,21 @@ class Scheduler:
         orphans = sorted(self._children.get(peer_id, ()), key=repr)
         for child in orphans:
             self.release(child, peer_id)
+        if self._topo is not None:
+            self._topo.forget(peer_id)
         return orphans
 
     def _link(self, child: Hashable, parent: Hashable) -> None:
         self._parents[child][parent] = None
-        self._children.setdefault(parent, set()).add(child)
+        self._children.setdefault(parent, {})[child] = None
         self._load[parent] = self._load.get(parent, 0) + 1
+        if self._topo is not None:
+            self._topo.added(parent, child)
 
     def _unlink(self, child: Hashable, parent: Hashable) -> None:
         del self._parents[child][parent]
         kids = self._children[parent]
-        kids.discard(child)
+        del kids[child]
         if not kids:
             del self._children[parent]
         self._load[parent] -= 1
