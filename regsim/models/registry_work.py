@@ -37,15 +37,14 @@ from regsim.registry.auth import (
     TokenStore,
     TokenVerifier,
 )
-from regsim.registry.config import RegistryConfig
 from regsim.registry.descriptors import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
 from regsim.registry.digest import Digest, verify
 from regsim.registry.receipts import Kind, Receipt, WorkItem
-from regsim.registry.registry import Registry
 from regsim.scenario import Scenario
 from regsim.scenario.simulated import REAL_LIMIT_BYTES
 
 from . import ModelError
+from .registry_store import build_registry
 
 SAMPLE_BYTES = 1 << 20
 SAMPLED_NODES = 3
@@ -66,10 +65,7 @@ class RegistryWork:
         if not self.sizes:
             raise ModelError("image: no layer sizes to simulate; give image.layers or image.from")
         self.extent = 64 << 20
-        self.registry = Registry(RegistryConfig(
-            codec=reg.storage.codec, nodes=reg.storage.nodes, encryption=reg.encryption,
-            segment_size=reg.storage.segment_size, extent_size=self.extent,
-            replica_reads=reg.storage.replica_reads))
+        self.registry = build_registry(scenario, extent=self.extent)
         self._rng = np.random.default_rng(seed)
         #: (layer, turn) -> the receipt of a read of that layer; a replicated store that spreads its
         #: reads gives each copy its own template, taken in turn as the store takes its copies

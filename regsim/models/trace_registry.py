@@ -35,16 +35,15 @@ import numpy as np
 
 from regsim.registry import receipts
 from regsim.registry.cache import ImageIndex
-from regsim.registry.config import RegistryConfig
 from regsim.registry.descriptors import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
 from regsim.registry.digest import Digest, verify
 from regsim.registry.errors import BlobUnknown, RegistryError
 from regsim.registry.receipts import Receipt
-from regsim.registry.registry import Registry
 from regsim.scenario import Scenario
 from regsim.sim.rng import derive_seed
 from regsim.traces import Request, blob_sizes
 
+from .registry_store import build_registry
 from .registry_work import REAL_LIMIT_BYTES, SAMPLE_BYTES, SAMPLED_NODES, DataPlaneTooLarge, merged, scale
 
 __all__ = ["MIN_SAMPLE", "StoredBlob", "TraceRegistry", "ok", "registry_tag"]
@@ -85,13 +84,9 @@ class TraceRegistry:
     """A real registry stocked for ``requests`` (time order), and the receipts of serving them."""
 
     def __init__(self, scenario: Scenario, requests: Sequence[Request]) -> None:
-        reg = scenario.registry
         self.mode = scenario.data_plane
         self.extent = 64 << 20
-        self.registry = Registry(RegistryConfig(
-            codec=reg.storage.codec, nodes=reg.storage.nodes, encryption=reg.encryption,
-            segment_size=reg.storage.segment_size, extent_size=self.extent,
-            replica_reads=reg.storage.replica_reads))
+        self.registry = build_registry(scenario, extent=self.extent)
         self.sizes = blob_sizes(requests)
         self.blobs: dict[str, StoredBlob] = {}
         #: real digest -> trace digest, to read a real manifest's layers back as trace digests

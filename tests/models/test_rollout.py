@@ -1,5 +1,7 @@
 """The central rollout model against its closed form, with the real registry behind it."""
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -140,3 +142,19 @@ def test_a_disk_bound_rollout_from_replicas_is_faster_when_reads_spread_over_the
     # copies, the busiest disk serves ceil(40 / 3) = 14 of them: 7 s
     assert primary.kpis["makespan_s"] == pytest.approx(40 * 0.5, rel=0.01)
     assert spread.kpis["makespan_s"] == pytest.approx(14 * 0.5, rel=0.01)
+
+
+def test_the_filesystem_backend_is_the_real_store_and_prices_like_memory():
+    # registry.storage.backend reaches the real registry: fragments land in files, and the same
+    # work is recorded (so the same numbers come out)
+    fs_sc = scenario(**{"registry.storage": {"codec": "rs(4,2)", "nodes": 6, "backend": "filesystem"}})
+    mem_sc = scenario(**{"registry.storage": {"codec": "rs(4,2)", "nodes": 6}})
+    fs, mem = RegistryWork(fs_sc, seed=1), RegistryWork(mem_sc, seed=1)
+    assert fs.registry.config.backend == "filesystem" and fs.registry.config.root.is_dir()
+    assert any(p.is_file() for p in fs.registry.config.root.rglob("*"))
+    assert fs.layer_get(0).by_kind() == mem.layer_get(0).by_kind()
+    assert simulate(fs_sc, 1).kpis == simulate(mem_sc, 1).kpis
+    root = fs.registry.config.root
+    del fs
+    gc.collect()
+    assert not root.exists(), "the temporary store outlived its registry"
