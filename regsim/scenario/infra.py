@@ -146,7 +146,11 @@ def _canonical_codec(spec: object) -> str:
     try:
         return parse_codec(spec).name  # type: ignore[arg-type]
     except ConfigError as exc:
-        raise ValueError(str(exc)) from None
+        hint = ""
+        if isinstance(spec, str) and spec.count("(") > spec.count(")"):
+            # YAML splits an unquoted rs(4,2) at its comma inside a {flow: mapping}
+            hint = "; inside {...} YAML splits an unquoted codec at its comma: quote it, as in codec: \"rs(4,2)\""
+        raise ValueError(f"{exc}{hint}") from None
 
 
 #: a codec in the grammar of :func:`regsim.registry.codecs.parse.parse_codec`, in its canonical spelling.
