@@ -40,8 +40,9 @@ _ACCESS = ("registry.tls", "registry.rate_limit")
 _OPERATIONS = ("failures", "scan", "monitoring", "registry.storage.capacity")
 #: the token service (its cores, the users' password hashes, Basic credentials) of the poisson model's auth path
 _TOKEN_SERVICE = ("registry.auth.service_cores", "registry.auth.db.hash", "registry.auth.db.credentials")
-#: a rollout logs each node in once per pull and prices it on a frontend: no refreshes, no token service
-_ROLLOUT = (*_OPERATIONS, *_ACCESS, "registry.cache", *_TOKEN_SERVICE, "registry.auth.token_ttl")
+#: a rollout logs each node in once per pull and prices it on a frontend: no refreshes, no token
+#: service; and it runs until every pull completes, whatever the scenario's duration
+_ROLLOUT = (*_OPERATIONS, *_ACCESS, "registry.cache", *_TOKEN_SERVICE, "registry.auth.token_ttl", "duration")
 
 #: keys (a section stands for all of its keys) each model ignores, by model (see :func:`model_of`)
 IGNORED: dict[str, tuple[str, ...]] = {

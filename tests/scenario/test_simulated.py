@@ -15,9 +15,11 @@ TRACE_WORKLOAD = {"kind": "trace", "path": str(TRACE)}
 
 
 def raw(workload=None, **sections):
-    doc = {"name": "x", "duration": "1h", **sections}
+    doc = {"name": "x", **sections}
     if workload is not None:
         doc["workload"] = workload
+        if workload.get("kind") != "rollout":  # a rollout runs to its end: it takes no duration
+            doc = {"duration": "1h", **doc}
     return doc
 
 
@@ -225,3 +227,8 @@ def test_measuring_degraded_reads_needs_two_storage_nodes():
 def test_every_variant_of_every_shipped_scenario_is_valid(path):
     variants = expand(load_scenario(path), str(path))
     assert all(v.ok for v in variants), [v.error for v in variants if not v.ok]
+
+
+def test_a_rollout_refuses_a_duration_it_would_not_honour():
+    assert "does not simulate duration;" in problems(raw(duration="4h"))
+    assert problems(raw(POISSON, duration="4h")) == ""
