@@ -54,6 +54,8 @@ def parse_authorization(header: str | None) -> Credentials:
         if not sep:
             raise Unauthorized("Basic credentials must be 'user:password'")
         return BasicCredentials(username, password)
+    if scheme.lower() in ("bearer", "basic"):
+        raise Unauthorized(f"the Authorization header names the {scheme} scheme but carries no credentials")
     raise Unauthorized(f"unsupported Authorization scheme {scheme!r}: use Bearer or Basic")
 
 

@@ -220,3 +220,8 @@ def test_parse_authorization_header():
         with pytest.raises(Unauthorized):
             parse_authorization(bad)
     assert "pa:ss" not in repr(parse_authorization(basic)) and "abc" not in repr(BearerToken("abc"))
+    for empty in ["Basic", "Bearer  "]:
+        with pytest.raises(Unauthorized, match="scheme but carries no credentials"):
+            parse_authorization(empty)
+    with pytest.raises(Unauthorized, match="unsupported Authorization scheme 'Digest'"):
+        parse_authorization("Digest x")
