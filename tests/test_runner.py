@@ -12,6 +12,7 @@ from regsim.results import load
 from regsim.runner import (DaskExecutor, ExecutorError, LocalExecutor, NullReporter, execute_variant, make_executor,
                            plan, run_scenario)
 from regsim.runner.variant import VariantTask
+from regsim.scenario import scenario_from_dict
 from tests.results.fakes import FAILING_NODES, fake_model, flaky_model, scenario, slow_model, sweep_scenario
 
 
@@ -241,3 +242,14 @@ def test_rich_progress_counts_variants_and_failures(tmp_path):
     text = buffer.getvalue()
     assert "fake-rollout: 2 variants (1 failed)" in text and "2/2" in text
     assert not reporter.tasks  # every variant's bar was removed when it ended
+
+
+def test_a_sweep_over_a_setting_a_model_echoes_as_a_kpi_writes_one_column(tmp_path):
+    # rollouts report `data_plane` as a KPI; sweeping it must not clash with the swept column
+    doc = {"name": "planes", "cluster": {"nodes": 4}, "image": {"layers": ["1MB"]},
+           "sweep": {"data_plane": ["real", "modelled"]}}
+    run = run_scenario(scenario_from_dict(doc), out=tmp_path / "run", jobs=1, plots=False)
+    assert run.ok
+    summary = load(tmp_path / "run").summary
+    assert list(summary["data_plane"]) == ["real", "modelled"]
+    assert list(summary.columns).count("data_plane") == 1

@@ -129,7 +129,8 @@ class RegistryRequests:
         with receipts.collect() as work:
             data = self.registry.get_blob(self.work.repo, digest)
             if mode != "modelled":
-                verify(data, digest, node="frontend")
+                with receipts.suspended():  # the simulator's own check, not the registry's work
+                    verify(data, digest)
         receipt = merged(scale(work, self.work.sizes[index], self.work.sample_sizes[index], self.work.extent))
         if mode == "sampled":
             self._verified[index] += 1

@@ -134,7 +134,8 @@ class RegistryWork:
         if self.mode == "real" or (verify_bytes and self.mode == "sampled"):
             with receipts.collect() as r:
                 data = self.registry.get_blob(self.repo, self.layers[index])
-                verify(data, self.layers[index], node="frontend")
+                with receipts.suspended():  # the simulator's own check that the bytes are right, not the registry's work
+                    verify(data, self.layers[index])
             return merged(r) if self.mode == "real" else self._template(index)
         return self._template(index)
 

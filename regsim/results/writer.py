@@ -138,7 +138,8 @@ def portable_scenario(scenario: Scenario, folder: str | Path) -> tuple[dict[str,
 def write_tables(folder: str | Path, outcomes: Sequence[VariantOutcome], swept: Sequence[str]) -> list[str]:
     """Write the summary (CSV and parquet), series, samples and alerts (parquet and CSV); returns the KPI names."""
     folder = Path(folder)
-    kpis = kpi_columns(outcomes)
+    # a KPI that echoes a setting (a model's `data_plane`) is the swept column when that setting is swept
+    kpis = [k for k in kpi_columns(outcomes) if k not in swept]
     columns = summary_columns(swept, kpis)
     rows = summary_rows(outcomes, swept, kpis)
     write_summary_csv(folder / SUMMARY_CSV, columns, rows)

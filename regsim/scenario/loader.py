@@ -111,9 +111,10 @@ def parse_override(text: str, source: str = "<scenario>") -> tuple[list[str], An
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str], source: str = "<scenario>") -> dict[str, Any]:
-    """A copy of raw scenario ``data`` with each ``dotted.key=value`` override applied in turn."""
+    """A copy of raw scenario ``data`` with each ``dotted.key=value`` override applied in turn
+    (one override may be given as a plain string)."""
     out = dict(data)
-    for text in overrides:
+    for text in [overrides] if isinstance(overrides, str) else overrides:
         parts, value = parse_override(text, source)
         try:
             out = set_path(out, parts, value, root=Scenario)
@@ -231,5 +232,6 @@ def dump_yaml(data: Scenario | Mapping[str, Any], path: str | Path | None = None
         data = resolved(data)
     text = yaml.dump(dict(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text, encoding="utf-8")
     return text

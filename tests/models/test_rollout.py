@@ -158,3 +158,11 @@ def test_the_filesystem_backend_is_the_real_store_and_prices_like_memory():
     del fs
     gc.collect()
     assert not root.exists(), "the temporary store outlived its registry"
+
+
+def test_real_and_modelled_data_planes_cost_the_registry_the_same_cpu():
+    # the simulator's own digest check of real bytes is not the registry's work
+    over = {"image.layers": ["3MB", "5MB"], "cluster.nodes": 8}
+    real = simulate(scenario(**over, data_plane="real"), 1).kpis
+    modelled = simulate(scenario(**over, data_plane="modelled"), 1).kpis
+    assert real["registry_cpu_busy_s"] == pytest.approx(modelled["registry_cpu_busy_s"], rel=1e-3)

@@ -168,3 +168,12 @@ def test_resolved_is_plain_data():
             return all(plain(v) for v in value)
         return value is None or isinstance(value, (str, int, float, bool))
     assert plain(data)
+
+
+def test_one_override_may_be_a_plain_string_and_dump_makes_its_folder(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: x\n")
+    assert load_scenario(path, "cluster.nodes=10").cluster.nodes == 10
+    target = tmp_path / "results" / "x" / "run-1" / "scenario.yaml"
+    dump_yaml(load_scenario(path), target)
+    assert load_scenario(target).name == "x"
