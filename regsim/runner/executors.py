@@ -69,6 +69,16 @@ def _worker_failure(task: VariantTask, exc: BaseException) -> VariantOutcome:
     return failed_outcome(task, f"worker failed: {text}", "".join(traceback.format_exception(exc)))
 
 
+def _settle(task: VariantTask, future: Any, outcomes: dict[str, VariantOutcome], reporter: Reporter) -> None:
+    """Record the outcome of a finished ``future``: a dead or lost worker fails its variant only."""
+    try:
+        outcome = future.result()
+    except Exception as exc:  # noqa: BLE001
+        outcome = _worker_failure(task, exc)
+    outcomes[task.id] = outcome
+    reporter.end(task.id, outcome.ok)
+
+
 class Executor(ABC):
     """Runs tasks, reporting to a :class:`~.progress.Reporter`; outcomes come back in task order."""
 
@@ -140,13 +150,7 @@ class LocalExecutor(Executor):
                                      return_when=FIRST_COMPLETED)
                 self._drain(progress_queue, reporter, labels, outcomes)
                 for future in done:
-                    task = futures[future]
-                    try:
-                        outcome = future.result()
-                    except Exception as exc:  # noqa: BLE001 -- a dead worker fails its variant only
-                        outcome = _worker_failure(task, exc)
-                    outcomes[task.id] = outcome
-                    reporter.end(task.id, outcome.ok)
+                    _settle(futures[future], future, outcomes, reporter)
         except KeyboardInterrupt:
             stop_workers(pool)
             raise Interrupted(outcomes) from None
@@ -213,13 +217,7 @@ class DaskExecutor(Executor):
             outcomes: dict[str, VariantOutcome] = {}
             try:
                 for future in as_completed(futures):
-                    task = futures[future]
-                    try:
-                        outcome = future.result()
-                    except Exception as exc:  # noqa: BLE001 -- a lost worker fails its variant only
-                        outcome = _worker_failure(task, exc)
-                    outcomes[task.id] = outcome
-                    reporter.end(task.id, outcome.ok)
+                    _settle(futures[future], future, outcomes, reporter)
             except KeyboardInterrupt:
                 client.cancel(list(futures))
                 raise Interrupted(outcomes) from None
