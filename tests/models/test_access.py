@@ -18,6 +18,8 @@ from regsim.sim.calibrate import calibrate
 from regsim.sim.calibration_workloads import _tls_contexts, tls_handshake, tls_handshakes
 from regsim.sim.profile import load_profile
 
+from .helpers import build, scripted
+
 PRICE = load_profile("reference").prices
 VERIFY, HIT = PRICE["jwt_verify"].per_op_s, PRICE["jwt_cache_hit"].per_op_s
 HASH, SIGN = PRICE["password_hash"].per_op_s, PRICE["jwt_sign"].per_op_s
@@ -36,22 +38,7 @@ def scenario(**over):
         "image": {"layers": ["1MB"]},
         "workload": dict(QUIET),
     }
-    for dotted, value in over.items():
-        node = doc
-        *path, last = dotted.split(".")
-        for key in path:
-            node = node.setdefault(key, {})
-        node[last] = value
-    return scenario_from_dict(doc)
-
-
-def scripted(sc, requests, seed=1):
-    """Run ``sc`` with ``requests`` = [(time, client, kind), ...] sent by hand; the run, its requests by time."""
-    run = PoissonRun.build(sc, seed)
-    for at, client, kind in requests:
-        run.submit(kind, client, at=at)
-    run.run()
-    return run, sorted(run.requests, key=lambda r: r.start)
+    return build(doc, over)
 
 
 def load(rate, requests, seed=2, **over):

@@ -9,11 +9,11 @@ import pytest
 from regsim.models import simulate
 from regsim.models.monitoring import (LEVELS, Above, AtLeast, Consecutive, Monitor, OffHoursBurst, Observation,
                                       standard_rules)
-from regsim.models.poisson import PoissonRun
 from regsim.results import load
 from regsim.runner import run_scenario
-from regsim.scenario import scenario_from_dict
 from regsim.scenario.operations import WorkingHours
+
+from .helpers import build, scripted
 
 QUIET = {"kind": "poisson", "rate": "0.0001/s", "duration": "1s", "clients": 4, "mix": {"manifest": "100%"}}
 
@@ -23,21 +23,7 @@ def scenario(**over):
            "registry": {"frontends": 1, "cores": 4, "storage": {"codec": "replicate(3)", "nodes": 3},
                         "auth": {"mode": "db", "token_ttl": "1h"}},
            "image": {"layers": ["10MB"]}, "workload": dict(QUIET)}
-    for dotted, value in over.items():
-        node = doc
-        *path, last = dotted.split(".")
-        for key in path:
-            node = node.setdefault(key, {})
-        node[last] = value
-    return scenario_from_dict(doc)
-
-
-def scripted(sc, requests, seed=1):
-    run = PoissonRun.build(sc, seed)
-    for at, client, kind in requests:
-        run.submit(kind, client, at=at)
-    run.run()
-    return run, sorted(run.requests, key=lambda r: r.start)
+    return build(doc, over)
 
 
 # -- the rules on their own ------------------------------------------------------------------------

@@ -12,9 +12,11 @@ from regsim.models.p2p_exact import ExactPlane
 from regsim.models.p2p_flows import FluidPlane
 from regsim.models.p2p_results import kumar_ross_bound
 from regsim.models.registry_work import SAMPLED_NODES
-from regsim.scenario import ScenarioError, scenario_from_dict
+from regsim.scenario import ScenarioError
 from regsim.sim.network import Network, maxmin_rates
 from regsim.sim.topology import Topology
+
+from .helpers import build
 
 REQUIRED = ("strategy", "nodes", "pull_p50_s", "pull_p90_s", "pull_p99_s", "pull_max_s", "makespan_s",
             "registry_egress_bytes", "back_to_source_share", "peer_bytes_share")
@@ -29,13 +31,7 @@ def star(nodes=50, *, up="1Gbps", down="4Gbps", layers=("400MB",), origins=4, st
         "image": {"layers": list(layers)},
         "distribution": {"strategy": strategy, "p2p": {"piece_size": "4MiB", "origins": origins}},
     }
-    for dotted, value in over.items():
-        node = doc
-        *path, last = dotted.split(".")
-        for key in path:
-            node = node.setdefault(key, {})
-        node[last] = value
-    return scenario_from_dict(doc)
+    return build(doc, over)
 
 
 # -- ground truth ------------------------------------------------------------------------------
@@ -302,13 +298,7 @@ def racked(nodes=40, racks=4, **over):
     doc = {"name": "t", "cluster": {"nodes": nodes, "racks": racks, "node": {"nic": "10Gbps"}},
            "registry": {"egress": "1Gbps"}, "image": {"layers": ["50MB", "100MB"]},
            "distribution": {"strategy": "proxy-cache", "proxy": {"egress": "10Gbps"}}}
-    for dotted, value in over.items():
-        node = doc
-        *path, last = dotted.split(".")
-        for key in path:
-            node = node.setdefault(key, {})
-        node[last] = value
-    return scenario_from_dict(doc)
+    return build(doc, over)
 
 
 def test_proxy_caches_fetch_each_layer_once_per_rack():

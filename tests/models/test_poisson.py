@@ -19,8 +19,10 @@ from regsim.models.storage_failures import WORKER, phase_nodes
 from regsim.models.world import build_world
 from regsim.registry.blobstore import extent_key
 from regsim.registry.receipts import Kind, WorkItem
-from regsim.scenario import ScenarioError, scenario_from_dict
+from regsim.scenario import ScenarioError
 from tests.scenario.layouts import manifest_bytes, write_layout
+
+from .helpers import build
 
 MB = 1_000_000
 #: a workload that (for these seeds) sends nothing by itself: requests are scripted with submit()
@@ -37,13 +39,7 @@ def scenario(**over):
         "image": {"layers": ["40MB"]},
         "workload": dict(QUIET),
     }
-    for dotted, value in over.items():
-        node = doc
-        *path, last = dotted.split(".")
-        for key in path:
-            node = node.setdefault(key, {})
-        node[last] = value
-    return scenario_from_dict(doc)
+    return build(doc, over)
 
 
 def prepare(sc, seed=1):

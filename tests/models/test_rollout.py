@@ -11,6 +11,8 @@ from regsim.registry.receipts import Kind, Receipt, WorkItem
 from regsim.scenario import ScenarioError, scenario_from_dict
 from tests.scenario.layouts import write_layout
 
+from .helpers import build
+
 BASE = {
     "name": "t",
     "cluster": {"nodes": 40, "racks": 2, "node": {"nic": "10Gbps"}},
@@ -20,14 +22,7 @@ BASE = {
 
 
 def scenario(**over):
-    doc = {k: (dict(v) if isinstance(v, dict) else v) for k, v in BASE.items()}
-    for dotted, value in over.items():
-        node = doc
-        *path, last = dotted.split(".")
-        for key in path:
-            node = node.setdefault(key, {})
-        node[last] = value
-    return scenario_from_dict(doc)
+    return build(BASE, over)
 
 
 @pytest.mark.parametrize("nodes,layers", [(10, ["50MB"]), (40, ["20MB", "30MB"]), (120, ["5MB", "5MB", "10MB"])])

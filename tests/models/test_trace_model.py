@@ -15,8 +15,10 @@ from regsim.models.trace import BLOB_GET, TraceRun, client_nodes
 from regsim.models.trace_registry import registry_tag
 from regsim.models.world import build_world
 from regsim.registry.receipts import Kind
-from regsim.scenario import ScenarioError, scenario_from_dict
+from regsim.scenario import ScenarioError
 from regsim.traces import Request, evaluate, generate, parse_uri, read_trace, write_trace
+
+from .helpers import build
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ROOT / "tests" / "data" / "traces" / "synthetic-small.json"
@@ -66,13 +68,7 @@ def scenario(path, **over):
                      "cache": {"policy": "lru", "capacity": "10MB"}},
         "workload": {"kind": "trace", "path": str(path)},
     }
-    for dotted, value in over.items():
-        node = doc
-        *keys, last = dotted.split(".")
-        for key in keys:
-            node = node.setdefault(key, {})
-        node[last] = value
-    return scenario_from_dict(doc)
+    return build(doc, over)
 
 
 def replay(path, seed=1, **over):
