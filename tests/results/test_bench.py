@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import time
 
 import pytest
 
@@ -14,20 +13,13 @@ from regsim.runner import run_scenario
 from regsim.scenario import expand
 
 from .fakes import scenario
+from tests.timing import best_of
 
 #: a whole in-process run without plots (plan, execute, tables, meta, report) against expanding its sweep alone
 RUN_TARGET = 2.0
 #: summary.csv with its exact cell formatting against csv.writer on the same values
 CSV_TARGET = 2.0
 
-
-def _best_of(fn, repeat=5):
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def trivial_model(s, seed, progress):
@@ -41,7 +33,7 @@ def test_the_runner_adds_little_to_expanding_the_sweep(benchmark, tmp_path):
     run = benchmark.pedantic(lambda: run_scenario(s, out=next(folders), model=trivial_model, plots=False),
                              rounds=3, iterations=1)
     assert run.ok and len(run.outcomes) == 200
-    raw = _best_of(lambda: expand(s), repeat=3)
+    raw = best_of(lambda: expand(s), repeat=3)
     ours = benchmark.stats.stats.min
     ratio = ours / raw
     print(f"\nrun: {ours / 200 * 1e6:.0f} us/variant; expand alone {raw / 200 * 1e6:.0f} us/variant; "
@@ -61,7 +53,7 @@ def test_summary_csv_costs_little_more_than_csv_writer(benchmark, tmp_path):
             writer.writerow(columns)
             writer.writerows(rows)
 
-    base = _best_of(raw)
+    base = best_of(raw)
     ours = benchmark.stats.stats.min
     ratio = ours / base
     print(f"\nsummary.csv: {ours * 1e3:.1f} ms for 2000 x 23; csv.writer {base * 1e3:.1f} ms; "

@@ -3,7 +3,6 @@ with many KPIs, most of them constant, gets few figures."""
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pandas as pd
@@ -17,6 +16,7 @@ from regsim.results.plots import plot_all
 from regsim.runner import run_scenario
 
 from .fakes import scenario
+from tests.timing import best_of
 
 #: one of our figures (units, scales, fitted margins, legend) against a bare figure with one line, saved
 FIGURE_TARGET = 2.5
@@ -33,14 +33,6 @@ def wide_model(s, seed, progress=None):
     series = pd.DataFrame({"time_s": times, "metric": "throughput_bytes_s", "value": rng.random(200) * 1e9})
     return VariantResult(kpis=kpis, series=series, samples={"pull_time_s": rng.lognormal(0, 1, 200)}, events=1)
 
-
-def _best_of(fn, repeat=3):
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 @pytest.mark.benchmark
@@ -60,7 +52,7 @@ def test_a_figure_costs_little_more_than_a_bare_one(benchmark, tmp_path):
             fig.add_subplot().plot([0, 1, 2, 3], [1, 3, 2, 4], marker="o")
             fig.savefig(tmp_path / f"bare{i}.png")
 
-    raw = _best_of(bare)
+    raw = best_of(bare, repeat=3)
     ours = benchmark.stats.stats.min
     ratio = ours / raw
     print(f"\n{len(made)} figures (every KPI against every key: {every_pair}); {ours / len(made) * 1e3:.0f} ms "

@@ -1,22 +1,13 @@
 """Speed of sweep expansion, against plain pydantic validation of the same scenarios."""
 
-import time
-
 import pytest
 
 from regsim.scenario import Scenario, expand, resolved, scenario_from_dict
+from tests.timing import best_of
 
 #: expanding a variant (resolve, set the swept keys, validate, check) against validating it alone
 TARGET_RATIO = 4.0
 
-
-def _best_of(fn, repeat=5):
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 @pytest.mark.benchmark
@@ -26,7 +17,7 @@ def test_expand_costs_a_few_validations_per_variant(benchmark):
     variants = benchmark(expand, scenario)
     assert len(variants) == 200 and all(v.ok for v in variants)
     data = [resolved(v.scenario) for v in variants]
-    raw = _best_of(lambda: [Scenario.model_validate(d) for d in data])
+    raw = best_of(lambda: [Scenario.model_validate(d) for d in data])
     ours = benchmark.stats.stats.min
     ratio = ours / raw
     print(f"\nexpand: {ours / 200 * 1e6:.0f} us/variant; plain validation {raw / 200 * 1e6:.0f} us; "
