@@ -16,11 +16,11 @@ import simpy
 
 from regsim.registry import receipts
 from regsim.registry.blobstore import extent_key
-from regsim.registry.digest import Digest, verify
+from regsim.registry.digest import Digest
 from regsim.registry.receipts import Kind, Receipt
 
 from .monitoring import STORAGE, Monitor
-from .registry_work import SAMPLE_BYTES, SAMPLED_NODES, RegistryWork, merged, on_frontend, scale
+from .registry_work import SAMPLE_BYTES, SAMPLED_NODES, RegistryWork, check_bytes, merged, on_frontend, scale
 from .storage_failures import StorageFailures, readable
 
 if TYPE_CHECKING:
@@ -129,8 +129,7 @@ class RegistryRequests:
         with receipts.collect() as work:
             data = self.registry.get_blob(self.work.repo, digest)
             if mode != "modelled":
-                with receipts.suspended():  # the simulator's own check, not the registry's work
-                    verify(data, digest)
+                check_bytes(data, digest)
         receipt = merged(scale(work, self.work.sizes[index], self.work.sample_sizes[index], self.work.extent))
         if mode == "sampled":
             self._verified[index] += 1
