@@ -156,8 +156,8 @@ def test_a_size_in_bits_is_refused_with_a_byte_spelling_that_works(n, prefix, un
 @settings(max_examples=40, deadline=None)  # the first example imports the scenario package
 @given(st.floats(min_value=1, max_value=1e13, allow_nan=False))
 def test_scenario_formatters_write_rates_that_read_back_exactly(r):
-    from regsim.scenario.quantities import format_byte_rate
-    from regsim.scenario.quantities import format_rate as exact_rate
+    from regsim.spec.quantities import format_byte_rate
+    from regsim.spec.quantities import format_rate as exact_rate
 
     for text in (exact_rate(r), format_byte_rate(r)):
         assert parse_rate(text) == r, text

@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..imports import OciLayout, import_image, layer_sizes, write_scenario_image
+    from ..registry.oci_layout import OciLayout, import_image, layer_sizes
+    from ..scenario.image_file import write_scenario_image
     from ..registry.registry import Registry
     from ..registry.config import RegistryConfig
     from . import UserError

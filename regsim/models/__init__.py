@@ -18,7 +18,7 @@ import pkgutil
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .result import VariantResult
+from .core.result import VariantResult
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -71,7 +71,7 @@ def discover() -> dict[str, Model]:
     global _discovered
     if not _discovered:
         _discovered = True
-        for info in pkgutil.iter_modules(__path__, prefix=f"{__name__}."):
+        for info in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
             if info.name.rsplit(".", 1)[-1] in ("result",) or info.name.rsplit(".", 1)[-1].startswith("_"):
                 continue
             try:

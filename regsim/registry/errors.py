@@ -7,7 +7,20 @@ HTTP layer can answer with the spec's body and status without a lookup table of 
 from __future__ import annotations
 
 
-class RegistryError(Exception):
+class RegsimError(Exception):
+    """The root of every error regsim raises on purpose (re-exported as :mod:`regsim.errors`).
+
+    It lives here, in the lowest layer, so that every layer can subclass it while the registry
+    still imports nothing else of regsim.
+    """
+
+
+class UserError(RegsimError):
+    """Bad input from the person running regsim (a file, a key, a value, a path): the command line
+    prints the message on one line and exits with 2, without a traceback."""
+
+
+class RegistryError(RegsimError):
     """Base of every error the registry raises on purpose."""
 
     code = "UNKNOWN"

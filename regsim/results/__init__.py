@@ -21,7 +21,7 @@ from .report import render, report_text
 from .schema import SCHEMA_VERSION, ResultsError
 from .writer import ResultsWriter, portable_scenario, run_id_for, write_tables
 
-_LAZY = {"plot_all": "plots"}
+_LAZY = {"plot_all": "plotting.folder"}
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..models.result import VariantResult
+from ..models.core.result import VariantResult
 
 __all__ = ["VariantOutcome"]
 

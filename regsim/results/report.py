@@ -19,7 +19,7 @@ import pandas as pd
 from ..units import format_size
 from .labels import quantity, short_key
 from .load import Results, load
-from .plotplan import (NEAR_CONSTANT, KpiPlan, bound_names, constant_series, plan_kpis, succeeded, value_labels,
+from .plotting.plan import (NEAR_CONSTANT, KpiPlan, bound_names, constant_series, plan_kpis, succeeded, value_labels,
                        variant_label)
 from .schema import PLOTS, REPORT, ResultsError
 
@@ -248,7 +248,7 @@ def render(path: str | Path, *, plots: bool = True) -> Path:
     """(Re)write the plots and ``report.md`` of the results folder at ``path``; the report's path."""
     r = load(path)
     if plots:
-        from .plots import plot_all  # matplotlib: loaded only to draw
+        from .plotting.folder import plot_all  # matplotlib: loaded only to draw
 
         made = plot_all(r)
     else:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..models.result import ALERT_COLUMNS, SERIES_COLUMNS
+from ..models.core.result import ALERT_COLUMNS, SERIES_COLUMNS
 from .outcome import VariantOutcome
 
 __all__ = ["alerts_frame", "format_cell", "kpi_columns", "samples_frame", "series_frame", "summary_columns",

@@ -5,7 +5,7 @@
     run = run_scenario(scenario, dask="local")       # a Dask LocalCluster (or "tcp://scheduler:8786")
 """
 
-from .executors import DaskExecutor, Executor, ExecutorError, LocalExecutor, make_executor
+from .pools import DaskExecutor, Executor, ExecutorError, LocalExecutor, make_executor
 from .interrupt import Interrupted, RunInterrupted
 from .progress import NullReporter, Reporter, RichReporter, reporter_for
 from .run import RunResult, plan, run_scenario

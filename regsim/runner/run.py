@@ -23,7 +23,7 @@ from pathlib import Path
 from ..models import Model, lookup, model_name
 from ..results import Results, ResultsWriter, VariantOutcome, load, render
 from ..scenario import Scenario, expand
-from .executors import Executor, make_executor
+from .pools import Executor, make_executor
 from .interrupt import RunInterrupted
 from .progress import Reporter, reporter_for
 from .variant import VariantTask, execute_variant

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .paths import keys_at, show_path, suggest
-from .traffic import WORKLOAD_KINDS
+from regsim.spec.traffic import WORKLOAD_KINDS
 
 _MAX_SHOWN = 80
 

@@ -20,11 +20,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
-from .base import Section, base_dir
-from .infra import Cluster, RegistrySpec, cross_field
-from .operations import Monitoring, Scan
-from .quantities import Count, Duration, format_duration
-from .traffic import Closed, Distribution, Failures, Image, Poisson, Rollout, Workload
+from regsim.spec.base import Section, base_dir
+from regsim.spec.infra import Cluster, RegistrySpec, cross_field
+from regsim.spec.operations import Monitoring, Scan
+from regsim.spec.quantities import Count, Duration, format_duration
+from regsim.spec.traffic import Closed, Distribution, Failures, Image, Poisson, Rollout, Workload
 
 PROFILES = ("reference", "live")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

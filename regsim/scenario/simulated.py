@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .base import Section
+from regsim.spec.base import Section
 from .errors import Problem
 from .paths import show_path, split_path
 

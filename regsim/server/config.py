@@ -42,7 +42,7 @@ from ..registry.codecs.parse import parse_codec
 from ..registry.config import RegistryConfig
 from ..registry.errors import ConfigError
 from ..scenario.errors import Problem, problems_from_validation, show_value
-from ..scenario.infra import CodecSpec, cross_field
+from ..spec.infra import CodecSpec, cross_field
 from ..scenario.loader import parse_yaml
 from ..scenario.paths import suggest
 

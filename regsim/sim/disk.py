@@ -5,7 +5,7 @@ queue depth of one the device serves one request at a time, so concurrent reads 
 other exactly as on a spinning disk (raise ``queue_depth`` for an SSD that overlaps requests; each
 slot then runs at the full bandwidth, which is an upper bound, not a sharing model).
 
-A disk can fail and be repaired (driven by :mod:`regsim.sim.failures` or by a scenario). While
+A disk can fail and be repaired (driven by :mod:`regsim.sim.failure_processes` or by a scenario). While
 failed it refuses new I/O, and failing aborts I/O in flight and in the queue: every such caller
 gets :class:`DiskFailed`, at the simulated moment of the failure, not when its I/O would have
 ended.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from regsim.models.poisson import PoissonRun
+from regsim.models.requests.run import PoissonRun
 from regsim.scenario import Scenario, scenario_from_dict
 
 

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regsim.models import simulate
-from regsim.models.access import NETWORK_TIMEOUT_S, TokenBucket
-from regsim.models.auth_path import AUTH_HOST
-from regsim.models.poisson import PoissonRun
+from regsim.models.requests.access import NETWORK_TIMEOUT_S, TokenBucket
+from regsim.models.requests.auth_path import AUTH_HOST
+from regsim.models.requests.run import PoissonRun
 from regsim.registry.auth import TokenVerifier
 from regsim.scenario import ScenarioError, scenario_from_dict
 from regsim.sim.calibrate import calibrate

@@ -7,11 +7,11 @@ import time
 import pytest
 
 from regsim.models import simulate
-from regsim.models.monitoring import (LEVELS, Above, AtLeast, Consecutive, Monitor, OffHoursBurst, Observation,
+from regsim.models.requests.monitoring import (LEVELS, Above, AtLeast, Consecutive, Monitor, OffHoursBurst, Observation,
                                       standard_rules)
 from regsim.results import load
 from regsim.runner import run_scenario
-from regsim.scenario.operations import WorkingHours
+from regsim.spec.operations import WorkingHours
 
 from .helpers import build, scripted
 

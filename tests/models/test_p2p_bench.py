@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import simpy
 
-from regsim.models.p2p import simulate_p2p
+from regsim.models.rollout.p2p import simulate_p2p
 
 from .test_p2p_model import star
 
@@ -32,7 +32,7 @@ SLACK = 0.8
 _CHILD = """
 import json, resource, sys, time
 from regsim.scenario import load_scenario
-from regsim.models.p2p import simulate_p2p
+from regsim.models.rollout.p2p import simulate_p2p
 sc = load_scenario(sys.argv[1], sys.argv[2:])
 t, c = time.perf_counter(), time.process_time()
 r = simulate_p2p(sc, sc.seed)

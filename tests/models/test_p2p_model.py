@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regsim.models import ModelError, simulate
-from regsim.models.p2p import P2PRun, simulate_p2p
-from regsim.models.p2p_exact import ExactPlane
-from regsim.models.p2p_flows import FluidPlane
-from regsim.models.p2p_results import kumar_ross_bound
-from regsim.models.registry_work import SAMPLED_NODES
+from regsim.models.rollout.p2p import P2PRun, simulate_p2p
+from regsim.models.rollout.plane_exact import ExactPlane
+from regsim.models.rollout.planes import FluidPlane
+from regsim.models.rollout.kpis import kumar_ross_bound
+from regsim.models.core.work import SAMPLED_NODES
 from regsim.scenario import ScenarioError
 from regsim.sim.network import Network, maxmin_rates
 from regsim.sim.topology import Topology

@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regsim.models import ModelError, simulate
-from regsim.models.access_report import answer_rate, arrival_rate
-from regsim.models.poisson import PoissonRun
-from regsim.models.poisson_report import poisson_result
-from regsim.models.registry_work import RegistryWork
-from regsim.models.replay import Replay
-from regsim.models.storage_failures import WORKER, phase_nodes
-from regsim.models.world import build_world
+from regsim.models.requests.access_report import answer_rate, arrival_rate
+from regsim.models.requests.run import PoissonRun
+from regsim.models.requests.report import poisson_result
+from regsim.models.core.work import RegistryWork
+from regsim.models.core.replay import Replay
+from regsim.models.requests.storage_failures import WORKER, phase_nodes
+from regsim.models.core.world import build_world
 from regsim.registry.blobstore import extent_key
 from regsim.registry.receipts import Kind, WorkItem
 from regsim.scenario import ScenarioError

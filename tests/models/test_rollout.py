@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from regsim.models import simulate
-from regsim.models.registry_work import RegistryWork, merged, scale
+from regsim.models.core.work import RegistryWork, merged, scale
 from regsim.registry.receipts import Kind, Receipt, WorkItem
 from regsim.scenario import ScenarioError, scenario_from_dict
 from tests.scenario.layouts import write_layout

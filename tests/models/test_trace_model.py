@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regsim.models import simulate
-from regsim.models.trace import BLOB_GET, TraceRun, client_nodes
-from regsim.models.trace_registry import registry_tag
-from regsim.models.world import build_world
+from regsim.models.trace.run import BLOB_GET, TraceRun, client_nodes
+from regsim.models.trace.trace_store import registry_tag
+from regsim.models.core.world import build_world
 from regsim.registry.receipts import Kind
 from regsim.scenario import ScenarioError
 from regsim.traces import Request, evaluate, generate, parse_uri, read_trace, write_trace

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from regsim.results.charts import Variants, cdf_figure, kpi_figure, series_figure
-from regsim.results.plotplan import MAX_VARIANT_LINES, KpiChart, VariantPanels, bound_names, value_labels
+from regsim.results.plotting.charts import Variants, cdf_figure, kpi_figure, series_figure
+from regsim.results.plotting.plan import MAX_VARIANT_LINES, KpiChart, VariantPanels, bound_names, value_labels
 
 
 def _ok(**columns) -> pd.DataFrame:

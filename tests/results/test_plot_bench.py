@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from regsim.models import VariantResult
 from regsim.results import load
-from regsim.results.plots import plot_all
+from regsim.results.plotting.folder import plot_all
 from regsim.runner import run_scenario
 
 from .fakes import scenario

@@ -7,7 +7,7 @@ import itertools
 import pandas as pd
 import pytest
 
-from regsim.results.plotplan import (KpiChart, bound_names, constant_series, plan_kpis, variant_label,
+from regsim.results.plotting.plan import (KpiChart, bound_names, constant_series, plan_kpis, variant_label,
                                      variant_panels)
 
 

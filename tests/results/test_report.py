@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from regsim.results import load, render
-from regsim.results.plots import plot_all, plot_kpis, slug
+from regsim.results.plotting.folder import plot_all, plot_kpis, slug
 from regsim.results.report import fmt, markdown_table
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from regsim.scenario.quantities import (
+from regsim.spec.quantities import (
     ByteRate,
     Count,
     Duration,

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from regsim.scenario import Scenario, ScenarioError, dump_yaml, load_scenario, parse_yaml, resolved, scenario_from_dict
-from regsim.scenario.base import Section
+from regsim.spec.base import Section
 from regsim.scenario.paths import _alternatives, _field_type, _fields, _model, resolve, split_path
-from regsim.scenario.traffic import Poisson, Rollout, Trace
+from regsim.spec.traffic import Poisson, Rollout, Trace
 
 from .layouts import manifest_bytes
 

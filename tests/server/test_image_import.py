@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from regsim.cli import main
-from regsim.imports import LayoutError, OciLayout, import_image, layer_sizes, write_scenario_image
+from regsim.registry.oci_layout import LayoutError, OciLayout, import_image, layer_sizes
+from regsim.scenario.image_file import write_scenario_image
 from regsim.registry.config import RegistryConfig
 from regsim.registry.descriptors import OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST
 from regsim.registry.errors import ConfigError

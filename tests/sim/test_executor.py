@@ -9,7 +9,7 @@ from regsim.registry.receipts import Kind, Receipt, WorkItem
 from regsim.sim.cpu import HostCPU
 from regsim.sim.database import DatabaseServer
 from regsim.sim.disk import Disk, DiskFailed
-from regsim.sim.executor import ReceiptExecutor, UnroutableItem
+from regsim.sim.receipt_executor import ReceiptExecutor, UnroutableItem
 from regsim.sim.profile import CostProfile, Price
 from regsim.sim.tee import TeeModel
 

@@ -7,7 +7,7 @@ import pytest
 import simpy
 
 from regsim.sim.disk import Disk
-from regsim.sim.failures import YEAR_S, FailureEvent, FailureInjector, Repair, afr_to_rate, rate_to_afr
+from regsim.sim.failure_processes import YEAR_S, FailureEvent, FailureInjector, Repair, afr_to_rate, rate_to_afr
 from regsim.sim.rng import RunRandom
 
 

@@ -6,7 +6,7 @@ import simpy
 from regsim.registry.receipts import Kind, Receipt, WorkItem
 from regsim.sim.cpu import HostCPU
 from regsim.sim.disk import Disk
-from regsim.sim.executor import ReceiptExecutor
+from regsim.sim.receipt_executor import ReceiptExecutor
 from regsim.sim.profile import load_profile
 from regsim.sim.tee import DEFAULTS, TeeModel
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ..failures import YEAR_S
+from ..failure_processes import YEAR_S
 from ..rng import RunRandom
 from .binomial import backblaze_p_loss
 from .chain import PARALLEL, SERIAL, StripeChain, check_horizon

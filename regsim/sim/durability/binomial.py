@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 
-from ..failures import YEAR_S
+from ..failure_processes import YEAR_S
 from .chain import check_codec, check_horizon, check_repair_time
 
 

@@ -6,7 +6,7 @@ are lost (replication: ``n`` copies, ``m = n - 1``; an MDS code such as Reed-Sol
 from state ``m`` loses the data, an absorbing state.
 
 - Failures: each of the ``n - i`` working disks fails at rate ``lambda`` (exponential lifetimes,
-  the engine's :func:`~regsim.sim.failures.afr_to_rate`), so the failure rate out of state ``i``
+  the engine's :func:`~regsim.sim.failure_processes.afr_to_rate`), so the failure rate out of state ``i``
   is ``(n - i) * lambda``.
 - Repairs: ``serial`` repair rebuilds one disk at a time at rate ``mu`` whatever the number failed
   (one repair crew, one rebuild stream); ``parallel`` repair rebuilds all ``i`` failed disks at
@@ -24,7 +24,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ..failures import afr_to_rate
+from ..failure_processes import afr_to_rate
 
 SERIAL, PARALLEL = "serial", "parallel"
 REPAIR_MODES = (SERIAL, PARALLEL)

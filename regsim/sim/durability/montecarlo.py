@@ -4,9 +4,9 @@ Two simulators of the same stripe (see :mod:`.chain`), each seeded through the r
 :class:`~regsim.sim.rng.RunRandom`:
 
 - :func:`simulate_simpy` runs every stripe-year as a SimPy model on the engine's own failure
-  machinery: disks with exponential lifetimes at :func:`~regsim.sim.failures.afr_to_rate`, repair
-  times drawn by :class:`~regsim.sim.failures.Repair`. Parallel repair is exactly the
-  :class:`~regsim.sim.failures.FailureInjector` (every failed disk repairs on its own); serial
+  machinery: disks with exponential lifetimes at :func:`~regsim.sim.failure_processes.afr_to_rate`, repair
+  times drawn by :class:`~regsim.sim.failure_processes.Repair`. Parallel repair is exactly the
+  :class:`~regsim.sim.failure_processes.FailureInjector` (every failed disk repairs on its own); serial
   repair queues failed disks for a single repair crew, a ``simpy.Resource`` of capacity one,
   which the injector cannot express. Exponential repair makes it the Markov chain; ``fixed``
   repair shows what the exponential assumption changes. Costs ~0.1 ms per stripe-year.
@@ -25,7 +25,7 @@ from collections.abc import Generator
 import numpy as np
 import simpy
 
-from ..failures import FailureInjector, Repair
+from ..failure_processes import FailureInjector, Repair
 from ..rng import RunRandom
 from .chain import PARALLEL, StripeChain, check_horizon
 from .stats import Estimate, check_trials, proportion, z_value

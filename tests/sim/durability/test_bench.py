@@ -10,7 +10,7 @@ import pytest
 from regsim.sim.durability.chain import StripeChain
 from regsim.sim.durability.importance import importance_sample
 from regsim.sim.durability.montecarlo import simulate_simpy, simulate_vectorised
-from regsim.sim.failures import YEAR_S
+from regsim.sim.failure_processes import YEAR_S
 from regsim.sim.rng import RunRandom
 
 CHAIN = StripeChain.from_afr(6, 4, 0.5, 7 * 86400.0)

@@ -7,7 +7,7 @@ import pytest
 from regsim.sim.durability.binomial import backblaze_p_loss, window_loss_probability
 from regsim.sim.durability.chain import StripeChain
 from regsim.sim.durability.markov import p_loss
-from regsim.sim.failures import YEAR_S
+from regsim.sim.failure_processes import YEAR_S
 
 DAY = 86400.0
 

@@ -7,7 +7,7 @@ import pytest
 
 from regsim.sim.durability import durability
 from regsim.sim.durability.chain import StripeChain
-from regsim.sim.failures import afr_to_rate
+from regsim.sim.failure_processes import afr_to_rate
 
 
 def test_rates_of_serial_and_parallel_repair():

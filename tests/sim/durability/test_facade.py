@@ -3,7 +3,7 @@
 import pytest
 
 from regsim.sim.durability import COLUMNS, IMPORTANCE, PLAIN, durability, nines
-from regsim.sim.failures import YEAR_S
+from regsim.sim.failure_processes import YEAR_S
 
 DAY = 86400.0
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from regsim.sim.durability import durability
 from regsim.sim.durability import markov
 from regsim.sim.durability.chain import StripeChain
-from regsim.sim.failures import YEAR_S
+from regsim.sim.failure_processes import YEAR_S
 
 DAY = 86400.0
 

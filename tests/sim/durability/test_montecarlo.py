@@ -5,7 +5,7 @@ import pytest
 from regsim.sim.durability.chain import StripeChain
 from regsim.sim.durability.markov import p_loss
 from regsim.sim.durability.montecarlo import simulate_simpy, simulate_vectorised, trials_needed
-from regsim.sim.failures import YEAR_S
+from regsim.sim.failure_processes import YEAR_S
 from regsim.sim.rng import RunRandom
 
 WEEK = 7 * 86400.0

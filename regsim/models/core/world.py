@@ -1,0 +1,115 @@
+"""The simulated platform of one variant, built from its scenario.
+
+Cluster nodes sit in racks behind top-of-rack switches; the registry site is one more rack
+holding the frontends (which share the registry's egress), the storage nodes (named ``s0``..., as
+the registry names them in its receipts) and the database. Every host gets CPU cores priced by
+the run's cost profile (transformed by the TEE model when the registry runs in one), storage
+nodes get disks, and one :class:`ReceiptExecutor` turns the real registry's receipts into time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import simpy
+
+from regsim.scenario import Scenario
+from regsim.sim.cpu import HostCPU
+from regsim.sim.database import DatabaseServer
+from regsim.sim.disk import Disk
+from regsim.sim.receipt_executor import ReceiptExecutor
+from regsim.sim.network import Network
+from regsim.sim.profile import CostProfile, load_profile
+from regsim.sim.rng import RunRandom
+from regsim.sim.tee import TeeModel
+from regsim.sim.topology import Topology
+
+REGISTRY_RACK = "registry"
+DATABASE = "db"
+
+
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it processes (for events/s in run metadata)."""
+
+    def __init__(self, initial_time: float = 0) -> None:
+        super().__init__(initial_time)
+        self.events = 0
+
+    def step(self) -> None:
+        self.events += 1
+        super().step()
+
+
+@dataclass
+class World:
+    env: CountingEnvironment
+    rr: RunRandom
+    topology: Topology
+    net: Network
+    profile: CostProfile
+    executor: ReceiptExecutor
+    nodes: list[str]
+    frontends: list[str]
+    storage: list[str]
+    cpus: dict[str, HostCPU] = field(default_factory=dict)
+    disks: dict[str, Disk] = field(default_factory=dict)
+    database: DatabaseServer | None = None
+    tee: TeeModel | None = None
+    node_rack: dict[str, int] = field(default_factory=dict)
+
+
+def build_world(scenario: Scenario, seed: int, *, coalesce_s: float = 0.0) -> World:
+    cluster, reg = scenario.cluster, scenario.registry
+    env = CountingEnvironment()
+    topo = Topology(hop_latency=cluster.latency.host)
+    nodes: list[str] = []
+    node_rack: dict[str, int] = {}
+    width = len(str(cluster.nodes - 1))
+    for r, size in enumerate(cluster.rack_sizes()):
+        rack = f"rack{r}"
+        topo.add_rack(rack, uplink=cluster.rack_uplink.capacity(size, cluster.node.nic.up),
+                      latency=cluster.latency.core)
+        for _ in range(size):
+            name = f"node{len(nodes):0{width}d}"
+            topo.add_host(name, rack=rack, nic_up=cluster.node.nic.up, nic_down=cluster.node.nic.down,
+                          cores=cluster.node.cores, disk_read=cluster.node.disk.read,
+                          disk_write=cluster.node.disk.write)
+            nodes.append(name)
+            node_rack[name] = r
+
+    storage_spec = reg.storage
+    per_frontend = reg.egress / reg.frontends
+    site_uplink = reg.egress + storage_spec.nodes * storage_spec.nic.up
+    topo.add_rack(REGISTRY_RACK, uplink=site_uplink, latency=cluster.latency.core + reg.latency)
+    frontends = [f"fe{i}" for i in range(reg.frontends)]
+    for name in frontends:
+        topo.add_host(name, rack=REGISTRY_RACK, nic_up=per_frontend, nic_down=per_frontend, cores=reg.cores)
+    storage = [f"s{i}" for i in range(storage_spec.nodes)]
+    for name in storage:
+        topo.add_host(name, rack=REGISTRY_RACK, nic_up=storage_spec.nic.up, nic_down=storage_spec.nic.down,
+                      disk_read=storage_spec.disk.read, disk_write=storage_spec.disk.write)
+    topo.add_host(DATABASE, rack=REGISTRY_RACK, nic=storage_spec.nic.up)
+
+    profile = load_profile(scenario.profile)
+    net = Network(env, topo, coalesce_s=coalesce_s)
+    cpus = {name: HostCPU(env, topo.host(name).cores, profile, name=name) for name in frontends + storage}
+    disks = {name: Disk(env, topo.host(name).disk_read, topo.host(name).disk_write, name=name) for name in storage}
+    database = None
+    if reg.auth.mode == "db":
+        database = DatabaseServer(env, pool_size=reg.auth.db.pool, query_s=_query_s(profile),
+                                  network_latency_s=reg.auth.db.latency)
+    tee = None
+    if reg.tee.enabled:
+        tee = TeeModel.for_kind(reg.tee.kind, **reg.tee.overrides.model_kwargs())
+    executor = ReceiptExecutor(env, cpus=cpus, disks=disks, network=net, profile=profile, database=database,
+                               tee=tee, default_node=frontends[0], parallel_transfers=True,
+                               tee_nodes=frontends + storage if tee else None,
+                               working_set_bytes=reg.tee.working_set if tee else 0)
+    return World(env, RunRandom(seed), topo, net, profile, executor, nodes, frontends, storage, cpus, disks,
+                 database, tee, node_rack)
+
+
+def _query_s(profile: CostProfile) -> float:
+    """Service time of one indexed look-up on the database server (the profile's, else 100 us)."""
+    price = profile.prices.get("db_query")
+    return price.per_op_s if price is not None and price.per_op_s else 100e-6

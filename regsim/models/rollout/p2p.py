@@ -1,0 +1,311 @@
+"""Peer-to-peer rollouts: ``p2p-swarm`` (tracker, rarest-first) and ``p2p-scheduler`` (assigned parents).
+
+The control plane runs for real, as in the central model: every node logs in (a token per node),
+GETs the manifest and has each layer's blob authorised by the registry, each request priced on a
+frontend. Then the node joins one swarm per layer and downloads it in pieces from other nodes and
+from the origins, decided by the real agents, tracker or scheduler of :mod:`regsim.registry.p2p`
+and moved by a data plane of :mod:`.p2p_flows` (see :mod:`.p2p_swarm` for the connections).
+
+- **Origins** are hosts beside the registry with the nodes' NIC. They are *preheated*: each pulls
+  every layer from the registry when the image is pushed (Kraken's origins receive the push,
+  Dragonfly preheats its seed peers), a real registry read priced on the simulated platform
+  before the rollout starts; ``origin_preheat_s`` says how long it took, and the rollout's clock
+  starts after it.
+- **Upload slots** (``distribution.p2p.upload_slots``) are per swarm, as Kraken limits connections
+  per torrent: a host uploads each layer to at most that many peers at once; its NIC is shared by
+  all. A tracker-driven peer downloads from at most as many sources per layer, each connection
+  pipelining :data:`PIPELINE` pieces (Kraken's default); a scheduler-driven one from its
+  ``parents``, a piece at a time from each (Dragonfly requests pieces one by one), so that the
+  scheduler's count of a parent's children and its upload slots are the same thing. The
+  scheduler applies Dragonfly's parent filter (``streaming``: a parent that is itself still
+  downloading qualifies, and its children take its pieces as they land) and keeps the parent
+  graph acyclic, as Dragonfly's DAG does; a peer left without parents asks again every
+  :data:`RETRY_INTERVAL` (Dragonfly's ``retryInterval``).
+- **Pieces** of ``distribution.p2p.piece_size`` are scheduled one by one while the run needs at
+  most ``max_arrivals`` piece arrivals (nodes x pieces of every layer); a larger run has its
+  pieces grouped into runs of consecutive pieces, as few as keep it within that budget
+  (``sim_piece_bytes`` says the unit used; docs/p2p.md states what grouping changes). Cost thus
+  grows with nodes x pieces up to the budget and no further.
+- **Data plane** (``data_plane``): ``modelled`` moves no bytes; ``real`` moves and verifies every
+  piece's bytes, read from the serving agent or origin; ``sampled`` moves none in the swarm but
+  replays the first :data:`SAMPLED_NODES` nodes' layers for real when they complete -- real bytes
+  read from the registry by an origin, handed piece by piece to an agent that verifies each piece
+  and the assembled blob.
+
+Bounds in the KPIs: ``central_bound_s`` = N*F/u_registry; ``kumar_ross_bound_s`` =
+max(F/u_s, F/d_min, N*F/(u_s + sum u_i)) with u_s the origins' (and seeders') upload.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from regsim.registry import receipts
+from regsim.registry.p2p import Agent, MetaInfo, Origin, Scheduler, Swarm, Tracker
+from regsim.scenario import Scenario
+
+from regsim.models import ModelError
+from .plane_exact import ExactPlane
+from .planes import ROUNDS, FluidPlane
+from .kpis import p2p_result
+from .peers import Layer, Peer
+from .swarm import SwarmDriver
+from .layer_fetch import fetch_layer, range_work
+from regsim.models.core.work import SAMPLED_NODES, RegistryWork
+from regsim.models.core.replay import Replay, combine
+from regsim.models.core.result import VariantResult
+from .central import register_strategy
+from regsim.models.core.world import REGISTRY_RACK, build_world
+
+#: most piece arrivals (nodes x pieces) a run simulates; beyond it pieces are grouped into runs.
+MAX_ARRIVALS = 700_000
+#: pieces a connection asks for per agent decision (Kraken's default pipeline limit).
+PIPELINE = 3
+#: seconds between a parentless peer's requests to the scheduler (Dragonfly's retryInterval).
+RETRY_INTERVAL = 0.05
+#: the fluid plane's window as a fraction of the time one piece takes at a node's full download rate.
+WINDOW_FRACTION = 0.05
+PLANES = ("fluid", "exact")
+
+Progress = Callable[[float], None]
+
+
+def simulate_p2p(scenario: Scenario, seed: int, progress: Progress | None = None, *, plane: str = "fluid",
+                 max_arrivals: int = MAX_ARRIVALS, window_fraction: float = WINDOW_FRACTION,
+                 rounds: int = ROUNDS) -> VariantResult:
+    """Simulate a P2P rollout; ``plane`` picks the data plane (``fluid``, or the ``exact`` reference)."""
+    run = P2PRun(scenario, seed, progress, plane=plane, max_arrivals=max_arrivals, window_fraction=window_fraction,
+                 rounds=rounds)
+    run.run()
+    return run.result()
+
+
+class P2PRun:
+    """One P2P rollout: the world, the real registry, origins, swarms, and the nodes' pulls."""
+
+    def __init__(self, scenario: Scenario, seed: int, progress: Progress | None = None, *, plane: str = "fluid",
+                 max_arrivals: int = MAX_ARRIVALS, window_fraction: float = WINDOW_FRACTION,
+                 rounds: int = ROUNDS) -> None:
+        rollout, dist = scenario.workload, scenario.distribution
+        if plane not in PLANES:
+            raise ValueError(f"plane must be one of {PLANES}, got {plane!r}")
+        if dist.strategy not in ("p2p-swarm", "p2p-scheduler"):
+            raise ModelError(f"the P2P model simulates p2p-swarm and p2p-scheduler, not {dist.strategy!r}")
+        if getattr(rollout, "repeat", 1) != 1:
+            raise ModelError(f"{dist.strategy}: a node pulls the image once in this model; "
+                             f"workload.repeat must be 1, got {rollout.repeat}")
+        self.scenario, self.progress, self.p2p = scenario, progress, dist.p2p
+        self.mode = "tracker" if dist.strategy == "p2p-swarm" else "scheduler"
+        self.world = world = build_world(scenario, seed)
+        self.replay = Replay(world)
+        self.work = RegistryWork(scenario, seed)
+        nodes = world.nodes[: rollout.nodes or len(world.nodes)]
+        if self.p2p.seeders >= len(nodes):
+            raise ModelError(f"distribution.p2p.seeders: {self.p2p.seeders} seeders leave no node of the "
+                             f"{len(nodes)} to pull the image")
+        self.seeders, self.targets = nodes[: self.p2p.seeders], nodes[self.p2p.seeders:]
+        self.real = scenario.data_plane == "real"
+        if self.real:
+            self.work.check_real_budget(len(nodes))
+            if self.seeders:
+                raise ModelError("distribution.p2p.seeders needs the modelled or sampled data plane: "
+                                 "seeders hold no real bytes")
+        topo, nic = world.topology, scenario.cluster.node.nic
+        self.origins = [f"origin{i}" for i in range(self.p2p.origins)]
+        for host in self.origins:
+            topo.add_host(host, rack=REGISTRY_RACK, nic_up=nic.up, nic_down=nic.down)
+        self.piece_size = int(self.p2p.piece_size)
+        pieces = sum(math.ceil(s / self.piece_size) for s in self.work.sizes)
+        self.group = 1 if self.real else max(1, math.ceil(len(self.targets) * pieces / max_arrivals))
+        self.unit = self.piece_size * self.group
+        self.downloads = self.p2p.upload_slots if self.mode == "tracker" else self.p2p.parents
+        self.pipeline = PIPELINE if self.mode == "tracker" else 1
+        self.rng = world.rr.stream("p2p/agents")
+        self.tracker = Tracker(world.rr.stream("p2p/tracker")) if self.mode == "tracker" else None
+        self.driver = SwarmDriver(mode=self.mode, tracker=self.tracker, handout=self.p2p.peers,
+                                  connections=self.downloads, pipeline=self.pipeline, on_done=self._layer_done,
+                                  on_source=self._source, rng=world.rr.stream("p2p/driver"), real=self.real,
+                                  retry_s=RETRY_INTERVAL)
+        if plane == "fluid":
+            self.plane = FluidPlane(world.env, topo, self.driver.on_arrival, rounds=rounds, groups=self._groups(),
+                                    window_s=window_fraction * self.unit / nic.down)
+        else:
+            self.plane = ExactPlane(world.env, world.net, self.driver.on_arrival, groups=self._groups())
+        self.driver.attach(self.plane)
+        self.registry_egress = 0
+        self.preheat_s = 0.0
+        self.starts: dict[str, float] = {}
+        self.ends: dict[str, float] = {}
+        self._left: dict[str, int] = {}
+        self.layers: list[Layer] = []
+        self.verified_bytes = 0
+        self._shadow: list[tuple[Swarm, Origin]] = []
+
+    def _groups(self) -> dict[str, list[int]]:
+        """Links whose mean utilisation the series report, by name."""
+        topo = self.world.topology
+        groups = {
+            "registry_egress": [topo.host(fe).up for fe in self.world.frontends],
+            "origin_upload": [topo.host(o).up for o in self.origins],
+            "node_upload": [topo.host(n).up for n in self.targets],
+            "node_download": [topo.host(n).down for n in self.targets],
+        }
+        racks = sorted({topo.host(n).rack for n in self.targets})
+        if len(racks) > 1:
+            groups["rack_uplink"] = [topo.racks[r].uplink for r in racks if topo.racks[r].uplink is not None]
+        return groups
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self) -> None:
+        env = self.world.env
+        env.process(self._rollout())
+        env.run()
+        missing = [n for n in self.targets if n not in self.ends]
+        if missing:
+            raise RuntimeError(f"{self.scenario.distribution.strategy}: {len(missing)} of {len(self.targets)} nodes "
+                               f"never completed the image (e.g. {missing[:3]}); {self.driver.waiting} peers were "
+                               "still waiting for a source")
+
+    def _rollout(self):
+        env = self.world.env
+        yield env.process(self._preheat())
+        self.preheat_s = env.now
+        self._build_layers()
+        for node in self.seeders:
+            self._join_complete(node)
+        spread = float(self.scenario.workload.start)
+        offsets = np.zeros(len(self.targets))
+        if spread > 0:
+            offsets = self.world.rr.stream("rollout-starts").uniform(0.0, spread, len(self.targets))
+        for i, (node, offset) in enumerate(zip(self.targets, offsets.tolist())):
+            env.process(self._node(i, node, offset))
+
+    def _preheat(self):
+        """Every origin reads every layer from the registry: real reads, priced, before the rollout."""
+        env = self.world.env
+        yield env.all_of([env.process(self._preheat_origin(i, host)) for i, host in enumerate(self.origins)])
+
+    def _preheat_origin(self, i: int, host: str):
+        world = self.world
+        fe = world.frontends[i % len(world.frontends)]
+        creds, login = self.work.login(host)
+        yield from self.replay.request(host, fe, login)
+        for index in range(len(self.work.sizes)):
+            size = yield from fetch_layer(self.replay, self.work, host, fe, creds, index)
+            self.registry_egress += size  # after the read: `x += yield ...` would lose concurrent updates
+
+    def _build_layers(self) -> None:
+        """One swarm per layer, seeded by every origin, with a scheduler when the strategy has one."""
+        work = self.work
+        for index, (digest, size) in enumerate(zip(work.layers, work.sizes)):
+            slots = self.p2p.upload_slots * self.pipeline
+            seeds = [Origin(host, work.registry, upload_slots=slots) for host in self.origins]
+            read = None
+            if self.real:
+                with receipts.suspended():  # the preheat priced these reads already
+                    info = [seed.pull(work.repo, digest, self.unit, mode="whole") for seed in seeds][0]
+                read = self._source_reader(index, info)
+            else:
+                info = MetaInfo.modelled(digest, size, self.unit)
+                for seed in seeds:
+                    seed.seed(info)
+            swarm = Swarm(info)
+            for seed in seeds:
+                seed.join(swarm)
+                if self.tracker is not None:
+                    self.tracker.announce(seed.peer_id, digest, origin=True)
+            scheduler = None
+            if self.mode == "scheduler":
+                scheduler = Scheduler(swarm, self.world.rr.stream(f"p2p/scheduler/{index}"), parents=self.p2p.parents,
+                                      streaming=True)
+            layer = Layer(index, info, swarm, scheduler, read)
+            self.layers.append(layer)
+            self.driver.add_layer(layer)
+        if self.scenario.data_plane == "sampled":
+            self._build_shadow()
+
+    def _source_reader(self, index: int, info: MetaInfo) -> Callable[[int], bytes]:
+        registry, repo, digest = self.work.registry, self.work.repo, self.work.layers[index]
+
+        def read(piece: int) -> bytes:
+            offset, length = info.piece_range(piece)
+            return registry.read_blob(repo, digest, offset, length)
+        return read
+
+    def _agent(self, node: str, layer: Layer, have: np.ndarray | None = None) -> Agent:
+        return Agent(node, layer.swarm, rng=self.rng, selector=self.p2p.selection,
+                     upload_slots=self.p2p.upload_slots * self.pipeline, max_downloads=self.downloads * self.pipeline,
+                     auto_back_to_source=self.mode == "tracker", have=have, node=node)
+
+    def _join_complete(self, node: str) -> None:
+        """A seeder: holds every layer when the run starts."""
+        for layer in self.layers:
+            peer = Peer(node, layer, self._agent(node, layer, np.ones(layer.info.num_pieces, dtype=bool)),
+                        self.world.frontends[0])
+            peer.done = self.world.env.now
+            self.driver.join(peer)
+
+    def _node(self, i: int, node: str, offset: float):
+        """One node's pull: log in, GET the manifest, have each layer authorised, join its swarm."""
+        env, world, work = self.world.env, self.world, self.work
+        yield env.timeout(offset)
+        self.starts[node] = env.now
+        self._left[node] = len(self.layers)
+        fe = world.frontends[i % len(world.frontends)]
+        creds, login = work.login(node)
+        yield from self.replay.request(node, fe, login)
+        yield from self.replay.request(node, fe, combine(work.authorize(creds), work.manifest_get()))
+        for layer in self.layers:
+            env.process(self._join(node, fe, creds, layer))
+
+    def _join(self, node: str, fe: str, creds: object, layer: Layer):
+        yield from self.replay.request(node, fe, self.work.authorize(creds))
+        self.driver.join(Peer(node, layer, self._agent(node, layer), fe))
+
+    def _layer_done(self, peer: Peer, t: float) -> None:
+        left = self._left[peer.node] = self._left[peer.node] - 1
+        if left == 0:
+            self.ends[peer.node] = t
+            if self.scenario.data_plane == "sampled" and len(self.ends) <= SAMPLED_NODES:
+                self._verify(peer.node)
+            if self.progress is not None:
+                self.progress(len(self.ends) / len(self.targets))
+
+    def _source(self, peer: Peer, nbytes: int) -> None:
+        """A back-to-source request: the registry's real work for the range, priced on the frontend."""
+        self.registry_egress += nbytes
+        self.world.executor.process(range_work(self.work, peer.layer.index, nbytes, peer.frontend))
+
+    # -- sampled data plane -------------------------------------------------------------------
+    def _build_shadow(self) -> None:
+        """An origin holding the registry's real bytes of every layer, for the sampled nodes."""
+        for index, digest in enumerate(self.work.layers):
+            origin = Origin(f"shadow{index}", self.work.registry, upload_slots=1 << 30)
+            with receipts.suspended():
+                info = origin.pull(self.work.repo, digest, self.piece_size, mode="whole")
+            swarm = Swarm(info)
+            origin.join(swarm)
+            self._shadow.append((swarm, origin))
+
+    def _verify(self, node: str) -> None:
+        """Replay ``node``'s pull with real bytes: every piece verified by an agent, then the blob."""
+        for swarm, origin in self._shadow:
+            seed = origin.seed_of(swarm.metainfo.digest)
+            agent = Agent(node, swarm, rng=self.rng, upload_slots=1, max_downloads=max(1, swarm.num_pieces),
+                          node=node)
+            for piece, source in agent.next_requests([seed]):
+                agent.on_piece(piece, source.read_piece(piece))
+            agent.verify_blob()
+            self.verified_bytes += swarm.metainfo.size
+            agent.leave()
+
+    # -- results -----------------------------------------------------------------------------
+    def result(self) -> VariantResult:
+        return p2p_result(self)
+
+
+register_strategy("p2p-swarm", simulate_p2p)
+register_strategy("p2p-scheduler", simulate_p2p)

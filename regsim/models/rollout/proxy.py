@@ -1,0 +1,210 @@
+"""Proxy-cache rollouts (``distribution.strategy: proxy-cache``): pull-through caches between nodes and registry.
+
+One cache per rack (``distribution.proxy.placement: rack``), in the rack beside its nodes, or one
+for the whole cluster (``cluster``) in a rack of its own on the core switch; each has the proxy's
+egress as its NIC. A node's control plane is the central one -- a token, the manifest and every
+layer's authorisation through the registry -- but its layers come from its cache. The first
+request for a layer at a cache makes the cache fetch it from the registry (a real registry read,
+priced like any other, with the cache's own token); requests arriving meanwhile wait for that
+fill (single flight), and every request is then served from the cache. A layer that does not fit
+in the cache's remaining ``capacity`` is not kept: each request for it passes through to the
+registry. Approximation, stated: a fill completes before the cache serves the layer (a real
+pull-through cache streams to the first client while it stores).
+
+The bound beside the KPIs: ``proxy_bound_s`` = max(caches*F/u_registry, max over caches of
+N_cache*F/u_cache): the fills share the registry's egress, and each cache's egress carries its
+nodes' pulls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+from regsim.scenario import Scenario
+from regsim.sim.network import LinkRecorder
+
+from regsim.models import ModelError
+from .kpis import pull_kpis, series
+from .layer_fetch import fetch_layer
+from regsim.models.core.work import SAMPLED_NODES, RegistryWork
+from regsim.models.core.replay import Replay, combine
+from regsim.models.core.result import VariantResult
+from .central import MAX_CONCURRENT_DOWNLOADS, register_strategy
+from regsim.models.core.world import build_world
+
+Progress = Callable[[float], None]
+CACHE_RACK = "caches"
+
+
+def simulate_proxy(scenario: Scenario, seed: int, progress: Progress | None = None) -> VariantResult:
+    """Simulate a rollout through pull-through caches."""
+    run = ProxyRun(scenario, seed, progress)
+    run.run()
+    return run.result()
+
+
+class _Cache:
+    """One pull-through cache: its host, what it holds, and the fills in flight."""
+
+    def __init__(self, host: str, capacity: int) -> None:
+        self.host, self.capacity = host, capacity
+        self.used = 0
+        self.held: set[int] = set()
+        self.filling: dict[int, simpy.Event] = {}
+        self.creds: object | None = None
+        self.nodes = 0
+        self.fills = self.passes = self.served = 0
+
+
+class ProxyRun:
+    """One proxy-cache rollout: the world with its caches, the real registry, and the nodes' pulls."""
+
+    def __init__(self, scenario: Scenario, seed: int, progress: Progress | None = None) -> None:
+        rollout, proxy = scenario.workload, scenario.distribution.proxy
+        if getattr(rollout, "repeat", 1) != 1:
+            raise ModelError(f"proxy-cache: a node pulls the image once in this model; workload.repeat must be 1, "
+                             f"got {rollout.repeat}")
+        self.scenario, self.progress, self.proxy = scenario, progress, proxy
+        self.world = world = build_world(scenario, seed)
+        self.replay = Replay(world)
+        self.work = RegistryWork(scenario, seed)
+        self.targets = world.nodes[: rollout.nodes or len(world.nodes)]
+        self.work.check_real_budget(len(self.targets))
+        topo = world.topology
+        if proxy.placement == "rack":
+            racks = sorted({topo.host(n).rack for n in self.targets}, key=lambda r: int(r[4:]))
+            self.caches = {rack: _Cache(f"cache{rack[4:]}", int(proxy.capacity)) for rack in racks}
+            for rack, cache in self.caches.items():
+                topo.add_host(cache.host, rack=rack, nic=proxy.egress, cores=proxy.cores)
+            self.cache_of = {n: self.caches[topo.host(n).rack] for n in self.targets}
+        else:
+            topo.add_rack(CACHE_RACK, uplink=proxy.egress, latency=scenario.cluster.latency.core)
+            cache = _Cache("cache", int(proxy.capacity))
+            topo.add_host(cache.host, rack=CACHE_RACK, nic=proxy.egress, cores=proxy.cores)
+            self.caches = {CACHE_RACK: cache}
+            self.cache_of = {n: cache for n in self.targets}
+        for node in self.targets:
+            self.cache_of[node].nodes += 1
+        self.starts: dict[str, float] = {}
+        self.ends: dict[str, float] = {}
+        self.registry_egress = 0
+        self.recorder: LinkRecorder | None = None
+
+    def run(self) -> None:
+        env = self.world.env
+        spread = float(self.scenario.workload.start)
+        offsets = np.zeros(len(self.targets))
+        if spread > 0:
+            offsets = self.world.rr.stream("rollout-starts").uniform(0.0, spread, len(self.targets))
+        topo = self.world.topology
+        links = [topo.host(fe).up for fe in self.world.frontends] + [topo.host(c.host).up for c in self.caches.values()]
+        # the network adopts links the topology gained (the caches') on its next transfer: a local no-op one
+        self.world.net.transfer(self.world.frontends[0], self.world.frontends[0], 0)
+        self.recorder = LinkRecorder(self.world.net, links)
+        for i, (node, offset) in enumerate(zip(self.targets, offsets.tolist())):
+            env.process(self._node(i, node, offset))
+        env.run()
+
+    def _node(self, i: int, node: str, offset: float):
+        env, world, work = self.world.env, self.world, self.work
+        yield env.timeout(offset)
+        self.starts[node] = env.now
+        fe = world.frontends[i % len(world.frontends)]
+        creds, login = work.login(node)
+        yield from self.replay.request(node, fe, login)
+        yield from self.replay.request(node, fe, combine(work.authorize(creds), work.manifest_get()))
+        downloads = simpy.Resource(env, MAX_CONCURRENT_DOWNLOADS)
+        cache = self.cache_of[node]
+        verify = i < SAMPLED_NODES
+        yield env.all_of([env.process(self._layer(node, fe, creds, cache, index, downloads, verify))
+                          for index in range(len(work.sizes))])
+        self.ends[node] = env.now
+        if self.progress is not None:
+            self.progress(len(self.ends) / len(self.targets))
+
+    def _layer(self, node: str, fe: str, creds: object, cache: _Cache, index: int, downloads: simpy.Resource,
+               verify: bool):
+        with downloads.request() as slot:
+            yield slot
+            yield from self.replay.request(node, fe, self.work.authorize(creds))
+            if index not in cache.held:
+                yield from self._fill(cache, fe, index, verify)
+            cache.served += 1
+            yield self.world.net.transfer(cache.host, node, self.work.sizes[index], tag="cache")
+
+    def _fill(self, cache: _Cache, fe: str, index: int, verify: bool):
+        """The cache reads the layer from the registry once (requests meanwhile wait for it)."""
+        env, size = self.world.env, self.work.sizes[index]
+        pending = cache.filling.get(index)
+        if pending is not None:
+            yield pending
+            if index in cache.held:
+                return
+        if cache.used + size > cache.capacity:  # it does not fit: this request passes through
+            cache.passes += 1
+            yield from self._read(cache, fe, index, verify)
+            return
+        done = cache.filling[index] = env.event()
+        cache.fills += 1
+        cache.used += size  # reserved now, so that concurrent fills cannot overrun the capacity
+        yield from self._read(cache, fe, index, verify)
+        cache.held.add(index)
+        del cache.filling[index]
+        done.succeed()
+
+    def _read(self, cache: _Cache, fe: str, index: int, verify: bool):
+        if cache.creds is None:
+            cache.creds, login = self.work.login(cache.host)
+            yield from self.replay.request(cache.host, fe, login)
+        size = yield from fetch_layer(self.replay, self.work, cache.host, fe, cache.creds, index, verify=verify)
+        self.registry_egress += size  # added after the read: `x += yield ...` would lose concurrent updates
+
+    # -- results -----------------------------------------------------------------------------
+    def result(self) -> VariantResult:
+        sc, world, proxy = self.scenario, self.world, self.proxy
+        image = sum(self.work.sizes)
+        n = len(self.targets)
+        timing, pulls = pull_kpis(self.starts, self.ends)
+        caches = list(self.caches.values())
+        delivered = n * image
+        bound = max(len(caches) * image / sc.registry.egress,
+                    max((c.nodes * image / proxy.egress for c in caches), default=0.0))
+        kpis: dict[str, float | int | str] = {
+            "strategy": sc.distribution.strategy,
+            "nodes": n,
+            "image_bytes": image,
+            "data_plane": sc.data_plane,
+            "caches": len(caches),
+            **timing,
+            "proxy_bound_s": bound,
+            "makespan_over_bound": timing["makespan_s"] / bound if bound else 0.0,
+            "central_bound_s": n * image / sc.registry.egress,
+            "registry_egress_bytes": self.registry_egress,
+            "back_to_source_share": self.registry_egress / delivered if delivered else 0.0,
+            "peer_bytes_share": 0.0,
+            "cache_fills": sum(c.fills for c in caches),
+            "cache_pass_through": sum(c.passes for c in caches),
+            "registry_cpu_busy_s": sum(world.cpus[fe].busy_s for fe in world.frontends),
+        }
+        notes = [
+            f"proxy-cache: {n} nodes x {image / 1e6:.0f} MB through {len(caches)} pull-through cache(s) "
+            f"({proxy.placement} placement, {proxy.egress * 8 / 1e9:.3g} Gbit/s egress each) in front of "
+            f"{sc.registry.egress * 8 / 1e9:.3g} Gbit/s of registry egress; bound {bound:.1f} s, simulated makespan "
+            f"{timing['makespan_s']:.1f} s; the registry sent {self.registry_egress / 1e9:.2f} GB "
+            f"({kpis['back_to_source_share']:.2%} of the bytes delivered)." if n else "Empty rollout.",
+        ]
+        t0 = min(self.starts.values(), default=0.0)
+        return VariantResult(kpis=kpis, series=series(t0, timing["makespan_s"], self._utilisation, self.ends),
+                             samples={"pull_time_s": pulls}, notes=notes, events=int(getattr(world.env, "events", 0)))
+
+    def _utilisation(self, times: np.ndarray) -> dict[str, np.ndarray]:
+        values = self.recorder.at(times)
+        frontends = len(self.world.frontends)
+        return {"registry_egress": values[:, :frontends].mean(axis=1),
+                "cache_egress": values[:, frontends:].mean(axis=1)}
+
+
+register_strategy("proxy-cache", simulate_proxy)
