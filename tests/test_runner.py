@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from regsim import models
-from regsim.models import ModelError, VariantResult, register_model
+from regsim.models import ModelError, VariantResult
+from regsim.models.rollout.config import RolloutConfig
 from regsim.results import load
 from regsim.runner import (DaskExecutor, ExecutorError, LocalExecutor, NullReporter, execute_variant, make_executor,
                            plan, run_scenario)
@@ -46,37 +48,57 @@ def _csv(folder):
 
 # -- the model registry ---------------------------------------------------------------------------
 
-def test_simulate_uses_the_model_registered_for_the_workload_kind(monkeypatch):
-    models.discover()
-    monkeypatch.setitem(models.MODELS, "rollout", fake_model)
+def _with_rollout_model(monkeypatch, fn):
+    """Put ``fn(config, seed, progress)`` in place of the rollout family's simulate function."""
+    spec = next(s for s in models.specs() if s.family == "rollout")
+    monkeypatch.setitem(models._SPECS, "rollout", dataclasses.replace(spec, simulate=fn))
+
+
+def test_simulate_runs_the_family_registered_for_the_workload_kind_on_its_typed_config(monkeypatch):
+    seen = []
+
+    def fake(config, seed, progress):
+        seen.append(config)
+        return fake_model(config, seed, progress)
+
+    _with_rollout_model(monkeypatch, fake)
     result = models.simulate(scenario(), 5)
-    assert models.model_name(scenario()) == "rollout"
+    assert models.model_name(scenario()) == "rollout/central"
     assert result.kpis["nodes"] == 20 and len(result.samples["pull_time_s"]) == 20
+    # the model gets its family's config, made of the sections it reads, not the whole scenario
+    assert isinstance(seen[0], RolloutConfig) and not hasattr(seen[0], "failures")
+    assert seen[0].cluster == scenario().cluster and seen[0].workload == scenario().workload
     assert models.simulate(scenario(), 5).kpis == result.kpis  # same seed, same numbers
     assert models.simulate(scenario(), 6).kpis["p50_pull_s"] != result.kpis["p50_pull_s"]
 
 
-def test_a_missing_model_is_a_model_error_listing_the_known_ones(monkeypatch):
-    models.discover()
-    monkeypatch.delitem(models.MODELS, "poisson", raising=False)
-    monkeypatch.setitem(models.MODELS, "rollout", fake_model)
-    with pytest.raises(ModelError, match=r"workload kind 'poisson'.*known models: .*rollout"):
-        models.simulate(scenario(workload={"kind": "poisson"}), 1)
+def test_every_workload_kind_and_strategy_has_one_family():
+    names = [name for spec in models.specs() for name in spec.model_names()]
+    assert sorted(names) == sorted(["rollout/central", "rollout/proxy-cache", "rollout/p2p-swarm",
+                                    "rollout/p2p-scheduler", "poisson", "closed", "trace"])
+    assert len(names) == len(set(names))
 
 
-def test_register_model_refuses_a_second_model_for_one_name(monkeypatch):
-    monkeypatch.setattr(models, "MODELS", {})
-    assert register_model("x", fake_model) is fake_model
-    register_model("x", fake_model)  # the same function again is harmless
+def test_a_missing_family_is_a_model_error_listing_the_known_kinds(monkeypatch):
+    sc = scenario(workload={"kind": "poisson"})
+    monkeypatch.delitem(models._SPECS, "requests")
+    with pytest.raises(ModelError, match=r"workload kind 'poisson'.*known kinds: rollout, trace"):
+        models.simulate(sc, 1)
+
+
+def test_register_refuses_a_second_family_for_a_name_or_a_workload_kind(monkeypatch):
+    spec = next(s for s in models.specs() if s.family == "trace")
+    assert models.register(spec) is spec  # the same spec again is harmless
     with pytest.raises(ValueError, match="already registered"):
-        register_model("x", flaky_model)
-    with pytest.raises(ValueError, match="non-empty string"):
-        register_model("", fake_model)
+        models.register(dataclasses.replace(spec, ignores=()))
+    with pytest.raises(ValueError, match="claims workload kind.*trace.*already simulated by family 'trace'"):
+        models.register(dataclasses.replace(spec, family="trace2"))
+    with pytest.raises(ValueError, match="must have a field kind defaulting to 'replay'"):
+        dataclasses.replace(spec, family="replay", workloads={"replay": spec.workloads["trace"]})
 
 
 def test_a_model_returning_something_else_fails_with_its_name(monkeypatch):
-    models.discover()
-    monkeypatch.setitem(models.MODELS, "rollout", lambda s, seed, p: {"p50": 1})
+    _with_rollout_model(monkeypatch, lambda config, seed, p: {"p50": 1})
     with pytest.raises(TypeError, match="returned dict, expected a VariantResult"):
         models.simulate(scenario(), 1)
 
@@ -170,8 +192,8 @@ def test_an_interrupted_run_says_so_in_its_meta(tmp_path):
 
 
 def test_a_scenario_without_a_model_is_refused_before_anything_is_written(tmp_path, monkeypatch):
-    models.discover()
-    monkeypatch.delitem(models.MODELS, "trace", raising=False)
+    models.specs()
+    monkeypatch.delitem(models._SPECS, "trace")
     trace = tmp_path / "trace.csv"
     trace.write_text("t\n")
     with pytest.raises(ModelError, match="'trace'"):

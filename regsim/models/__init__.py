@@ -1,112 +1,138 @@
-"""Simulation models, looked up by name: the one door through which the runner simulates a variant.
+"""Simulation models: one declarative registry of model families, the door through which variants run.
 
-    from regsim.models import simulate
+    from regsim.models import simulate, specs
     result = simulate(scenario, seed, progress=lambda fraction: ...)   # a VariantResult
 
-A model is a function ``fn(scenario, seed, progress) -> VariantResult`` registered under a name
-with :func:`register_model`. A scenario is simulated by the model named after its workload kind
-(:func:`model_name`: ``rollout``, ``poisson``, ``trace``). Every module in this package registers
-its models when imported; :func:`discover` imports them all the first time a model is looked up,
-so neither the runner nor the command line imports a model's internals. ``progress``, when
-given, takes a fraction in [0, 1] of the variant done, for progress bars.
+Each sub-package but ``core`` is a model *family* that registers one
+:class:`~regsim.models.core.spec.ModelSpec` when imported (``register(SPEC)`` in its
+``__init__``). :func:`specs` imports every family once, so neither the runner nor the scenario
+loader imports a model's internals, and adding a family touches its own package only. A scenario
+is simulated by the family whose spec lists its ``workload.kind`` (and, for a family with
+strategies, its ``distribution.strategy``); the family's simulate function receives the typed
+config its spec makes from the scenario, never the scenario itself.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
 from .core.result import VariantResult
+from .core.spec import Finding, ModelConfig, ModelError, ModelSpec, Progress
 
-if TYPE_CHECKING:
-    from ..scenario import Scenario
+__all__ = ["Finding", "Model", "ModelConfig", "ModelError", "ModelSpec", "Progress", "VariantResult",
+           "call_model", "lookup", "model_name", "register", "simulate", "spec_for", "specs"]
 
-__all__ = ["MODELS", "ModelError", "Model", "VariantResult", "call_model", "discover", "lookup", "model_name",
-           "register_model", "simulate"]
-
-Progress = Callable[[float], None]
-Model = Callable[["Scenario", int, "Progress | None"], VariantResult]
-
-#: every registered model by name.
-MODELS: dict[str, Model] = {}
-#: modules of this package that failed to import, with why (shown when a model is missing).
+#: every registered spec, by family name
+_SPECS: dict[str, ModelSpec] = {}
+#: families that failed to import, with why (shown when a model is missing)
 _BROKEN: dict[str, str] = {}
 _discovered = False
 
 
-class ModelError(LookupError):
-    """No model can simulate a scenario: a mistake in what was asked for, like a user error."""
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a family's spec. Registering the same spec again is harmless; another spec claiming a
+    family name, a workload kind or a strategy that is taken is an error (two models for one
+    workload is a bug)."""
+    if not isinstance(spec, ModelSpec):
+        raise TypeError(f"register() takes a ModelSpec, got {type(spec).__name__}")
+    current = _SPECS.get(spec.family)
+    if current is not None:
+        if current == spec:
+            return current
+        raise ValueError(f"model family {spec.family!r} is already registered")
+    for other in _SPECS.values():
+        taken = set(other.workloads) & set(spec.workloads)
+        if taken:
+            raise ValueError(f"model family {spec.family!r} claims workload kind(s) {', '.join(sorted(taken))}, "
+                             f"already simulated by family {other.family!r}")
+    _SPECS[spec.family] = spec
+    return spec
 
 
-def register_model(name: str, fn: Model) -> Model:
-    """Make ``fn`` the model called ``name``; returns ``fn`` so it can serve as a decorator's body.
+def specs() -> list[ModelSpec]:
+    """Every family's spec, importing each family (sub-package) of this package the first time.
 
-    Registering the same function again is harmless; a different function under a taken name
-    is an error, since two models claiming one workload kind is a bug.
-    """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"a model name must be a non-empty string, got {name!r}")
-    if not callable(fn):
-        raise TypeError(f"model {name!r} must be callable, got {type(fn).__name__}")
-    current = MODELS.get(name)
-    if current is not None and current is not fn and _qualname(current) != _qualname(fn):
-        raise ValueError(f"model {name!r} is already registered as {_qualname(current)}; "
-                         f"cannot register {_qualname(fn)} under the same name")
-    MODELS[name] = fn
-    return fn
-
-
-def _qualname(fn: object) -> str:
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
-
-
-def discover() -> dict[str, Model]:
-    """Import every module of this package once, so that each registers its models; returns MODELS.
-
-    A module that fails to import is remembered, not raised: the other models stay usable, and
-    the failure is shown when a model it might have provided is asked for.
+    A family that fails to import is remembered, not raised: the others stay usable, and the
+    failure is shown when a model it might have provided is asked for.
     """
     global _discovered
     if not _discovered:
         _discovered = True
-        for info in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
-            if info.name.rsplit(".", 1)[-1] in ("result",) or info.name.rsplit(".", 1)[-1].startswith("_"):
+        for info in pkgutil.iter_modules(__path__, prefix=f"{__name__}."):
+            if not info.ispkg or info.name.rsplit(".", 1)[-1] in ("core",):
                 continue
             try:
                 importlib.import_module(info.name)
             except Exception as exc:  # noqa: BLE001 -- reported with the missing model
                 _BROKEN[info.name] = f"{type(exc).__name__}: {exc}"
-    return MODELS
+    return sorted(_SPECS.values(), key=lambda spec: (spec.order, spec.family))
 
 
-def model_name(scenario: Scenario) -> str:
-    """The name of the model that simulates ``scenario``: its workload kind."""
-    return str(scenario.workload.kind)
+def model_name(scenario: Any) -> str:
+    """``rollout/central``, ``rollout/p2p-swarm``..., ``poisson``, ``closed`` or ``trace``: the
+    workload kind, and the strategy where the kind's family has strategies."""
+    kind = str(scenario.workload.kind)
+    spec = _family_of(kind)
+    if spec is not None and spec.strategies:
+        return f"{kind}/{scenario.distribution.strategy}"
+    return kind
 
 
-def lookup(scenario: Scenario) -> Model:
-    """The model for ``scenario``; :class:`ModelError` listing the known models if none is registered."""
-    name = model_name(scenario)
-    fn = discover().get(name)
-    if fn is None:
-        known = ", ".join(sorted(MODELS)) or "none"
-        broken = "".join(f"; module {m} failed to import ({why})" for m, why in sorted(_BROKEN.items()))
-        raise ModelError(f"no model is registered for workload kind {name!r} (scenario {scenario.name!r}); "
-                         f"known models: {known}{broken}")
-    return fn
+def _family_of(kind: str) -> ModelSpec | None:
+    return next((s for s in specs() if kind in s.workloads), None)
 
 
-def call_model(fn: Model, scenario: Scenario, seed: int, progress: Progress | None = None) -> VariantResult:
-    """Run the model ``fn`` on ``scenario``; a :class:`TypeError` if it returns anything but a VariantResult."""
+def spec_for(scenario: Any) -> ModelSpec:
+    """The spec of the family that simulates ``scenario``; :class:`ModelError` naming what exists."""
+    kind = str(scenario.workload.kind)
+    spec = _family_of(kind)
+    broken = "".join(f"; family {m} failed to import ({why})" for m, why in sorted(_BROKEN.items()))
+    if spec is None:
+        known = ", ".join(k for s in specs() for k in s.workloads) or "none"
+        raise ModelError(f"no model simulates workload kind {kind!r} (scenario {scenario.name!r}); "
+                         f"known kinds: {known}{broken}")
+    if spec.strategies and scenario.distribution.strategy not in spec.strategies:
+        raise ModelError(f"distribution.strategy: no {kind} model for {scenario.distribution.strategy!r} in this "
+                         f"version; available: {', '.join(spec.strategies)}{broken}")
+    return spec
+
+
+@dataclass(frozen=True)
+class Model:
+    """A family's simulate function bound to the scenario-to-config step; what the runner calls.
+
+    Picklable by name (a worker process imports the families itself), so a variant can run in
+    another process or on a Dask worker.
+    """
+
+    family: str
+
+    def __call__(self, scenario: Any, seed: int, progress: Progress | None = None) -> VariantResult:
+        spec = next((s for s in specs() if s.family == self.family), None)
+        if spec is None:
+            raise ModelError(f"model family {self.family!r} is not registered")
+        return spec.simulate(spec.make_config(scenario), seed, progress)
+
+
+def lookup(scenario: Any) -> Model:
+    """The model that simulates ``scenario``; :class:`ModelError` listing the known models if none does."""
+    return Model(spec_for(scenario).family)
+
+
+def call_model(fn: Any, scenario: Any, seed: int, progress: Progress | None = None) -> VariantResult:
+    """Run ``fn`` (a :class:`Model`, or any ``fn(scenario, seed, progress)`` under development) on
+    ``scenario``; a :class:`TypeError` if it returns anything but a VariantResult."""
     result = fn(scenario, seed, progress)
     if not isinstance(result, VariantResult):
-        raise TypeError(f"model {_qualname(fn)} for workload kind {model_name(scenario)!r} returned "
-                        f"{type(result).__name__}, expected a VariantResult")
+        name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+        raise TypeError(f"model {name} for {model_name(scenario)!r} returned {type(result).__name__}, "
+                        "expected a VariantResult")
     return result
 
 
-def simulate(scenario: Scenario, seed: int, *, progress: Progress | None = None) -> VariantResult:
+def simulate(scenario: Any, seed: int, *, progress: Progress | None = None) -> VariantResult:
     """Simulate ``scenario`` with ``seed`` on its model; the model's :class:`VariantResult`."""
     return call_model(lookup(scenario), scenario, seed, progress)

@@ -15,8 +15,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from regsim.errors import UserError
+
 from .paths import keys_at, show_path, suggest
-from regsim.spec.traffic import WORKLOAD_KINDS
+from .workloads import workload_kinds
 
 _MAX_SHOWN = 80
 
@@ -32,7 +34,7 @@ class Problem:
         return f"{source}: {self.key}: {self.message}" if self.key else f"{source}: {self.message}"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(UserError, ValueError):
     """A scenario that cannot be used, with every problem found; ``str()`` is one line per problem."""
 
     def __init__(self, source: object, problems: Sequence[Problem]) -> None:
@@ -116,7 +118,8 @@ def _message(error: dict[str, Any], parts: list[str | int], root: Any, raw: Any)
         hint = f"{suggest(name, keys)}; expected one of: {', '.join(keys)}" if keys else ""
         return parts, f"unknown key{hint}"
     if kind == "unknown_kind":
-        kinds = ", ".join(repr(k) for k in WORKLOAD_KINDS[:-1]) + f" or {WORKLOAD_KINDS[-1]!r}"
+        known = workload_kinds()
+        kinds = ", ".join(repr(k) for k in known[:-1]) + f" or {known[-1]!r}"
         if isinstance(value, dict) and "kind" in value:
             return parts + ["kind"], f"expected kind {kinds} (got {show_value(value['kind'])})"
         return parts, f"expected a mapping with a kind of {kinds} (got {show_value(value)})"

@@ -24,7 +24,9 @@ from regsim.spec.base import Section, base_dir
 from regsim.spec.infra import Cluster, RegistrySpec, cross_field
 from regsim.spec.operations import Monitoring, Scan
 from regsim.spec.quantities import Count, Duration, format_duration
-from regsim.spec.traffic import Closed, Distribution, Failures, Image, Poisson, Rollout, Workload
+from regsim.spec.traffic import Distribution, Failures, Image
+
+from .workloads import DEFAULT_KIND, Workload, _or, distribution_strategies, workload_sections
 
 PROFILES = ("reference", "live")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -61,7 +63,7 @@ class Scenario(Section):
     cluster: Cluster = Field(default_factory=Cluster)
     registry: RegistrySpec = Field(default_factory=RegistrySpec)
     image: Image = Field(default_factory=Image)
-    workload: Workload = Field(default_factory=Rollout)
+    workload: Workload = Field(default_factory=lambda: workload_sections()[DEFAULT_KIND]())
     distribution: Distribution = Field(default_factory=Distribution)
     data_plane: Literal["real", "modelled", "sampled"] = "modelled"
     failures: Failures = Field(default_factory=Failures)
@@ -72,10 +74,14 @@ class Scenario(Section):
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         cluster, workload = self.cluster, self.workload
-        if isinstance(workload, Rollout) and workload.nodes is not None and workload.nodes > cluster.nodes:
+        strategies = distribution_strategies()
+        if self.distribution.strategy not in strategies:
+            raise cross_field("distribution.strategy", f"expected {_or(strategies)} "
+                                                       f"(got {self.distribution.strategy!r})")
+        if workload.kind == "rollout" and workload.nodes is not None and workload.nodes > cluster.nodes:
             raise cross_field("workload.nodes", f"a rollout to {workload.nodes} nodes needs at least that many "
                                                 f"nodes in the cluster (cluster.nodes is {cluster.nodes})")
-        if isinstance(workload, (Poisson, Closed)) and workload.duration is not None and workload.duration > self.duration:
+        if getattr(workload, "duration", None) is not None and workload.duration > self.duration:
             raise cross_field("workload.duration", f"the workload lasts {format_duration(workload.duration)}, "
                                                    f"longer than the scenario ({format_duration(self.duration)})")
         limits = {"node": cluster.nodes, "rack": cluster.racks, "storage": self.registry.storage.nodes,

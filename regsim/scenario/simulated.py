@@ -1,9 +1,11 @@
 """What each model simulates: a setting the model would ignore, or a combination it refuses, is a load-time error.
 
 A scenario is simulated by one model, chosen by its workload kind and, for a rollout, its
-distribution strategy. Each model honours part of the schema: the access layer (``registry.tls``,
-``registry.rate_limit``), scripted and random failures, scans, monitoring and the token service are
-played by the ``poisson`` and ``closed`` models only, the layer cache by ``trace`` only. A setting
+distribution strategy. Each model family declares, in its spec (:mod:`regsim.models`), the keys its
+models ignore and the rules they enforce; this module applies them. Today the access layer
+(``registry.tls``, ``registry.rate_limit``), scripted and random failures, scans, monitoring and the
+token service are played by the ``poisson`` and ``closed`` models only, the layer cache by ``trace``
+only. A setting
 the chosen model never reads would change nothing in the results, silently; so a scenario that
 sets one away from its default is refused when it is loaded (``regsim validate`` and ``regsim
 run``), naming the keys and the workload kinds that do simulate them. Settings of an alternative
@@ -11,11 +13,11 @@ not chosen are not errors, since a sweep over the alternatives needs them: ``dis
 a central rollout, and the keys of a feature that is off (``registry.cache`` with ``policy:
 none``, ``failures`` where nothing fails, ``registry.auth`` with ``mode: none``, ...).
 
-The rules a model would otherwise enforce only when it runs are checked here too, so every variant
-``regsim validate`` passes can run: a P2P or proxy-cache node pulls once (``workload.repeat: 1``),
-seeders leave nodes to pull and hold no real bytes, a ``real`` data plane stays within what one
-machine should read, and the ``poisson`` and ``closed`` models play only the failure events they
-know. (Kept in step with the models by ``tests/scenario/test_simulated.py``, which runs them.)
+The rules a model would otherwise enforce only when it runs (its spec's ``checks``) are checked
+here too, so every variant ``regsim validate`` passes can run: a P2P or proxy-cache node pulls once
+(``workload.repeat: 1``), seeders leave nodes to pull and hold no real bytes, a ``real`` data plane
+stays within what one machine should read, and the ``poisson`` and ``closed`` models play only the
+failure events they know. (Kept in step with the models by ``tests/scenario/test_simulated.py``, which runs them.)
 """
 
 from __future__ import annotations
@@ -26,31 +28,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from regsim.models import model_name, spec_for, specs
 from regsim.spec.base import Section
+
 from .errors import Problem
-from .paths import show_path, split_path
+from .paths import split_path
 
-__all__ = ["IGNORED", "REAL_LIMIT_BYTES", "model_of", "model_problems"]
+__all__ = ["ignored_by_model", "model_of", "model_problems"]
 
-#: bytes a ``real`` data plane may read in total before a run is refused (the models check it too)
-REAL_LIMIT_BYTES = 4 << 30
-#: strategies of a rollout, each its own model
-STRATEGIES = ("central", "proxy-cache", "p2p-swarm", "p2p-scheduler")
-_ACCESS = ("registry.tls", "registry.rate_limit")
-_OPERATIONS = ("failures", "scan", "monitoring", "registry.storage.capacity")
-#: the token service (its cores, the users' password hashes, Basic credentials) of the poisson model's auth path
-_TOKEN_SERVICE = ("registry.auth.service_cores", "registry.auth.db.hash", "registry.auth.db.credentials")
-#: a rollout logs each node in once per pull and prices it on a frontend: no refreshes, no token
-#: service; and it runs until every pull completes, whatever the scenario's duration
-_ROLLOUT = (*_OPERATIONS, *_ACCESS, "registry.cache", *_TOKEN_SERVICE, "registry.auth.token_ttl", "duration")
-
-#: keys (a section stands for all of its keys) each model ignores, by model (see :func:`model_of`)
-IGNORED: dict[str, tuple[str, ...]] = {
-    **{f"rollout/{strategy}": _ROLLOUT for strategy in STRATEGIES},
-    "poisson": ("registry.cache", "distribution.strategy"),
-    "closed": ("registry.cache", "distribution.strategy"),
-    "trace": (*_OPERATIONS, *_ACCESS, *_TOKEN_SERVICE, "distribution.strategy", "image.layers", "image.from"),
-}
 #: features that can be off: their keys change nothing while they are, so they are not flagged then
 #: (a sweep that turns a feature on in some variants sets its keys in all of them)
 _SWITCHES: dict[str, Callable[[Any], bool]] = {
@@ -63,8 +48,12 @@ _SWITCHES: dict[str, Callable[[Any], bool]] = {
 }
 #: the keys that choose the model: sweeping one leaves every check of the scenario to its variants
 _CHOOSERS = ("workload", "distribution", "distribution.strategy")
-#: fail/repair events the poisson and closed models play, by target kind (storage: the storage failures)
-_PLAYED_FAILS = ("storage", "frontend", "db")
+
+
+def ignored_by_model() -> dict[str, tuple[str, ...]]:
+    """The keys (a section stands for all of its keys) each model ignores, by model name
+    (``rollout/central``..., ``poisson``...), as the model families declare them."""
+    return {name: spec.ignores for spec in specs() for name in spec.model_names()}
 
 
 @dataclass(frozen=True)
@@ -76,8 +65,7 @@ class _Finding:
 
 def model_of(scenario: Any) -> str:
     """``rollout/central``, ``rollout/p2p-swarm``, ..., ``poisson``, ``closed`` or ``trace``."""
-    kind = scenario.workload.kind
-    return f"rollout/{scenario.distribution.strategy}" if kind == "rollout" else str(kind)
+    return model_name(scenario)
 
 
 def model_problems(scenario: Any, swept: Iterable[str] = ()) -> list[Problem]:
@@ -86,10 +74,11 @@ def model_problems(scenario: Any, swept: Iterable[str] = ()) -> list[Problem]:
     ``swept`` are the sweep's keys: the base of a sweep is never simulated itself, so a finding
     that a swept key could change is left to the variants (each checked when the sweep expands).
     """
+    spec_for(scenario)  # a ModelError when no family simulates it
     swept = [".".join(split_path(key)) for key in swept]
     if any(key in _CHOOSERS for key in swept):
         return []
-    findings = [_ignored(scenario), *_rollout_rules(scenario), *_failure_rules(scenario)]
+    findings = [_ignored(scenario), *_model_checks(scenario)]
     return [f.problem for f in findings if f is not None and not any(_overlap(k, d) for k in swept for d in f.depends)]
 
 
@@ -101,7 +90,7 @@ def _overlap(a: str, b: str) -> bool:
 
 def _ignored(scenario: Any) -> _Finding | None:
     model = model_of(scenario)
-    keys = [key for prefix in IGNORED[model] if _switched_on(scenario, prefix) for key in _changed(scenario, prefix)]
+    keys = [key for prefix in ignored_by_model()[model] if _switched_on(scenario, prefix) for key in _changed(scenario, prefix)]
     if scenario.image.from_ is not None and "image.layers" in keys:
         keys.remove("image.layers")  # read from the source: the user set `from`, not the sizes
     if not keys:
@@ -120,7 +109,7 @@ def _alternatives(model: str, keys: list[str]) -> str:
     """The models that honour every one of ``keys``, as the settings that choose them."""
     kinds: list[str] = []
     strategies: list[str] = []
-    for other, ignored in IGNORED.items():
+    for other, ignored in ignored_by_model().items():
         if other == model or any(_overlap(key, i) for key in keys for i in ignored):
             continue
         if other.startswith("rollout/") and model.startswith("rollout/"):
@@ -176,51 +165,6 @@ def _defaults() -> Any:
 
 # -- rules a model would otherwise enforce when it runs ---------------------------------------------
 
-def _rollout_rules(scenario: Any) -> list[_Finding]:
-    if scenario.workload.kind != "rollout":
-        return []
-    rollout, strategy, p2p = scenario.workload, scenario.distribution.strategy, scenario.distribution.p2p
-    nodes = rollout.nodes or scenario.cluster.nodes
-    found: list[_Finding] = []
-    if strategy != "central" and rollout.repeat != 1:
-        found.append(_Finding(Problem("workload.repeat", f"{strategy}: a node pulls the image once in this model; "
-                                                         f"workload.repeat must be 1, got {rollout.repeat}"),
-                              ("workload.repeat",)))
-    if strategy.startswith("p2p-") and p2p.seeders >= nodes:
-        found.append(_Finding(Problem("distribution.p2p.seeders", f"{p2p.seeders} seeders leave no node of the "
-                                                                  f"{nodes} to pull the image"),
-                              ("workload.nodes", "cluster.nodes", "distribution.p2p.seeders")))
-    if strategy.startswith("p2p-") and p2p.seeders and scenario.data_plane == "real":
-        found.append(_Finding(Problem("distribution.p2p.seeders", "seeders need the modelled or sampled data "
-                                                                  "plane: seeders hold no real bytes"),
-                              ("distribution.p2p.seeders", "data_plane")))
-    pulls, image = nodes * rollout.repeat, scenario.image.total_size()
-    if scenario.data_plane == "real" and pulls * image > REAL_LIMIT_BYTES:
-        found.append(_Finding(Problem("data_plane", f"real would read {pulls * image / 1e9:.1f} GB of real bytes "
-                                                    f"({pulls} pulls of {image / 1e6:.0f} MB); use 'modelled' or "
-                                                    "'sampled' for runs this large"),
-                              ("workload.nodes", "workload.repeat", "cluster.nodes", "data_plane", "image")))
-    return found
-
-
-def _failure_rules(scenario: Any) -> list[_Finding]:
-    if scenario.workload.kind not in ("poisson", "closed"):
-        return []
-    kind, failures = scenario.workload.kind, scenario.failures
-    found: list[_Finding] = []
-    for i, event in enumerate(failures.events):
-        target, where = event.target_kind(), show_path(["failures", "events", i, "target"])
-        if event.kind in ("fail", "repair") and target not in _PLAYED_FAILS:
-            found.append(_Finding(Problem(where, f"the {kind} model has no '{event.kind}' of {event.target!r}: it "
-                                                 f"fails and repairs {', '.join(_PLAYED_FAILS)}; a 'partition' "
-                                                 f"cuts a node or rack off the network"), ("failures.events",)))
-        elif target == "db" and scenario.registry.auth.mode == "none":
-            found.append(_Finding(Problem(where, f"'{event.kind}' of the database needs registry.auth.mode 'jwt' "
-                                                 "or 'db'; this scenario has no database"),
-                                  ("failures.events", "registry.auth.mode")))
-    scripted = any(e.target_kind() == "storage" and e.kind in ("fail", "repair") for e in failures.events)
-    if failures.measure_degraded and not scripted and scenario.registry.storage.nodes < 2:
-        found.append(_Finding(Problem("failures.measure_degraded", "fails two storage nodes, but "
-                                      f"registry.storage.nodes is {scenario.registry.storage.nodes}"),
-                              ("failures", "registry.storage.nodes")))
-    return found
+def _model_checks(scenario: Any) -> list[_Finding]:
+    spec = spec_for(scenario)
+    return [_Finding(Problem(f.key, f.message), f.depends) for f in spec.checks(spec.make_config(scenario))]

@@ -1,4 +1,6 @@
-"""Scenario sections for what happens: the image, the workload, how it is distributed, what fails.
+"""Scenario sections for what happens: the image, how it is distributed, what fails.
+
+The ``workload`` sections belong to the model families that simulate them (:mod:`regsim.models`).
 
 The documentation of every key, its unit and its default is ``docs/scenarios.md``.
 """
@@ -6,25 +8,17 @@ The documentation of every key, its unit and its default is ``docs/scenarios.md`
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    Discriminator,
-    Field,
-    ModelWrapValidatorHandler,
-    Tag,
-    model_serializer,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, ModelWrapValidatorHandler, model_serializer, model_validator
 
 from regsim.registry.errors import RegistryError
 from regsim.registry.names import validate_name, validate_tag
 
-from .base import ExistingPath, ImageSource, Section
+from .base import ImageSource, Section
 from .image_source import ImageSourceError, read_layer_sizes
 from .infra import cross_field
-from .quantities import Count, Duration, Factor, Fraction, PerSecond, PositiveCount, PositiveSize, Rate, Size, Spread
+from .quantities import Count, Duration, Fraction, PositiveCount, PositiveSize, Rate, Size
 
 #: the image of the article behind regsim: 900 MB in three layers.
 DEFAULT_LAYERS = ("100MB", "300MB", "500MB")
@@ -80,83 +74,6 @@ class Image(Section):
         return sum(self.layers or ())
 
 
-class Rollout(Section):
-    """Every node (or ``nodes`` of them) pulls the image: at once, or with starts spread out."""
-
-    kind: Literal["rollout"] = "rollout"
-    start: Spread = "all"  # type: ignore[assignment]
-    nodes: PositiveCount | None = None
-    repeat: PositiveCount = 1
-    pause: Duration = "0s"  # type: ignore[assignment]
-
-
-class Mix(Section):
-    """Shares of request kinds in a Poisson or closed-loop workload; they must add up to 100 %."""
-
-    pull: Fraction = 0.0
-    push: Fraction = 0.0
-    auth: Fraction = 0.0
-    manifest: Fraction = 0.0
-
-    @model_validator(mode="after")
-    def _adds_up(self) -> Mix:
-        total = self.pull + self.push + self.auth + self.manifest
-        if abs(total - 1.0) > 1e-9:
-            raise cross_field("pull", f"the shares of pull, push, auth and manifest must add up to 100%, "
-                                      f"but they add up to {total * 100:.6g}%")
-        return self
-
-
-class Poisson(Section):
-    """Requests arriving as a Poisson process, each one a pull, a push or an auth request."""
-
-    kind: Literal["poisson"] = "poisson"
-    rate: PerSecond = "100/s"  # type: ignore[assignment]
-    duration: Duration | None = None
-    mix: Mix = {"pull": "90%", "push": "5%", "auth": "5%"}  # type: ignore[assignment]
-    clients: PositiveCount | None = None
-    requests: PositiveCount | None = None
-    repositories: PositiveCount = 1
-
-
-class Closed(Section):
-    """A closed loop: each client sends a request, waits for the answer, thinks, and sends the next."""
-
-    kind: Literal["closed"] = "closed"
-    clients: PositiveCount | None = None
-    think_time: Duration = "1s"  # type: ignore[assignment]
-    duration: Duration | None = None
-    mix: Mix = {"pull": "90%", "push": "5%", "auth": "5%"}  # type: ignore[assignment]
-    requests: PositiveCount | None = None
-    repositories: PositiveCount = 1
-
-
-class Trace(Section):
-    """Requests replayed from a recorded trace file, optionally faster than recorded."""
-
-    kind: Literal["trace"] = "trace"
-    path: ExistingPath
-    speedup: Factor = 1.0
-
-
-WORKLOAD_KINDS = ("rollout", "poisson", "closed", "trace")
-
-
-def _workload_kind(data: Any) -> str | None:
-    if isinstance(data, dict):
-        kind = data.get("kind", "rollout")
-        return kind if kind in WORKLOAD_KINDS else None
-    return getattr(data, "kind", None)
-
-
-Workload = Annotated[
-    Union[Annotated[Rollout, Tag("rollout")], Annotated[Poisson, Tag("poisson")], Annotated[Closed, Tag("closed")],
-          Annotated[Trace, Tag("trace")]],
-    Discriminator(_workload_kind, custom_error_type="unknown_kind",
-                  custom_error_message="expected a mapping whose kind is 'rollout', 'poisson', 'closed' or 'trace'"),
-]
-
-
 class P2P(Section):
     """Peer-to-peer distribution: pieces, peers, and who serves whom."""
 
@@ -181,7 +98,8 @@ class Proxy(Section):
 class Distribution(Section):
     """How image bytes reach the nodes: from the registry, through caches, or between peers."""
 
-    strategy: Literal["central", "proxy-cache", "p2p-swarm", "p2p-scheduler"] = "central"
+    #: one of the strategies a model family declares (checked by the scenario, which knows the models)
+    strategy: str = "central"
     p2p: P2P = Field(default_factory=P2P)
     proxy: Proxy = Field(default_factory=Proxy)
 

@@ -88,12 +88,11 @@ def test_an_image_read_from_disk_is_the_image_every_node_pulls(tmp_path):
     assert k["makespan_s"] >= 10 * 4e6 / 1.25e9
 
 
-def test_strategies_without_a_model_are_refused_clearly(monkeypatch):
-    from regsim.models import rollout
-
-    monkeypatch.setattr(rollout, "STRATEGIES", {})
-    with pytest.raises(Exception, match="no rollout model for 'p2p-swarm'.*available: central"):
-        simulate(scenario(**{"distribution.strategy": "p2p-swarm"}), seed=1)
+def test_strategies_without_a_model_are_refused_clearly():
+    # a strategy no family declares is refused when the scenario is loaded, naming the ones that exist
+    with pytest.raises(ScenarioError, match="distribution.strategy: expected 'central', 'proxy-cache', 'p2p-swarm' "
+                                            "or 'p2p-scheduler' \\(got 'bittorrent'\\)"):
+        scenario(**{"distribution.strategy": "bittorrent"})
 
 
 def test_scaled_receipt_is_linear_in_bytes_and_merged_per_resource():

@@ -11,7 +11,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from regsim.scenario import Scenario, ScenarioError, dump_yaml, load_scenario, parse_yaml, resolved, scenario_from_dict
 from regsim.spec.base import Section
 from regsim.scenario.paths import _alternatives, _field_type, _fields, _model, resolve, split_path
-from regsim.spec.traffic import Poisson, Rollout, Trace
+from regsim.models.requests.config import Poisson
+from regsim.models.rollout.config import Rollout
+from regsim.models.trace.config import Trace
 
 from .layouts import manifest_bytes
 

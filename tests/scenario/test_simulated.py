@@ -6,7 +6,7 @@ import pytest
 
 from regsim.models import simulate
 from regsim.scenario import Scenario, ScenarioError, expand, load_scenario, scenario_from_dict
-from regsim.scenario.simulated import IGNORED, model_problems
+from regsim.scenario.simulated import ignored_by_model, model_problems
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 TRACE = SCENARIOS / "traces" / "caching-small.json"
@@ -95,7 +95,7 @@ def test_the_message_names_the_workloads_that_simulate_the_key(kind, key, advice
 
 
 def test_the_closed_loop_ignores_what_the_poisson_loop_ignores():
-    assert IGNORED["closed"] == IGNORED["poisson"]
+    assert ignored_by_model()["closed"] == ignored_by_model()["poisson"]
     closed = {"kind": "closed", "duration": "10s"}
     assert "does not simulate registry.cache.policy" in problems(raw(closed, **SETTINGS["registry.cache.policy"]))
     assert problems(raw(closed, **SETTINGS["registry.tls.enabled"])) == ""

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from regsim.registry.config import RegistryConfig
 from regsim.registry.registry import Registry
-from regsim.scenario import Scenario
+from .spec import ModelConfig
 
 #: the extent a model's registry stores blobs in: every model prices reads per 64 MiB extent
 EXTENT = 64 << 20
 
 
-def build_registry(scenario: Scenario, *, extent: int = EXTENT) -> Registry:
+def build_registry(scenario: ModelConfig, *, extent: int = EXTENT) -> Registry:
     """A registry with the scenario's codec, nodes, encryption, segments, replica reads and backend."""
     reg = scenario.registry
     storage = reg.storage

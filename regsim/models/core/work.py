@@ -40,12 +40,12 @@ from regsim.registry.auth import (
 from regsim.registry.descriptors import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
 from regsim.registry.digest import Digest, verify
 from regsim.registry.receipts import Kind, Receipt, WorkItem
-from regsim.scenario import Scenario
-from regsim.scenario.simulated import REAL_LIMIT_BYTES
 
-from regsim.models import ModelError
+from .spec import ModelConfig, ModelError
 from .store import build_registry
 
+#: bytes a ``real`` data plane may read in total before a run is refused (the scenario checks it too)
+REAL_LIMIT_BYTES = 4 << 30
 SAMPLE_BYTES = 1 << 20
 SAMPLED_NODES = 3
 
@@ -62,7 +62,7 @@ class DataPlaneTooLarge(ValueError):
 
 
 class RegistryWork:
-    def __init__(self, scenario: Scenario, seed: int) -> None:
+    def __init__(self, scenario: ModelConfig, seed: int) -> None:
         reg = scenario.registry
         self.scenario = scenario
         self.mode = scenario.data_plane
@@ -199,7 +199,7 @@ def on_frontend(receipt: Receipt, frontend: str) -> list[WorkItem]:
 class RequestAuth:
     """The real auth path of the scenario: a token service and JWT check, or database sessions."""
 
-    def __init__(self, scenario: Scenario, rng: np.random.Generator) -> None:
+    def __init__(self, scenario: ModelConfig, rng: np.random.Generator) -> None:
         auth = scenario.registry.auth
         self.mode = auth.mode
         self.scope = [Scope.repository(scenario.image.repository, "pull")]

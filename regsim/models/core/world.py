@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from regsim.scenario import Scenario
+from .spec import ModelConfig
 from regsim.sim.cpu import HostCPU
 from regsim.sim.database import DatabaseServer
 from regsim.sim.disk import Disk
@@ -58,7 +58,7 @@ class World:
     node_rack: dict[str, int] = field(default_factory=dict)
 
 
-def build_world(scenario: Scenario, seed: int, *, coalesce_s: float = 0.0) -> World:
+def build_world(scenario: ModelConfig, seed: int, *, coalesce_s: float = 0.0) -> World:
     cluster, reg = scenario.cluster, scenario.registry
     env = CountingEnvironment()
     topo = Topology(hop_latency=cluster.latency.host)

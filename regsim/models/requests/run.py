@@ -39,6 +39,8 @@ latency rise. KPIs, series and notes: :mod:`.poisson_report` and :mod:`.access_r
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from collections import Counter
 from collections.abc import Callable, Generator
@@ -48,11 +50,10 @@ import simpy
 
 from regsim.registry.errors import RegistryError, TooManyRequests
 from regsim.registry.receipts import Receipt
-from regsim.scenario import Scenario
-from regsim.spec.traffic import Closed, Poisson
+from .config import Closed, Poisson, RequestsConfig
 from regsim.sim.disk import DiskFailed
 
-from regsim.models import ModelError, register_model
+from regsim.models.core.spec import ModelError
 from . import monitoring
 from .access import AccessLayer, NetworkFailure
 from .access_report import window_marks
@@ -111,7 +112,7 @@ class Request:
         return self.end - self.start
 
 
-def simulate_poisson(scenario: Scenario, seed: int, progress: Callable[[float], None] | None = None) -> VariantResult:
+def simulate_poisson(scenario: RequestsConfig, seed: int, progress: Callable[[float], None] | None = None) -> VariantResult:
     """The model of workload kinds ``poisson`` and ``closed``: one variant, and its baseline without a TEE."""
     if not isinstance(scenario.workload, (Poisson, Closed)):
         raise ModelError(f"the poisson model simulates workload kinds 'poisson' and 'closed', "
@@ -119,7 +120,7 @@ def simulate_poisson(scenario: Scenario, seed: int, progress: Callable[[float], 
     baseline = None
     if scenario.registry.tee.enabled:  # the same run without the TEE, for the TEE's latency rise
         plain = scenario.registry.model_copy(update={"tee": scenario.registry.tee.model_copy(update={"enabled": False})})
-        baseline = PoissonRun.build(scenario.model_copy(update={"registry": plain}), seed)
+        baseline = PoissonRun.build(dataclasses.replace(scenario, registry=plain), seed)
         baseline.run()
     run = PoissonRun.build(scenario, seed, progress)
     run.run()
@@ -129,7 +130,7 @@ def simulate_poisson(scenario: Scenario, seed: int, progress: Callable[[float], 
 class PoissonRun(RegistryRequests):
     """The state of one simulated variant: the world, the real registry, every request."""
 
-    def __init__(self, scenario: Scenario, world: World, work: RegistryWork, seed: int,
+    def __init__(self, scenario: RequestsConfig, world: World, work: RegistryWork, seed: int,
                  progress: Callable[[float], None] | None = None) -> None:
         self.scenario, self.world, self.work, self.seed, self.progress = scenario, world, work, seed, progress
         self.workload: Poisson | Closed = scenario.workload  # type: ignore[assignment]
@@ -199,7 +200,7 @@ class PoissonRun(RegistryRequests):
         self.storage_samples: list[tuple[float, str, float]] = []
 
     @classmethod
-    def build(cls, scenario: Scenario, seed: int, progress: Callable[[float], None] | None = None) -> PoissonRun:
+    def build(cls, scenario: RequestsConfig, seed: int, progress: Callable[[float], None] | None = None) -> PoissonRun:
         """A run of ``scenario`` on a fresh world and registry."""
         return cls(scenario, build_world(scenario, seed), RegistryWork(scenario, seed), seed, progress)
 
@@ -298,6 +299,3 @@ class PoissonRun(RegistryRequests):
             busy, sent = now_busy, now_sent
             self.storage_samples += [(self.env.now, repo, self.overhead * b) for repo, b in self.repo_bytes.items()]
 
-
-register_model("poisson", simulate_poisson)
-register_model("closed", simulate_poisson)

@@ -23,7 +23,7 @@ import simpy
 
 from regsim.registry.blobstore import extent_key
 
-from regsim.models import ModelError
+from regsim.models.core.spec import ModelError
 from .storage_failures import phase_nodes
 
 if TYPE_CHECKING:

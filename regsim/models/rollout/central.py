@@ -20,10 +20,9 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from regsim.scenario import Scenario
 from regsim.sim.network import LinkRecorder
 
-from regsim.models import ModelError, discover, register_model
+from .config import RolloutConfig
 from .kpis import series
 from regsim.models.core.work import SAMPLED_NODES, RegistryWork, on_frontend
 from regsim.models.core.replay import Replay, combine
@@ -33,24 +32,7 @@ from regsim.models.core.world import World, build_world
 MAX_CONCURRENT_DOWNLOADS = 3
 
 
-#: rollout models of the other distribution strategies, by strategy name; their modules register here.
-STRATEGIES: dict[str, Callable[[Scenario, int, Callable[[float], None] | None], VariantResult]] = {}
-
-
-def register_strategy(name: str, fn: Callable[[Scenario, int, Callable[[float], None] | None], VariantResult]) -> None:
-    STRATEGIES[name] = fn
-
-
-def simulate_rollout(scenario: Scenario, seed: int, progress: Callable[[float], None] | None = None) -> VariantResult:
-    strategy = scenario.distribution.strategy
-    if strategy != "central":
-        # The strategies' modules register themselves on import. A worker process that unpickled
-        # only this function has imported none of them, so import the whole package first.
-        discover()
-        if strategy in STRATEGIES:
-            return STRATEGIES[strategy](scenario, seed, progress)
-        raise ModelError(f"distribution.strategy: no rollout model for {strategy!r} in this version; "
-                         f"available: {', '.join(['central', *sorted(STRATEGIES)])}")
+def simulate_central(scenario: RolloutConfig, seed: int, progress: Callable[[float], None] | None = None) -> VariantResult:
     world = build_world(scenario, seed)
     work = RegistryWork(scenario, seed)
     rollout = scenario.workload
@@ -63,7 +45,7 @@ def simulate_rollout(scenario: Scenario, seed: int, progress: Callable[[float], 
 
 
 class _Rollout:
-    def __init__(self, world: World, work: RegistryWork, scenario: Scenario, targets: list[str],
+    def __init__(self, world: World, work: RegistryWork, scenario: RolloutConfig, targets: list[str],
                  progress: Callable[[float], None] | None) -> None:
         self.world, self.work, self.scenario, self.targets = world, work, scenario, targets
         self.progress = progress
@@ -163,5 +145,3 @@ class _Rollout:
             return {"registry_egress": busy}
         return series(t0, makespan, egress, {i: pull[3] for i, pull in enumerate(self.pulls)})
 
-
-register_model("rollout", simulate_rollout)

@@ -45,9 +45,9 @@ import numpy as np
 
 from regsim.registry import receipts
 from regsim.registry.p2p import Agent, MetaInfo, Origin, Scheduler, Swarm, Tracker
-from regsim.scenario import Scenario
+from .config import RolloutConfig
 
-from regsim.models import ModelError
+from regsim.models.core.spec import ModelError
 from .plane_exact import ExactPlane
 from .planes import ROUNDS, FluidPlane
 from .kpis import p2p_result
@@ -57,7 +57,6 @@ from .layer_fetch import fetch_layer, range_work
 from regsim.models.core.work import SAMPLED_NODES, RegistryWork
 from regsim.models.core.replay import Replay, combine
 from regsim.models.core.result import VariantResult
-from .central import register_strategy
 from regsim.models.core.world import REGISTRY_RACK, build_world
 
 #: most piece arrivals (nodes x pieces) a run simulates; beyond it pieces are grouped into runs.
@@ -73,7 +72,7 @@ PLANES = ("fluid", "exact")
 Progress = Callable[[float], None]
 
 
-def simulate_p2p(scenario: Scenario, seed: int, progress: Progress | None = None, *, plane: str = "fluid",
+def simulate_p2p(scenario: RolloutConfig, seed: int, progress: Progress | None = None, *, plane: str = "fluid",
                  max_arrivals: int = MAX_ARRIVALS, window_fraction: float = WINDOW_FRACTION,
                  rounds: int = ROUNDS) -> VariantResult:
     """Simulate a P2P rollout; ``plane`` picks the data plane (``fluid``, or the ``exact`` reference)."""
@@ -86,7 +85,7 @@ def simulate_p2p(scenario: Scenario, seed: int, progress: Progress | None = None
 class P2PRun:
     """One P2P rollout: the world, the real registry, origins, swarms, and the nodes' pulls."""
 
-    def __init__(self, scenario: Scenario, seed: int, progress: Progress | None = None, *, plane: str = "fluid",
+    def __init__(self, scenario: RolloutConfig, seed: int, progress: Progress | None = None, *, plane: str = "fluid",
                  max_arrivals: int = MAX_ARRIVALS, window_fraction: float = WINDOW_FRACTION,
                  rounds: int = ROUNDS) -> None:
         rollout, dist = scenario.workload, scenario.distribution
@@ -305,7 +304,3 @@ class P2PRun:
     # -- results -----------------------------------------------------------------------------
     def result(self) -> VariantResult:
         return p2p_result(self)
-
-
-register_strategy("p2p-swarm", simulate_p2p)
-register_strategy("p2p-scheduler", simulate_p2p)

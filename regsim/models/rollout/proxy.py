@@ -23,23 +23,23 @@ from collections.abc import Callable
 import numpy as np
 import simpy
 
-from regsim.scenario import Scenario
+from .config import RolloutConfig
 from regsim.sim.network import LinkRecorder
 
-from regsim.models import ModelError
+from regsim.models.core.spec import ModelError
 from .kpis import pull_kpis, series
 from .layer_fetch import fetch_layer
 from regsim.models.core.work import SAMPLED_NODES, RegistryWork
 from regsim.models.core.replay import Replay, combine
 from regsim.models.core.result import VariantResult
-from .central import MAX_CONCURRENT_DOWNLOADS, register_strategy
+from .central import MAX_CONCURRENT_DOWNLOADS
 from regsim.models.core.world import build_world
 
 Progress = Callable[[float], None]
 CACHE_RACK = "caches"
 
 
-def simulate_proxy(scenario: Scenario, seed: int, progress: Progress | None = None) -> VariantResult:
+def simulate_proxy(scenario: RolloutConfig, seed: int, progress: Progress | None = None) -> VariantResult:
     """Simulate a rollout through pull-through caches."""
     run = ProxyRun(scenario, seed, progress)
     run.run()
@@ -62,7 +62,7 @@ class _Cache:
 class ProxyRun:
     """One proxy-cache rollout: the world with its caches, the real registry, and the nodes' pulls."""
 
-    def __init__(self, scenario: Scenario, seed: int, progress: Progress | None = None) -> None:
+    def __init__(self, scenario: RolloutConfig, seed: int, progress: Progress | None = None) -> None:
         rollout, proxy = scenario.workload, scenario.distribution.proxy
         if getattr(rollout, "repeat", 1) != 1:
             raise ModelError(f"proxy-cache: a node pulls the image once in this model; workload.repeat must be 1, "
@@ -206,5 +206,3 @@ class ProxyRun:
         return {"registry_egress": values[:, :frontends].mean(axis=1),
                 "cache_egress": values[:, frontends:].mean(axis=1)}
 
-
-register_strategy("proxy-cache", simulate_proxy)

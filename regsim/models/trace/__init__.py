@@ -1,0 +1,28 @@
+"""The trace family: a recorded (or synthetic) registry trace replayed through the registry's caches.
+
+``workload.kind: trace``; :mod:`.run` replays the trace against the real registry (its blobs and
+images in :mod:`.trace_store`) with the caches of :mod:`.cache_layer`; :mod:`.report` compares them.
+"""
+
+from __future__ import annotations
+
+from regsim.models import register
+from regsim.models.core.spec import ModelSpec
+
+from .config import Trace, TraceConfig
+from .run import simulate_trace
+
+#: scenario keys the trace model does not simulate: it replays a trace on a healthy platform, with
+#: the trace's own blobs and images, and requests that carry no credentials
+IGNORES = ("failures", "scan", "monitoring", "registry.storage.capacity", "registry.tls", "registry.rate_limit",
+           "registry.auth.service_cores", "registry.auth.db.hash", "registry.auth.db.credentials",
+           "distribution.strategy", "image.layers", "image.from")
+
+SPEC = register(ModelSpec(
+    family="trace",
+    workloads={"trace": Trace},
+    config=TraceConfig,
+    order=30,
+    simulate=simulate_trace,
+    ignores=IGNORES,
+))

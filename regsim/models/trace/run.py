@@ -45,11 +45,11 @@ from regsim.registry import receipts
 from regsim.registry.errors import RegistryError
 from regsim.registry.names import validate_name
 from regsim.registry.receipts import Receipt, WorkItem
-from regsim.scenario import Scenario
-from regsim.spec.traffic import Trace as TraceWorkload
+from .config import TraceConfig
+from .config import Trace as TraceWorkload
 from regsim.traces import Request, Trace, read_trace
 
-from regsim.models import ModelError, register_model
+from regsim.models.core.spec import ModelError
 from .cache_layer import CacheLayer, CacheSite
 from regsim.models.core.work import RequestAuth, on_frontend
 from regsim.models.core.replay import Replay, combine
@@ -119,13 +119,9 @@ def client_nodes(requests: Iterable[Request], world: World) -> dict[str, str]:
     return {client: order[i % len(order)] for i, client in enumerate(clients)}
 
 
-def simulate_trace(scenario: Scenario, seed: int, progress: Callable[[float], None] | None = None) -> VariantResult:
+def simulate_trace(scenario: TraceConfig, seed: int, progress: Callable[[float], None] | None = None) -> VariantResult:
     if not isinstance(scenario.workload, TraceWorkload):
         raise ModelError(f"the trace model simulates workload kind 'trace', got {scenario.workload.kind!r}")
-    failures = scenario.failures
-    if failures.events or failures.afr > 0 or failures.measure_degraded:
-        raise ModelError("the trace model replays a trace on a healthy platform: remove failures.events, "
-                         "failures.afr and failures.measure_degraded (the poisson model plays storage failures)")
     trace = read_trace(scenario.workload.path)
     world = build_world(scenario, seed)
     run = TraceRun(scenario, world, trace, seed, progress)
@@ -136,7 +132,7 @@ def simulate_trace(scenario: Scenario, seed: int, progress: Callable[[float], No
 class TraceRun:
     """The state of one replayed trace: the world, the real registry, the caches, every request."""
 
-    def __init__(self, scenario: Scenario, world: World, trace: Trace, seed: int,
+    def __init__(self, scenario: TraceConfig, world: World, trace: Trace, seed: int,
                  progress: Callable[[float], None] | None = None) -> None:
         self.scenario, self.world, self.seed, self.progress = scenario, world, seed, progress
         self.workload: TraceWorkload = scenario.workload  # type: ignore[assignment]
@@ -387,5 +383,3 @@ class TraceRun:
             creds = self._auth.login(client, self.scenario.image.repository)
         return creds, r
 
-
-register_model("trace", simulate_trace)

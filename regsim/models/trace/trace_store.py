@@ -39,7 +39,7 @@ from regsim.registry.descriptors import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
 from regsim.registry.digest import Digest
 from regsim.registry.errors import BlobUnknown, RegistryError
 from regsim.registry.receipts import Receipt
-from regsim.scenario import Scenario
+from .config import TraceConfig
 from regsim.sim.rng import derive_seed
 from regsim.traces import Request, blob_sizes
 
@@ -84,7 +84,7 @@ class StoredBlob:
 class TraceRegistry:
     """A real registry stocked for ``requests`` (time order), and the receipts of serving them."""
 
-    def __init__(self, scenario: Scenario, requests: Sequence[Request]) -> None:
+    def __init__(self, scenario: TraceConfig, requests: Sequence[Request]) -> None:
         self.mode = scenario.data_plane
         self.extent = 64 << 20
         self.registry = build_registry(scenario, extent=self.extent)

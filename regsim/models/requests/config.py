@@ -1,0 +1,82 @@
+"""The request-load family's scenario sections and config: open and closed loops of requests.
+
+``Poisson`` (``kind: poisson``, an open loop) and ``Closed`` (``kind: closed``, clients who wait
+and think) are the ``workload`` sections these models simulate (``docs/scenarios.md``);
+``RequestsConfig`` is what the models receive: the platform, the image, the workload, the
+scenario's duration, what fails, what is monitored and scanned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import model_validator
+
+from regsim.spec.base import Section
+from regsim.spec.infra import cross_field
+from regsim.spec.operations import Monitoring, Scan
+from regsim.spec.quantities import Duration, Fraction, PerSecond, PositiveCount
+from regsim.spec.traffic import Failures
+
+from ..core.spec import ModelConfig
+
+
+class Mix(Section):
+    """Shares of request kinds in a Poisson or closed-loop workload; they must add up to 100 %."""
+
+    pull: Fraction = 0.0
+    push: Fraction = 0.0
+    auth: Fraction = 0.0
+    manifest: Fraction = 0.0
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> Mix:
+        total = self.pull + self.push + self.auth + self.manifest
+        if abs(total - 1.0) > 1e-9:
+            raise cross_field("pull", f"the shares of pull, push, auth and manifest must add up to 100%, "
+                                      f"but they add up to {total * 100:.6g}%")
+        return self
+
+
+class Poisson(Section):
+    """Requests arriving as a Poisson process, each one a pull, a push or an auth request."""
+
+    kind: Literal["poisson"] = "poisson"
+    rate: PerSecond = "100/s"  # type: ignore[assignment]
+    duration: Duration | None = None
+    mix: Mix = {"pull": "90%", "push": "5%", "auth": "5%"}  # type: ignore[assignment]
+    clients: PositiveCount | None = None
+    requests: PositiveCount | None = None
+    repositories: PositiveCount = 1
+
+
+class Closed(Section):
+    """A closed loop: each client sends a request, waits for the answer, thinks, and sends the next."""
+
+    kind: Literal["closed"] = "closed"
+    clients: PositiveCount | None = None
+    think_time: Duration = "1s"  # type: ignore[assignment]
+    duration: Duration | None = None
+    mix: Mix = {"pull": "90%", "push": "5%", "auth": "5%"}  # type: ignore[assignment]
+    requests: PositiveCount | None = None
+    repositories: PositiveCount = 1
+
+
+@dataclass(frozen=True)
+class RequestsConfig(ModelConfig):
+    """An open- or closed-loop variant: the load, how long, what fails, what is watched and scanned."""
+
+    workload: Poisson | Closed
+    duration: float
+    failures: Failures
+    monitoring: Monitoring
+    scan: Scan
+
+    def workload_duration(self) -> float:
+        """How long requests keep arriving: the workload's own duration, else the scenario's."""
+        return self.duration if self.workload.duration is None else self.workload.duration
+
+    def clients(self) -> int:
+        """How many clients send requests: the workload's ``clients``, else every node of the cluster."""
+        return self.cluster.nodes if self.workload.clients is None else self.workload.clients
