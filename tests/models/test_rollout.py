@@ -7,6 +7,7 @@ import pytest
 
 from regsim.models import simulate
 from regsim.models.core.work import RegistryWork, merged, scale
+from regsim.models.rollout.kpis import RolloutRecord, rollout_kpis
 from regsim.registry.receipts import Kind, Receipt, WorkItem
 from regsim.scenario import ScenarioError, scenario_from_dict
 from tests.scenario.layouts import write_layout
@@ -160,3 +161,49 @@ def test_real_and_modelled_data_planes_cost_the_registry_the_same_cpu():
     real = simulate(scenario(**over, data_plane="real"), 1).kpis
     modelled = simulate(scenario(**over, data_plane="modelled"), 1).kpis
     assert real["registry_cpu_busy_s"] == pytest.approx(modelled["registry_cpu_busy_s"], rel=1e-3)
+
+
+# -- the KPIs every strategy shares ---------------------------------------------------------------
+
+#: the columns every rollout strategy reports, in the order each reports them (central pulls put
+#: central_bound_s, their own bound, before makespan_over_bound)
+COMMON = ("strategy", "nodes", "image_bytes", "data_plane", "pull_p50_s", "pull_p90_s", "pull_p99_s", "pull_p999_s",
+          "pull_max_s", "makespan_s", "makespan_over_bound", "central_bound_s", "registry_egress_bytes",
+          "back_to_source_share", "peer_bytes_share", "registry_cpu_busy_s")
+
+
+def test_a_central_rollout_reports_pull_p999_s_between_p99_and_max():
+    result = simulate(scenario(**{"workload.start": "5s"}), seed=2)
+    k, pulls = result.kpis, result.samples["pull_time_s"]
+    assert k["pull_p999_s"] == float(np.quantile(pulls, [0.5, 0.9, 0.99, 0.999])[3])
+    assert k["pull_p99_s"] <= k["pull_p999_s"] <= k["pull_max_s"]
+    names = list(k)
+    assert names.index("pull_p99_s") + 1 == names.index("pull_p999_s") == names.index("pull_max_s") - 1
+
+
+def test_every_strategy_reports_the_same_common_kpis_in_the_same_order():
+    reported = {}
+    for strategy in ("central", "proxy-cache", "p2p-swarm", "p2p-scheduler"):
+        k = simulate(scenario(**{"cluster.nodes": 12, "distribution.strategy": strategy}), seed=1).kpis
+        assert k["strategy"] == strategy and k["nodes"] == 12
+        # central_bound_s is central's own bound, so there it stands before makespan_over_bound
+        assert [name for name in k if name in COMMON and name != "central_bound_s"] == \
+            [name for name in COMMON if name != "central_bound_s"], strategy
+        reported[strategy] = set(k)
+    # what they all share is exactly the common set: the rest is each strategy's own
+    assert set.intersection(*reported.values()) == set(COMMON)
+
+
+def test_the_common_kpis_come_from_a_record_of_plain_values():
+    record = RolloutRecord(strategy="central", data_plane="modelled", nodes=2, image_bytes=100,
+                           starts={"a": 1.0, "b": 2.0}, ends={"a": 3.0, "b": 6.0}, bound_name="central_bound_s",
+                           bound_s=4.0, central_bound_s=4.0, registry_egress_bytes=200, delivered_bytes=200,
+                           peer_bytes=0, registry_cpu_busy_s=0.5)
+    k = rollout_kpis(record, setup={"codec": "rs(4,2)"}, work={"storage_read_bytes": 300})
+    assert list(k) == ["strategy", "nodes", "image_bytes", "codec", "data_plane", "pull_p50_s", "pull_p90_s",
+                       "pull_p99_s", "pull_p999_s", "pull_max_s", "makespan_s", "central_bound_s",
+                       "makespan_over_bound", "registry_egress_bytes", "back_to_source_share", "peer_bytes_share",
+                       "registry_cpu_busy_s", "storage_read_bytes"]
+    assert (k["pull_p50_s"], k["pull_max_s"], k["makespan_s"]) == (3.0, 4.0, 5.0)
+    assert (k["makespan_over_bound"], k["back_to_source_share"], k["peer_bytes_share"]) == (1.25, 1.0, 0.0)
+    assert record.t0 == 1.0

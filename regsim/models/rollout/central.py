@@ -6,56 +6,59 @@ real registry; the registry's receipt is replayed on the simulated platform: fra
 in parallel on the storage nodes' disks and NICs, decryption and decoding on a frontend's cores,
 and the response streams to the node through the flow-level network while the registry reads
 (a layer takes as long as the slowest of those: the per-extent work of a layer is priced as
-its sum per resource, see ``registry_work.merged``). Frontends take requests round-robin.
+its sum per resource, see :func:`regsim.models.core.work.merged`). Frontends take requests round-robin.
 
 The closed form this must meet: N nodes pulling F bytes through an egress of u_s finish at
-N*F/u_s when the egress is the bottleneck (tested within 1 %).
+N*F/u_s when the egress is the bottleneck (tested within 1 %); that bound is ``central_bound_s``.
+KPIs: the common ones of :mod:`.kpis`, plus the registry's ``codec``, ``encryption`` and
+``auth_mode`` and the storage nodes' ``storage_read_bytes``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-import pandas as pd
 import simpy
 
+from regsim.models.core.replay import Replay, combine
+from regsim.models.core.result import VariantResult
+from regsim.models.core.spec import Progress
+from regsim.models.core.work import SAMPLED_NODES, RegistryWork, on_frontend
+from regsim.models.core.world import World, build_world
 from regsim.sim.network import LinkRecorder
 
 from .config import RolloutConfig
-from .kpis import series
-from regsim.models.core.work import SAMPLED_NODES, RegistryWork, on_frontend
-from regsim.models.core.replay import Replay, combine
-from regsim.models.core.result import VariantResult
-from regsim.models.core.world import World, build_world
+from .kpis import RolloutRecord, frontend_busy_s, rollout_kpis, rollout_result
 
+#: layers a node downloads at once (Docker's default ``max-concurrent-downloads``)
 MAX_CONCURRENT_DOWNLOADS = 3
 
 
-def simulate_central(scenario: RolloutConfig, seed: int, progress: Callable[[float], None] | None = None) -> VariantResult:
-    world = build_world(scenario, seed)
-    work = RegistryWork(scenario, seed)
-    rollout = scenario.workload
+def simulate_central(config: RolloutConfig, seed: int, progress: Progress | None = None) -> VariantResult:
+    """Simulate a rollout in which every node pulls every layer from the registry."""
+    world = build_world(config, seed)
+    work = RegistryWork(config, seed)
+    rollout = config.workload
     targets = world.nodes[: rollout.nodes or len(world.nodes)]
     work.check_real_budget(len(targets) * rollout.repeat)
-    run = _Rollout(world, work, scenario, targets, progress)
+    run = _Rollout(world, work, config, targets, progress)
     run.start()
     world.env.run()
     return run.result()
 
 
 class _Rollout:
-    def __init__(self, world: World, work: RegistryWork, scenario: RolloutConfig, targets: list[str],
-                 progress: Callable[[float], None] | None) -> None:
-        self.world, self.work, self.scenario, self.targets = world, work, scenario, targets
+    """One central rollout: the nodes' pulls through the frontends, and what they took."""
+
+    def __init__(self, world: World, work: RegistryWork, config: RolloutConfig, targets: list[str],
+                 progress: Progress | None) -> None:
+        self.world, self.work, self.config, self.targets = world, work, config, targets
         self.progress = progress
-        self.rollout = scenario.workload
+        self.rollout = config.workload
         self.pulls: list[tuple[str, int, float, float]] = []  # node, repeat, start, end
         self.egress_bytes = 0
         self.total = len(targets) * self.rollout.repeat
         self.recorder = LinkRecorder(world.net, [world.topology.host(fe).up for fe in world.frontends])
         self.replay = Replay(world)
-
     def start(self) -> None:
         spread = float(self.rollout.start)
         starts = np.zeros(len(self.targets))
@@ -98,50 +101,34 @@ class _Rollout:
     # -- results -----------------------------------------------------------------------------
 
     def result(self) -> VariantResult:
-        sc, world = self.scenario, self.world
-        pulls = np.array([end - start for _, _, start, end in self.pulls])
-        starts = np.array([p[2] for p in self.pulls])
-        ends = np.array([p[3] for p in self.pulls])
-        makespan = float(ends.max() - starts.min()) if len(pulls) else 0.0
+        """The common rollout KPIs (held to the client-server bound N*F/u_s) and what the registry did."""
+        config, world = self.config, self.world
         image = sum(self.work.sizes)
-        ideal = len(self.targets) * self.rollout.repeat * image / sc.registry.egress
-        q = np.quantile(pulls, [0.5, 0.9, 0.99]) if len(pulls) else [0.0, 0.0, 0.0]
-        kpis: dict[str, float | int | str] = {
-            "strategy": sc.distribution.strategy,
-            "nodes": len(self.targets),
-            "image_bytes": image,
-            "codec": sc.registry.storage.codec,
-            "encryption": sc.registry.encryption,
-            "auth_mode": sc.registry.auth.mode,
-            "data_plane": sc.data_plane,
-            "pull_p50_s": float(q[0]),
-            "pull_p90_s": float(q[1]),
-            "pull_p99_s": float(q[2]),
-            "pull_max_s": float(pulls.max()) if len(pulls) else 0.0,
-            "makespan_s": makespan,
-            "central_bound_s": ideal,
-            "makespan_over_bound": makespan / ideal if ideal else 0.0,
-            "registry_egress_bytes": self.egress_bytes,
-            "back_to_source_share": 1.0,
-            "peer_bytes_share": 0.0,
-            "registry_cpu_busy_s": sum(world.cpus[fe].busy_s for fe in world.frontends),
-            "storage_read_bytes": sum(d.bytes_read for d in world.disks.values()),
-        }
+        ideal = len(self.targets) * self.rollout.repeat * image / config.registry.egress
+        record = RolloutRecord(
+            strategy=config.distribution.strategy, data_plane=config.data_plane, nodes=len(self.targets),
+            image_bytes=image,
+            starts={(node, repeat): start for node, repeat, start, _ in self.pulls},
+            ends={(node, repeat): end for node, repeat, _, end in self.pulls},
+            bound_name="central_bound_s", bound_s=ideal, central_bound_s=ideal,
+            # every byte a node receives comes from the registry
+            registry_egress_bytes=self.egress_bytes, delivered_bytes=self.egress_bytes, peer_bytes=0,
+            registry_cpu_busy_s=frontend_busy_s(world), events=int(getattr(world.env, "events", 0)))
+        kpis = rollout_kpis(
+            record,
+            setup={"codec": config.registry.storage.codec, "encryption": config.registry.encryption,
+                   "auth_mode": config.registry.auth.mode},
+            work={"storage_read_bytes": sum(d.bytes_read for d in world.disks.values())})
+        makespan = kpis["makespan_s"]
         notes = [
             f"Central distribution: {len(self.targets)} nodes x {image / 1e6:.0f} MB through "
-            f"{sc.registry.egress * 8 / 1e9:.3g} Gbit/s of registry egress; the client-server bound "
+            f"{config.registry.egress * 8 / 1e9:.3g} Gbit/s of registry egress; the client-server bound "
             f"N*F/u_s is {ideal:.1f} s and the simulated makespan {makespan:.1f} s "
             f"({makespan / ideal:.3f}x the bound)." if ideal else "Empty rollout."
         ]
-        t0 = float(starts.min()) if len(pulls) else 0.0
-        return VariantResult(kpis=kpis, series=self._series(t0, makespan), samples={"pull_time_s": pulls},
-                             notes=notes, events=int(getattr(world.env, "events", 0)))
+        return rollout_result(record, kpis, self._utilisation, notes)
 
-    def _series(self, t0: float, makespan: float) -> pd.DataFrame:
-        """Registry egress utilisation and completed pulls over the rollout, from its first start (``t0``)
-        to its last end, on the time axis of the P2P and proxy-cache strategies (0 = the first start)."""
-        def egress(at: np.ndarray) -> dict[str, np.ndarray]:
-            busy = self.recorder.at(at).mean(axis=1) if self.recorder.links.size else np.zeros_like(at)
-            return {"registry_egress": busy}
-        return series(t0, makespan, egress, {i: pull[3] for i, pull in enumerate(self.pulls)})
-
+    def _utilisation(self, at: np.ndarray) -> dict[str, np.ndarray]:
+        """Registry egress utilisation at the times ``at`` (the mean over the frontends' uplinks)."""
+        busy = self.recorder.at(at).mean(axis=1) if self.recorder.links.size else np.zeros_like(at)
+        return {"registry_egress": busy}

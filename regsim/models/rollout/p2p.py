@@ -4,7 +4,7 @@ The control plane runs for real, as in the central model: every node logs in (a 
 GETs the manifest and has each layer's blob authorised by the registry, each request priced on a
 frontend. Then the node joins one swarm per layer and downloads it in pieces from other nodes and
 from the origins, decided by the real agents, tracker or scheduler of :mod:`regsim.registry.p2p`
-and moved by a data plane of :mod:`.p2p_flows` (see :mod:`.p2p_swarm` for the connections).
+and moved by a data plane of :mod:`.planes` (see :mod:`.swarm` for the connections).
 
 - **Origins** are hosts beside the registry with the nodes' NIC. They are *preheated*: each pulls
   every layer from the registry when the image is pushed (Kraken's origins receive the push,
@@ -33,7 +33,10 @@ and moved by a data plane of :mod:`.p2p_flows` (see :mod:`.p2p_swarm` for the co
   and the assembled blob.
 
 Bounds in the KPIs: ``central_bound_s`` = N*F/u_registry; ``kumar_ross_bound_s`` =
-max(F/u_s, F/d_min, N*F/(u_s + sum u_i)) with u_s the origins' (and seeders') upload.
+max(F/u_s, F/d_min, N*F/(u_s + sum u_i)) with u_s the origins' (and seeders') upload. KPIs: the
+common ones of :mod:`.kpis`, plus the pieces (``piece_size``, ``sim_piece_bytes``), the data plane
+(``flow_model``), ``origin_preheat_s``, ``origin_bytes_share`` and the work done
+(``verified_bytes``, ``piece_arrivals``, ``connections``, ``reshares``, ``decisions``).
 """
 
 from __future__ import annotations
@@ -43,21 +46,21 @@ from collections.abc import Callable
 
 import numpy as np
 
-from regsim.registry import receipts
-from regsim.registry.p2p import Agent, MetaInfo, Origin, Scheduler, Swarm, Tracker
-from .config import RolloutConfig
-
-from regsim.models.core.spec import ModelError
-from .plane_exact import ExactPlane
-from .planes import ROUNDS, FluidPlane
-from .kpis import p2p_result
-from .peers import Layer, Peer
-from .swarm import SwarmDriver
-from .layer_fetch import fetch_layer, range_work
-from regsim.models.core.work import SAMPLED_NODES, RegistryWork
 from regsim.models.core.replay import Replay, combine
 from regsim.models.core.result import VariantResult
+from regsim.models.core.spec import ModelError, Progress
+from regsim.models.core.work import SAMPLED_NODES, RegistryWork
 from regsim.models.core.world import REGISTRY_RACK, build_world
+from regsim.registry import receipts
+from regsim.registry.p2p import Agent, MetaInfo, Origin, Scheduler, Swarm, Tracker
+
+from .config import RolloutConfig
+from .kpis import RolloutRecord, frontend_busy_s, kumar_ross_bound, rollout_kpis, rollout_result
+from .layer_fetch import fetch_layer, range_work
+from .peers import Layer, Peer
+from .plane_exact import ExactPlane
+from .planes import ROUNDS, FluidPlane
+from .swarm import SwarmDriver
 
 #: most piece arrivals (nodes x pieces) a run simulates; beyond it pieces are grouped into runs.
 MAX_ARRIVALS = 700_000
@@ -67,16 +70,15 @@ PIPELINE = 3
 RETRY_INTERVAL = 0.05
 #: the fluid plane's window as a fraction of the time one piece takes at a node's full download rate.
 WINDOW_FRACTION = 0.05
+#: the data planes a run can use: the fluid approximation, or the exact flow model as reference
 PLANES = ("fluid", "exact")
 
-Progress = Callable[[float], None]
 
-
-def simulate_p2p(scenario: RolloutConfig, seed: int, progress: Progress | None = None, *, plane: str = "fluid",
+def simulate_p2p(config: RolloutConfig, seed: int, progress: Progress | None = None, *, plane: str = "fluid",
                  max_arrivals: int = MAX_ARRIVALS, window_fraction: float = WINDOW_FRACTION,
                  rounds: int = ROUNDS) -> VariantResult:
     """Simulate a P2P rollout; ``plane`` picks the data plane (``fluid``, or the ``exact`` reference)."""
-    run = P2PRun(scenario, seed, progress, plane=plane, max_arrivals=max_arrivals, window_fraction=window_fraction,
+    run = P2PRun(config, seed, progress, plane=plane, max_arrivals=max_arrivals, window_fraction=window_fraction,
                  rounds=rounds)
     run.run()
     return run.result()
@@ -85,10 +87,10 @@ def simulate_p2p(scenario: RolloutConfig, seed: int, progress: Progress | None =
 class P2PRun:
     """One P2P rollout: the world, the real registry, origins, swarms, and the nodes' pulls."""
 
-    def __init__(self, scenario: RolloutConfig, seed: int, progress: Progress | None = None, *, plane: str = "fluid",
+    def __init__(self, config: RolloutConfig, seed: int, progress: Progress | None = None, *, plane: str = "fluid",
                  max_arrivals: int = MAX_ARRIVALS, window_fraction: float = WINDOW_FRACTION,
                  rounds: int = ROUNDS) -> None:
-        rollout, dist = scenario.workload, scenario.distribution
+        rollout, dist = config.workload, config.distribution
         if plane not in PLANES:
             raise ValueError(f"plane must be one of {PLANES}, got {plane!r}")
         if dist.strategy not in ("p2p-swarm", "p2p-scheduler"):
@@ -96,23 +98,23 @@ class P2PRun:
         if getattr(rollout, "repeat", 1) != 1:
             raise ModelError(f"{dist.strategy}: a node pulls the image once in this model; "
                              f"workload.repeat must be 1, got {rollout.repeat}")
-        self.scenario, self.progress, self.p2p = scenario, progress, dist.p2p
+        self.config, self.progress, self.p2p = config, progress, dist.p2p
         self.mode = "tracker" if dist.strategy == "p2p-swarm" else "scheduler"
-        self.world = world = build_world(scenario, seed)
+        self.world = world = build_world(config, seed)
         self.replay = Replay(world)
-        self.work = RegistryWork(scenario, seed)
+        self.work = RegistryWork(config, seed)
         nodes = world.nodes[: rollout.nodes or len(world.nodes)]
         if self.p2p.seeders >= len(nodes):
             raise ModelError(f"distribution.p2p.seeders: {self.p2p.seeders} seeders leave no node of the "
                              f"{len(nodes)} to pull the image")
         self.seeders, self.targets = nodes[: self.p2p.seeders], nodes[self.p2p.seeders:]
-        self.real = scenario.data_plane == "real"
+        self.real = config.data_plane == "real"
         if self.real:
             self.work.check_real_budget(len(nodes))
             if self.seeders:
                 raise ModelError("distribution.p2p.seeders needs the modelled or sampled data plane: "
                                  "seeders hold no real bytes")
-        topo, nic = world.topology, scenario.cluster.node.nic
+        topo, nic = world.topology, config.cluster.node.nic
         self.origins = [f"origin{i}" for i in range(self.p2p.origins)]
         for host in self.origins:
             topo.add_host(host, rack=REGISTRY_RACK, nic_up=nic.up, nic_down=nic.down)
@@ -164,7 +166,7 @@ class P2PRun:
         env.run()
         missing = [n for n in self.targets if n not in self.ends]
         if missing:
-            raise RuntimeError(f"{self.scenario.distribution.strategy}: {len(missing)} of {len(self.targets)} nodes "
+            raise RuntimeError(f"{self.config.distribution.strategy}: {len(missing)} of {len(self.targets)} nodes "
                                f"never completed the image (e.g. {missing[:3]}); {self.driver.waiting} peers were "
                                "still waiting for a source")
 
@@ -175,7 +177,7 @@ class P2PRun:
         self._build_layers()
         for node in self.seeders:
             self._join_complete(node)
-        spread = float(self.scenario.workload.start)
+        spread = float(self.config.workload.start)
         offsets = np.zeros(len(self.targets))
         if spread > 0:
             offsets = self.world.rr.stream("rollout-starts").uniform(0.0, spread, len(self.targets))
@@ -223,7 +225,7 @@ class P2PRun:
             layer = Layer(index, info, swarm, scheduler, read)
             self.layers.append(layer)
             self.driver.add_layer(layer)
-        if self.scenario.data_plane == "sampled":
+        if self.config.data_plane == "sampled":
             self._build_shadow()
 
     def _source_reader(self, index: int, info: MetaInfo) -> Callable[[int], bytes]:
@@ -268,7 +270,7 @@ class P2PRun:
         left = self._left[peer.node] = self._left[peer.node] - 1
         if left == 0:
             self.ends[peer.node] = t
-            if self.scenario.data_plane == "sampled" and len(self.ends) <= SAMPLED_NODES:
+            if self.config.data_plane == "sampled" and len(self.ends) <= SAMPLED_NODES:
                 self._verify(peer.node)
             if self.progress is not None:
                 self.progress(len(self.ends) / len(self.targets))
@@ -303,4 +305,44 @@ class P2PRun:
 
     # -- results -----------------------------------------------------------------------------
     def result(self) -> VariantResult:
-        return p2p_result(self)
+        """The common rollout KPIs (held to the Kumar-Ross bound), plus the pieces, the origins and
+        what the data plane and the driver did."""
+        config, nic = self.config, self.config.cluster.node.nic
+        image = sum(self.work.sizes)
+        n = len(self.targets)
+        peers = [p for p in self.driver.peers if p.node in self.ends]
+        from_peers = sum(p.from_peers for p in peers)
+        from_origins = sum(p.from_origins for p in peers)
+        delivered = from_peers + from_origins + sum(p.from_source for p in peers)
+        server_up = len(self.origins) * nic.up + len(self.seeders) * nic.up
+        bound = kumar_ross_bound(image, n, server_up, nic.down, n * nic.up)
+        central = n * image / config.registry.egress
+        stats = self.plane.stats
+        record = RolloutRecord(
+            strategy=config.distribution.strategy, data_plane=config.data_plane, nodes=n, image_bytes=image,
+            starts=self.starts, ends=self.ends, bound_name="kumar_ross_bound_s", bound_s=bound,
+            central_bound_s=central, registry_egress_bytes=self.registry_egress, delivered_bytes=delivered,
+            peer_bytes=from_peers, registry_cpu_busy_s=frontend_busy_s(self.world),
+            events=int(getattr(self.world.env, "events", 0)))
+        kpis = rollout_kpis(
+            record,
+            setup={"piece_size": self.piece_size, "sim_piece_bytes": self.unit},
+            model={"flow_model": self.plane.name},
+            before_egress={"origin_preheat_s": self.preheat_s},
+            sources={"origin_bytes_share": from_origins / delivered if delivered else 0.0},
+            work={"verified_bytes": self.verified_bytes, "piece_arrivals": stats.arrivals,
+                  "connections": stats.opened, "reshares": stats.reshares, "decisions": self.driver.decisions})
+        makespan = kpis["makespan_s"]
+        notes = [
+            f"{config.distribution.strategy}: {n} nodes x {image / 1e6:.0f} MB in pieces of "
+            f"{self.piece_size / 2**20:g} MiB (scheduled as runs of {self.group}: {self.unit / 2**20:g} MiB), "
+            f"{len(self.origins)} preheated origin(s) at {nic.up * 8 / 1e9:.3g} Gbit/s; node NICs "
+            f"{nic.up * 8 / 1e9:.3g} up / {nic.down * 8 / 1e9:.3g} down Gbit/s. Kumar-Ross bound {bound:.1f} s; "
+            f"simulated makespan {makespan:.1f} s ({makespan / bound:.3f}x the bound) on the {self.plane.name} "
+            f"data plane; central pulls would need at least {central:.1f} s." if bound else "Empty rollout.",
+            f"Pulls: p50 {kpis['pull_p50_s']:.2f} s, p99 {kpis['pull_p99_s']:.2f} s, "
+            f"p99.9 {kpis['pull_p999_s']:.2f} s, "
+            f"max {kpis['pull_max_s']:.2f} s; {kpis['peer_bytes_share']:.1%} of the bytes came from other nodes, "
+            f"origins preheated in {self.preheat_s:.1f} s.",
+        ]
+        return rollout_result(record, kpis, self.plane.utilisation, notes)

@@ -13,35 +13,34 @@ pull-through cache streams to the first client while it stores).
 
 The bound beside the KPIs: ``proxy_bound_s`` = max(caches*F/u_registry, max over caches of
 N_cache*F/u_cache): the fills share the registry's egress, and each cache's egress carries its
-nodes' pulls.
+nodes' pulls. KPIs: the common ones of :mod:`.kpis`, plus ``caches`` (how many), ``cache_fills``
+(layers read into a cache) and ``cache_pass_through`` (requests passed to the registry uncached).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import simpy
 
-from .config import RolloutConfig
-from regsim.sim.network import LinkRecorder
-
-from regsim.models.core.spec import ModelError
-from .kpis import pull_kpis, series
-from .layer_fetch import fetch_layer
-from regsim.models.core.work import SAMPLED_NODES, RegistryWork
 from regsim.models.core.replay import Replay, combine
 from regsim.models.core.result import VariantResult
-from .central import MAX_CONCURRENT_DOWNLOADS
+from regsim.models.core.spec import ModelError, Progress
+from regsim.models.core.work import SAMPLED_NODES, RegistryWork
 from regsim.models.core.world import build_world
+from regsim.sim.network import LinkRecorder
 
-Progress = Callable[[float], None]
+from .central import MAX_CONCURRENT_DOWNLOADS
+from .config import RolloutConfig
+from .kpis import RolloutRecord, frontend_busy_s, rollout_kpis, rollout_result
+from .layer_fetch import fetch_layer
+
+#: the rack a cluster-wide cache sits in, on the core switch
 CACHE_RACK = "caches"
 
 
-def simulate_proxy(scenario: RolloutConfig, seed: int, progress: Progress | None = None) -> VariantResult:
+def simulate_proxy(config: RolloutConfig, seed: int, progress: Progress | None = None) -> VariantResult:
     """Simulate a rollout through pull-through caches."""
-    run = ProxyRun(scenario, seed, progress)
+    run = ProxyRun(config, seed, progress)
     run.run()
     return run.result()
 
@@ -62,15 +61,15 @@ class _Cache:
 class ProxyRun:
     """One proxy-cache rollout: the world with its caches, the real registry, and the nodes' pulls."""
 
-    def __init__(self, scenario: RolloutConfig, seed: int, progress: Progress | None = None) -> None:
-        rollout, proxy = scenario.workload, scenario.distribution.proxy
+    def __init__(self, config: RolloutConfig, seed: int, progress: Progress | None = None) -> None:
+        rollout, proxy = config.workload, config.distribution.proxy
         if getattr(rollout, "repeat", 1) != 1:
             raise ModelError(f"proxy-cache: a node pulls the image once in this model; workload.repeat must be 1, "
                              f"got {rollout.repeat}")
-        self.scenario, self.progress, self.proxy = scenario, progress, proxy
-        self.world = world = build_world(scenario, seed)
+        self.config, self.progress, self.proxy = config, progress, proxy
+        self.world = world = build_world(config, seed)
         self.replay = Replay(world)
-        self.work = RegistryWork(scenario, seed)
+        self.work = RegistryWork(config, seed)
         self.targets = world.nodes[: rollout.nodes or len(world.nodes)]
         self.work.check_real_budget(len(self.targets))
         topo = world.topology
@@ -81,7 +80,7 @@ class ProxyRun:
                 topo.add_host(cache.host, rack=rack, nic=proxy.egress, cores=proxy.cores)
             self.cache_of = {n: self.caches[topo.host(n).rack] for n in self.targets}
         else:
-            topo.add_rack(CACHE_RACK, uplink=proxy.egress, latency=scenario.cluster.latency.core)
+            topo.add_rack(CACHE_RACK, uplink=proxy.egress, latency=config.cluster.latency.core)
             cache = _Cache("cache", int(proxy.capacity))
             topo.add_host(cache.host, rack=CACHE_RACK, nic=proxy.egress, cores=proxy.cores)
             self.caches = {CACHE_RACK: cache}
@@ -95,7 +94,7 @@ class ProxyRun:
 
     def run(self) -> None:
         env = self.world.env
-        spread = float(self.scenario.workload.start)
+        spread = float(self.config.workload.start)
         offsets = np.zeros(len(self.targets))
         if spread > 0:
             offsets = self.world.rr.stream("rollout-starts").uniform(0.0, spread, len(self.targets))
@@ -164,45 +163,35 @@ class ProxyRun:
 
     # -- results -----------------------------------------------------------------------------
     def result(self) -> VariantResult:
-        sc, world, proxy = self.scenario, self.world, self.proxy
+        """The common rollout KPIs (held to ``proxy_bound_s``), plus the caches and what they did."""
+        config, world, proxy = self.config, self.world, self.proxy
         image = sum(self.work.sizes)
         n = len(self.targets)
-        timing, pulls = pull_kpis(self.starts, self.ends)
         caches = list(self.caches.values())
-        delivered = n * image
-        bound = max(len(caches) * image / sc.registry.egress,
+        bound = max(len(caches) * image / config.registry.egress,
                     max((c.nodes * image / proxy.egress for c in caches), default=0.0))
-        kpis: dict[str, float | int | str] = {
-            "strategy": sc.distribution.strategy,
-            "nodes": n,
-            "image_bytes": image,
-            "data_plane": sc.data_plane,
-            "caches": len(caches),
-            **timing,
-            "proxy_bound_s": bound,
-            "makespan_over_bound": timing["makespan_s"] / bound if bound else 0.0,
-            "central_bound_s": n * image / sc.registry.egress,
-            "registry_egress_bytes": self.registry_egress,
-            "back_to_source_share": self.registry_egress / delivered if delivered else 0.0,
-            "peer_bytes_share": 0.0,
-            "cache_fills": sum(c.fills for c in caches),
-            "cache_pass_through": sum(c.passes for c in caches),
-            "registry_cpu_busy_s": sum(world.cpus[fe].busy_s for fe in world.frontends),
-        }
+        record = RolloutRecord(
+            strategy=config.distribution.strategy, data_plane=config.data_plane, nodes=n, image_bytes=image,
+            starts=self.starts, ends=self.ends, bound_name="proxy_bound_s", bound_s=bound,
+            central_bound_s=n * image / config.registry.egress, registry_egress_bytes=self.registry_egress,
+            delivered_bytes=n * image, peer_bytes=0, registry_cpu_busy_s=frontend_busy_s(world),
+            events=int(getattr(world.env, "events", 0)))
+        kpis = rollout_kpis(record, model={"caches": len(caches)},
+                            sources={"cache_fills": sum(c.fills for c in caches),
+                                     "cache_pass_through": sum(c.passes for c in caches)})
         notes = [
             f"proxy-cache: {n} nodes x {image / 1e6:.0f} MB through {len(caches)} pull-through cache(s) "
             f"({proxy.placement} placement, {proxy.egress * 8 / 1e9:.3g} Gbit/s egress each) in front of "
-            f"{sc.registry.egress * 8 / 1e9:.3g} Gbit/s of registry egress; bound {bound:.1f} s, simulated makespan "
-            f"{timing['makespan_s']:.1f} s; the registry sent {self.registry_egress / 1e9:.2f} GB "
+            f"{config.registry.egress * 8 / 1e9:.3g} Gbit/s of registry egress; bound {bound:.1f} s, simulated "
+            f"makespan {kpis['makespan_s']:.1f} s; the registry sent {self.registry_egress / 1e9:.2f} GB "
             f"({kpis['back_to_source_share']:.2%} of the bytes delivered)." if n else "Empty rollout.",
         ]
-        t0 = min(self.starts.values(), default=0.0)
-        return VariantResult(kpis=kpis, series=series(t0, timing["makespan_s"], self._utilisation, self.ends),
-                             samples={"pull_time_s": pulls}, notes=notes, events=int(getattr(world.env, "events", 0)))
+        return rollout_result(record, kpis, self._utilisation, notes)
 
     def _utilisation(self, times: np.ndarray) -> dict[str, np.ndarray]:
+        """Mean utilisation of the frontends' uplinks (registry egress) and of the caches' at ``times``."""
+        assert self.recorder is not None, "the run has not started"
         values = self.recorder.at(times)
         frontends = len(self.world.frontends)
         return {"registry_egress": values[:, :frontends].mean(axis=1),
                 "cache_egress": values[:, frontends:].mean(axis=1)}
-

@@ -1,7 +1,7 @@
 """The swarm driver: the real P2P agents, trackers and schedulers, moving pieces over a data plane.
 
 Every decision is made by :mod:`regsim.registry.p2p`; this module turns decisions into
-connections on a data plane (:mod:`.p2p_flows`) and arrivals back into agent calls. A peer is one
+connections on a data plane (:mod:`.planes`) and arrivals back into agent calls. A peer is one
 node in one layer's swarm. It downloads over *connections*, one per source, each carrying a
 pipeline of up to ``pipeline`` requested pieces (Kraken's pipeline limit) back to back:
 
@@ -28,7 +28,7 @@ so a wake-up costs no more than the capacity the host offers, and peers progress
 tracker-driven peer re-announces when the swarm has outgrown its handout or nobody serves it.
 
 A scheduler-driven peer asks its swarm's scheduler for parents, streams their pieces as they
-land and retries for parents on a timer, as a Dragonfly client does (:mod:`.p2p_parents`).
+land and retries for parents on a timer, as a Dragonfly client does (:mod:`.parents`).
 Should the whole data plane fall idle, every peer with room retries.
 """
 

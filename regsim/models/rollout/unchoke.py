@@ -11,7 +11,7 @@ waiting peer takes room a host frees or gains:
   has room, is further behind and wants one of its pieces instead (BitTorrent's optimistic
   unchoke, at pipeline boundaries);
 - under a scheduler, peers queued for parents ask the scheduler again when a parent's room
-  frees (:mod:`.p2p_parents`);
+  frees (:mod:`.parents`);
 - when the whole data plane falls idle, every peer with room tries again.
 """
 

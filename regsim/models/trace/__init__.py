@@ -1,7 +1,9 @@
 """The trace family: a recorded (or synthetic) registry trace replayed through the registry's caches.
 
 ``workload.kind: trace``; :mod:`.run` replays the trace against the real registry (its blobs and
-images in :mod:`.trace_store`) with the caches of :mod:`.cache_layer`; :mod:`.report` compares them.
+images in :mod:`.trace_store`) with the caches of :mod:`.cache_layer`, recording each request as a
+:class:`~.replayed.Replayed`; :mod:`.report` turns what the replay measured (a
+:class:`~.report.TraceOutcome`, not the run) into the KPIs that compare the caches.
 """
 
 from __future__ import annotations

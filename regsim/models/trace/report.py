@@ -22,20 +22,20 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from regsim.registry.receipts import Kind
-from regsim.traces import evaluate
-
 from regsim.models.core.result import VariantResult
-from regsim.models.core.world import REGISTRY_RACK
+from regsim.registry.cache import CacheStats, PrefetchStats
+from regsim.registry.receipts import Kind
+from regsim.traces import Request, evaluate
 
-if TYPE_CHECKING:
-    from .run import Replayed, TraceRun
+from .config import TraceConfig
+from .replayed import BLOB_GET, BLOB_PUT, MANIFEST_GET, Replayed
 
 #: bins of the series over the replay
 SERIES_BINS = 50
@@ -56,86 +56,113 @@ def _fmt_s(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value * 1e3:.3g} ms" if value < 1 else f"{value:.3g} s"
 
 
-def groups(run: TraceRun) -> dict[str, list[Replayed]]:
-    """Replayed requests by class: successful blob GETs (and their hits and misses), manifest GETs, pushes."""
-    from .run import BLOB_GET, BLOB_PUT, MANIFEST_GET
+@dataclass(frozen=True)
+class TraceOutcome:
+    """What a replay measured: everything :func:`trace_result` reports, and nothing of the run itself."""
 
-    done = [r for r in run.done if r.error is None]
-    gets = [r for r in done if r.kind == BLOB_GET]
+    config: TraceConfig
+    #: the trace file replayed
+    source: str
+    #: every request that completed, in completion order
+    done: Sequence[Replayed]
+    #: the recorded requests that were sent (those before the config's ``duration``)
+    sent: Sequence[Request]
+    #: requests recorded after the config's ``duration``, not sent
+    skipped: int
+    cache_sites: int
+    cache_stats: CacheStats
+    prefetch_stats: PrefetchStats
+    #: hits on a layer still being read into the cache
+    hits_waited: int
+    #: bytes that left the registry's site over its uplink to the core switch
+    registry_egress_bytes: int
+    #: priced receipt amounts by kind: of the requests, and of the prefetches apart
+    work: Mapping[str, int]
+    prefetch_work: Mapping[str, int]
+    stocked_blobs: int
+    stocked_images: int
+    #: what the set-up could not stock, with why
+    stock_errors: Mapping[str, str]
+    #: simulated time at which the replay ended
+    end_time: float
+    registry_cpu_busy_s: float
+    #: SimPy events the run processed
+    events: int = 0
+
+
+def groups(done: Sequence[Replayed]) -> dict[str, list[Replayed]]:
+    """Replayed requests by class: successful blob GETs (and their hits and misses), manifest GETs, pushes."""
+    succeeded = [r for r in done if r.error is None]
+    gets = [r for r in succeeded if r.kind == BLOB_GET]
     return {
         "get": gets,
         "hit": [r for r in gets if r.hit],
         "miss": [r for r in gets if not r.hit],
-        "manifest": [r for r in done if r.kind == MANIFEST_GET],
-        "push": [r for r in done if r.kind == BLOB_PUT],
-        "failed": [r for r in run.done if r.error is not None],
+        "manifest": [r for r in succeeded if r.kind == MANIFEST_GET],
+        "push": [r for r in succeeded if r.kind == BLOB_PUT],
+        "failed": [r for r in done if r.error is not None],
     }
 
 
-def egress_bytes(run: TraceRun) -> int:
-    """Bytes that left the registry's site over its uplink to the core switch."""
-    link = run.world.topology.racks[REGISTRY_RACK].uplink
-    return int(run.world.net.link_bytes()[link]) if link is not None else 0
-
-
-def offline_hit_ratio(run: TraceRun) -> float:
-    """The hit ratio of the run's policy over the same trace offline; NaN without a cache."""
-    spec = run.scenario.registry.cache
+def offline_hit_ratio(outcome: TraceOutcome) -> float:
+    """The hit ratio of the run's policy over the requests it sent, offline; NaN without a cache."""
+    spec = outcome.config.registry.cache
     if not spec.enabled:
         return NAN
-    replayed = run.records[: len(run.records) - run.skipped]
-    return evaluate(replayed, spec.policy, spec.capacity, prefetch=spec.prefetch).hit_ratio
+    return evaluate(list(outcome.sent), spec.policy, spec.capacity, prefetch=spec.prefetch).hit_ratio
 
 
-def trace_result(run: TraceRun) -> VariantResult:
-    sc, spec = run.scenario, run.scenario.registry.cache
-    by = groups(run)
-    stats, pre = run.caches.stats(), run.caches.prefetch_stats()
-    kinds = Counter(r.kind for r in run.done)
+def trace_result(outcome: TraceOutcome) -> VariantResult:
+    """The variant's result: one row of KPIs, the hit-ratio and latency series, latency samples, notes."""
+    o = outcome
+    config, spec = o.config, o.config.registry.cache
+    by = groups(o.done)
+    stats, pre = o.cache_stats, o.prefetch_stats
+    kinds = Counter(r.kind for r in o.done)
     requested = sum(r.size for r in by["get"])
     hit_bytes = sum(r.size for r in by["hit"])
     latency = _quantiles([r.latency for r in by["get"]])
     manifest = _quantiles([r.latency for r in by["manifest"]], (0.5, 0.99))
-    makespan = max(r.end for r in run.done) - min(r.start for r in run.done) if run.done else 0.0
+    makespan = max(r.end for r in o.done) - min(r.start for r in o.done) if o.done else 0.0
     kpis: dict[str, float | int | str] = {
-        "trace": Path(run.source).name, "speedup": run.workload.speedup,
+        "trace": Path(o.source).name, "speedup": config.workload.speedup,
         "cache_policy": spec.label(), "cache_capacity": spec.capacity if spec.enabled else 0,
-        "cache_placement": spec.placement if spec.enabled else "none", "cache_sites": len(run.caches.sites),
-        "codec": sc.registry.storage.codec, "encryption": sc.registry.encryption,
-        "auth_mode": sc.registry.auth.mode, "data_plane": sc.data_plane,
-        "requests": len(run.done), "requests_skipped": run.skipped, "requests_failed": len(by["failed"]),
+        "cache_placement": spec.placement if spec.enabled else "none", "cache_sites": o.cache_sites,
+        "codec": config.registry.storage.codec, "encryption": config.registry.encryption,
+        "auth_mode": config.registry.auth.mode, "data_plane": config.data_plane,
+        "requests": len(o.done), "requests_skipped": o.skipped, "requests_failed": len(by["failed"]),
         "blob_gets": kinds["blob_get"], "manifest_gets": kinds["manifest_get"], "blob_puts": kinds["blob_put"],
         "blob_heads": kinds["blob_head"], "manifest_puts": kinds["manifest_put"], "other_requests": kinds["other"],
         "hits": len(by["hit"]), "misses": len(by["miss"]),
         "hit_ratio": _ratio(len(by["hit"]), len(by["get"])),
         "byte_hit_ratio": _ratio(hit_bytes, requested),
-        "hits_waited": run.caches.waited(),
-        "offline_hit_ratio": offline_hit_ratio(run),
+        "hits_waited": o.hits_waited,
+        "offline_hit_ratio": offline_hit_ratio(o),
         "latency_p50_s": latency[0], "latency_p90_s": latency[1], "latency_p99_s": latency[2],
         "hit_latency_p50_s": _quantiles([r.latency for r in by["hit"]], (0.5,))[0],
         "miss_latency_p50_s": _quantiles([r.latency for r in by["miss"]], (0.5,))[0],
         "manifest_latency_p50_s": manifest[0], "manifest_latency_p99_s": manifest[1],
         "push_latency_p50_s": _quantiles([r.latency for r in by["push"]], (0.5,))[0],
         "requested_bytes": requested, "hit_bytes": hit_bytes,
-        "registry_egress_bytes": egress_bytes(run),
-        "storage_read_bytes": run.work[Kind.DISK_READ],
-        "storage_write_bytes": run.work[Kind.DISK_WRITE],
-        "prefetch_read_bytes": run.prefetch_work[Kind.DISK_READ],
+        "registry_egress_bytes": o.registry_egress_bytes,
+        "storage_read_bytes": o.work.get(Kind.DISK_READ, 0),
+        "storage_write_bytes": o.work.get(Kind.DISK_WRITE, 0),
+        "prefetch_read_bytes": o.prefetch_work.get(Kind.DISK_READ, 0),
         "prefetched": pre.prefetched, "prefetched_bytes": pre.prefetched_bytes,
         "prefetch_used": pre.used, "prefetch_wasted": pre.wasted,
         "cache_evictions": stats.evictions,
-        "stocked_blobs": run.store.stocked_blobs, "stocked_images": run.store.stocked_images,
-        "makespan_s": makespan, "end_s": run.end_time,
-        "registry_cpu_busy_s": sum(run.world.cpus[fe].busy_s for fe in run.world.frontends),
+        "stocked_blobs": o.stocked_blobs, "stocked_images": o.stocked_images,
+        "makespan_s": makespan, "end_s": o.end_time,
+        "registry_cpu_busy_s": o.registry_cpu_busy_s,
     }
     samples = {name: np.asarray([r.latency for r in by[key]]) for name, key in
                (("blob_get_time_s", "get"), ("hit_time_s", "hit"), ("miss_time_s", "miss"),
                 ("manifest_get_time_s", "manifest")) if by[key]}
-    return VariantResult(kpis=kpis, series=_series(run, by["get"]), samples=samples, notes=_notes(run, kpis),
-                         events=int(getattr(run.env, "events", 0)))
+    return VariantResult(kpis=kpis, series=_series(by["get"]), samples=samples, notes=_notes(o, kpis),
+                         events=o.events)
 
 
-def _series(run: TraceRun, gets: list[Replayed]) -> pd.DataFrame:
+def _series(gets: list[Replayed]) -> pd.DataFrame:
     """The hit ratio so far and the blob GET median latency, over the replay."""
     if not gets:
         return pd.DataFrame({"time_s": [], "metric": [], "value": []})
@@ -157,11 +184,13 @@ def _series(run: TraceRun, gets: list[Replayed]) -> pd.DataFrame:
     return frame.sort_values(["metric", "time_s"], kind="stable", ignore_index=True)
 
 
-def _notes(run: TraceRun, k: dict) -> list[str]:
-    spec = run.scenario.registry.cache
+def _notes(outcome: TraceOutcome, k: dict) -> list[str]:
+    """What the replay did and how its cache compares, in sentences for report.md."""
+    config = outcome.config
+    spec = config.registry.cache
     where = {"registry": "at the registry", "rack": f"in each of {k['cache_sites']} racks"}[spec.placement]
     label = k["cache_policy"]
-    notes = [f"Replayed {k['requests']} requests of {k['trace']} at {run.workload.speedup:g}x: "
+    notes = [f"Replayed {k['requests']} requests of {k['trace']} at {config.workload.speedup:g}x: "
              f"{k['blob_gets']} layer GETs, {k['manifest_gets']} manifest GETs, {k['blob_puts']} layer uploads; "
              f"the registry was stocked beforehand with {k['stocked_blobs']} blobs and {k['stocked_images']} images "
              "the trace uses before pushing them (unpriced set-up)."]
@@ -190,16 +219,16 @@ def _notes(run: TraceRun, k: dict) -> list[str]:
     notes.append(f"{label}: the registry sent {k['registry_egress_bytes'] / 1e6:.4g} MB out of its site and read "
                  f"{k['storage_read_bytes'] / 1e6:.4g} MB from its storage nodes "
                  f"({k['prefetch_read_bytes'] / 1e6:.4g} MB of it for prefetches).")
-    errors = run.store.stock_errors
+    errors = outcome.stock_errors
     if errors:
         what, why = next(iter(errors.items()))
         notes.append(f"{len(errors)} blobs or images of the trace could not be stored before the replay (names the "
                      f"registry refuses), so requests for them fail; the first: {what}: {why}")
     if k["requests_skipped"]:
         notes.append(f"{k['requests_skipped']} requests were recorded after the scenario's duration "
-                     f"({run.scenario.duration:g} s of simulated time) and were not sent.")
+                     f"({config.duration:g} s of simulated time) and were not sent.")
     if k["requests_failed"]:
-        causes = Counter((r.error or "").split(":")[0] for r in run.done if r.error is not None)
+        causes = Counter((r.error or "").split(":")[0] for r in outcome.done if r.error is not None)
         notes.append(f"{k['requests_failed']} requests were refused by the registry ("
                      + ", ".join(f"{cause}: {count}" for cause, count in sorted(causes.items())) + ").")
     return notes

@@ -5,7 +5,8 @@ recorded time -- counted from the trace's first request and divided by ``workloa
 from the cluster node its client (``http.request.remoteaddr``) maps to: clients in order of first
 appearance, dealt over the nodes rack by rack (client 0 on rack 0's first node, client 1 on rack
 1's first node, ...). Frontends take requests round-robin. Each request runs its real registry
-path (:mod:`.trace_registry`) and the receipt is replayed on the platform (:mod:`.replay`):
+path (:mod:`.trace_store`) and the receipt is replayed on the platform
+(:mod:`regsim.models.core.replay`):
 
 - **manifest GET**: the auth check, a real manifest read, the response. With prefetching, the
   client's cache admits the manifest's layers and reads them from the registry in the background
@@ -26,8 +27,8 @@ path (:mod:`.trace_registry`) and the receipt is replayed on the platform (:mod:
 
 The run ends when every request (and every prefetch) is done, or at the scenario's ``duration``;
 requests recorded after it are not sent. The model replays a healthy platform: scripted or random
-failures are refused. KPIs, series and notes: :mod:`.trace_report`; the replay and the caching
-comparison: ``docs/traces.md``.
+failures are refused. KPIs, series and notes: :mod:`.report`, from the run's
+:class:`~.report.TraceOutcome`; the replay and the caching comparison: ``docs/traces.md``.
 """
 
 from __future__ import annotations
@@ -35,78 +36,33 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
 import simpy
 
+from regsim.models.core.replay import Replay, combine
+from regsim.models.core.result import VariantResult
+from regsim.models.core.spec import ModelError, Progress
+from regsim.models.core.work import RequestAuth, on_frontend
+from regsim.models.core.world import REGISTRY_RACK, World, build_world
 from regsim.registry import receipts
 from regsim.registry.errors import RegistryError
 from regsim.registry.names import validate_name
 from regsim.registry.receipts import Receipt, WorkItem
-from .config import TraceConfig
-from .config import Trace as TraceWorkload
 from regsim.traces import Request, Trace, read_trace
 
-from regsim.models.core.spec import ModelError
 from .cache_layer import CacheLayer, CacheSite
-from regsim.models.core.work import RequestAuth, on_frontend
-from regsim.models.core.replay import Replay, combine
-from regsim.models.core.result import VariantResult
-from .trace_store import TraceRegistry, ok
-from .report import trace_result
-from regsim.models.core.world import World, build_world
+from .config import Trace as TraceWorkload
+from .config import TraceConfig
+from .replayed import BLOB_GET, BLOB_HEAD, BLOB_PUT, KINDS, MANIFEST_GET, MANIFEST_PUT, OTHER, Replayed, classify
+from .report import TraceOutcome, trace_result
+from .trace_store import TraceRegistry
 
 __all__ = ["KINDS", "Replayed", "TraceRun", "classify", "client_nodes", "simulate_trace"]
 
-MANIFEST_GET, BLOB_GET, BLOB_HEAD, BLOB_PUT, MANIFEST_PUT, OTHER = (
-    "manifest_get", "blob_get", "blob_head", "blob_put", "manifest_put", "other")
-KINDS = (MANIFEST_GET, BLOB_GET, BLOB_HEAD, BLOB_PUT, MANIFEST_PUT, OTHER)
-
 Steps = Generator[simpy.Event, object, None]
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class Replayed:
-    """One replayed request and what happened to it; times are simulated seconds."""
-
-    index: int
-    kind: str
-    client: str
-    node: str
-    start: float
-    end: float = float("nan")
-    size: int = 0
-    #: blob GETs with a cache: whether it hit (None: no cache was asked)
-    hit: bool | None = None
-    #: a hit that waited for the read filling the cache
-    waited: bool = False
-    #: manifest GETs: layers this GET made the cache prefetch
-    prefetched: int = 0
-    status: int = 200
-    error: str | None = None
-    #: the registry work priced for this request: amount by receipt kind
-    work: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def latency(self) -> float:
-        return self.end - self.start
-
-
-def classify(request: Request) -> str:
-    """What the replay does with a recorded request: one of :data:`KINDS`."""
-    if not ok(request):
-        return OTHER
-    kind, method = request.kind, request.method
-    if kind == "manifest":
-        return {"GET": MANIFEST_GET, "PUT": MANIFEST_PUT}.get(method, OTHER)
-    if kind == "blob" and request.reference:
-        return {"GET": BLOB_GET, "HEAD": BLOB_HEAD}.get(method, OTHER)
-    if kind == "upload" and method == "PUT" and request.reference:
-        return BLOB_PUT
-    return OTHER
 
 
 def client_nodes(requests: Iterable[Request], world: World) -> dict[str, str]:
@@ -119,34 +75,35 @@ def client_nodes(requests: Iterable[Request], world: World) -> dict[str, str]:
     return {client: order[i % len(order)] for i, client in enumerate(clients)}
 
 
-def simulate_trace(scenario: TraceConfig, seed: int, progress: Callable[[float], None] | None = None) -> VariantResult:
-    if not isinstance(scenario.workload, TraceWorkload):
-        raise ModelError(f"the trace model simulates workload kind 'trace', got {scenario.workload.kind!r}")
-    trace = read_trace(scenario.workload.path)
-    world = build_world(scenario, seed)
-    run = TraceRun(scenario, world, trace, seed, progress)
+def simulate_trace(config: TraceConfig, seed: int, progress: Progress | None = None) -> VariantResult:
+    """Replay the trace of ``config.workload`` on the simulated platform; its KPIs are :mod:`.report`'s."""
+    if not isinstance(config.workload, TraceWorkload):
+        raise ModelError(f"the trace model simulates workload kind 'trace', got {config.workload.kind!r}")
+    trace = read_trace(config.workload.path)
+    world = build_world(config, seed)
+    run = TraceRun(config, world, trace, seed, progress)
     run.run()
-    return trace_result(run)
+    return trace_result(run.outcome())
 
 
 class TraceRun:
     """The state of one replayed trace: the world, the real registry, the caches, every request."""
 
-    def __init__(self, scenario: TraceConfig, world: World, trace: Trace, seed: int,
-                 progress: Callable[[float], None] | None = None) -> None:
-        self.scenario, self.world, self.seed, self.progress = scenario, world, seed, progress
-        self.workload: TraceWorkload = scenario.workload  # type: ignore[assignment]
+    def __init__(self, config: TraceConfig, world: World, trace: Trace, seed: int,
+                 progress: Progress | None = None) -> None:
+        self.config, self.world, self.seed, self.progress = config, world, seed, progress
+        self.workload: TraceWorkload = config.workload  # type: ignore[assignment]
         self.records = trace.sorted().requests
         if not self.records:
             raise ModelError(f"the trace {trace.source} holds no requests")
         self.source = trace.source
         self.t0 = self.records[0].time
         self.env = world.env
-        self.store = TraceRegistry(scenario, self.records)
+        self.store = TraceRegistry(config, self.records)
         self.replay = Replay(world)
-        self.caches = CacheLayer(scenario.registry.cache, world)
+        self.caches = CacheLayer(config.registry.cache, world)
         self.clients = client_nodes(self.records, world)
-        self._auth = RequestAuth(scenario, np.random.default_rng(seed)) if scenario.registry.auth.mode != "none" else None
+        self._auth = RequestAuth(config, np.random.default_rng(seed)) if config.registry.auth.mode != "none" else None
         self.done: list[Replayed] = []
         #: requests recorded after the scenario's duration, not sent
         self.skipped = 0
@@ -163,9 +120,26 @@ class TraceRun:
     # -- the run -----------------------------------------------------------------------------------
 
     def run(self) -> None:
+        """Send every request at its time; stop when all are done or at the config's ``duration``."""
         self.env.process(self._arrivals())
-        self.env.run(until=self.env.any_of([self.finished, self.env.timeout(self.scenario.duration)]))
+        self.env.run(until=self.env.any_of([self.finished, self.env.timeout(self.config.duration)]))
         self.end_time = self.env.now
+
+    def outcome(self) -> TraceOutcome:
+        """What the replay measured, for :func:`~.report.trace_result` (which needs no more of the run)."""
+        uplink = self.world.topology.racks[REGISTRY_RACK].uplink
+        return TraceOutcome(
+            config=self.config, source=self.source, done=tuple(self.done),
+            sent=tuple(self.records[: len(self.records) - self.skipped]), skipped=self.skipped,
+            cache_sites=len(self.caches.sites), cache_stats=self.caches.stats(),
+            prefetch_stats=self.caches.prefetch_stats(), hits_waited=self.caches.waited(),
+            # bytes that left the registry's site over its uplink to the core switch
+            registry_egress_bytes=int(self.world.net.link_bytes()[uplink]) if uplink is not None else 0,
+            work=dict(self.work), prefetch_work=dict(self.prefetch_work),
+            stocked_blobs=self.store.stocked_blobs, stocked_images=self.store.stocked_images,
+            stock_errors=dict(self.store.stock_errors), end_time=self.end_time,
+            registry_cpu_busy_s=sum(self.world.cpus[fe].busy_s for fe in self.world.frontends),
+            events=int(getattr(self.env, "events", 0)))
 
     def offset(self, request: Request) -> float:
         """Simulated time at which ``request`` is sent."""
@@ -174,7 +148,7 @@ class TraceRun:
     def _arrivals(self) -> Steps:
         for i, record in enumerate(self.records):
             at = self.offset(record)
-            if at >= self.scenario.duration:
+            if at >= self.config.duration:
                 self.skipped = len(self.records) - i
                 break
             if at > self.env.now:
@@ -370,16 +344,16 @@ class TraceRun:
             return Receipt()
         held = self._tokens.get(client)
         login = Receipt()
-        if held is None or self.env.now - held[1] >= self.scenario.registry.auth.token_ttl:
+        if held is None or self.env.now - held[1] >= self.config.registry.auth.token_ttl:
             creds, login = self._login(client)
             held = self._tokens[client] = (creds, self.env.now)
         with receipts.collect() as check:
-            self._auth.authorize(held[0], self.scenario.image.repository)
+            self._auth.authorize(held[0], self.config.image.repository)
         return combine(login, check)
 
     def _login(self, client: str) -> tuple[object, Receipt]:
         assert self._auth is not None
         with receipts.collect() as r:
-            creds = self._auth.login(client, self.scenario.image.repository)
+            creds = self._auth.login(client, self.config.image.repository)
         return creds, r
 

@@ -3,11 +3,11 @@
 A trace names blobs by digests of bytes nobody has, and its repositories hold images it never
 shows being pushed. :class:`TraceRegistry` gives every trace digest a real blob of random bytes
 (the same bytes for the same digest, whatever the seed) and prices every request through the real
-registry, as :mod:`.registry_work` does for a scenario's image:
+registry, as :mod:`regsim.models.core.work` does for a scenario's image:
 
 - ``real`` data plane: each blob has its full size; every read is verified;
 - ``modelled``: each blob is a *sample* of at most :data:`SAMPLE_BYTES`; a receipt is the real
-  receipt of the sample scaled to the trace's size (:func:`.registry_work.scale`), which is exact
+  receipt of the sample scaled to the trace's size (:func:`regsim.models.core.work.scale`), which is exact
   because every byte-priced stage is linear in the bytes; a blob is read for real once and the
   receipt reused;
 - ``sampled``: as ``modelled``, and the first :data:`SAMPLED_NODES` reads of each blob are
@@ -84,10 +84,10 @@ class StoredBlob:
 class TraceRegistry:
     """A real registry stocked for ``requests`` (time order), and the receipts of serving them."""
 
-    def __init__(self, scenario: TraceConfig, requests: Sequence[Request]) -> None:
-        self.mode = scenario.data_plane
+    def __init__(self, config: TraceConfig, requests: Sequence[Request]) -> None:
+        self.mode = config.data_plane
         self.extent = 64 << 20
-        self.registry = build_registry(scenario, extent=self.extent)
+        self.registry = build_registry(config, extent=self.extent)
         self.sizes = blob_sizes(requests)
         self.blobs: dict[str, StoredBlob] = {}
         #: real digest -> trace digest, to read a real manifest's layers back as trace digests
