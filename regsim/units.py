@@ -22,6 +22,8 @@ import math
 import re
 from fractions import Fraction
 
+from regsim.errors import UserError
+
 #: multipliers of the unit prefixes, keyed in lower case (prefixes are read in either case).
 PREFIXES = {
     "": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15,
@@ -45,7 +47,7 @@ _RATE_FORMS = ("bits: bps, Kbps, Mbps, Gbps (or Gb/s, Gbit/s); bytes: B/s, MB/s,
                "lower-case b is bits, capital B bytes")
 
 
-class UnitError(ValueError):
+class UnitError(UserError, ValueError):
     """A quantity that could not be parsed; the message says what was expected."""
 
 

@@ -63,7 +63,7 @@ def test_simulate_runs_the_family_registered_for_the_workload_kind_on_its_typed_
 
     _with_rollout_model(monkeypatch, fake)
     result = models.simulate(scenario(), 5)
-    assert models.model_name(scenario()) == "rollout/central"
+    assert models.model_name(scenario()) == "rollout" and models.strategy_model(scenario()) == "rollout/central"
     assert result.kpis["nodes"] == 20 and len(result.samples["pull_time_s"]) == 20
     # the model gets its family's config, made of the sections it reads, not the whole scenario
     assert isinstance(seen[0], RolloutConfig) and not hasattr(seen[0], "failures")

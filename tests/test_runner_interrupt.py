@@ -138,7 +138,8 @@ def test_sigint_to_a_real_run_stops_it_and_its_workers_without_a_traceback(scena
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # before any writer, so workers can open it
     script = ("import sys; from regsim import models; from regsim.cli import main; "
               "from tests.test_runner_interrupt import announce_and_hang; "
-              "models.discover(); models.MODELS['rollout'] = announce_and_hang; sys.exit(main(sys.argv[1:]))")
+              "from tests.results.fakes import with_model; family, spec = with_model(announce_and_hang); "
+              "models._SPECS[family] = spec; sys.exit(main(sys.argv[1:]))")
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-c", script, "run", str(scenario_file_three), "--out", str(out),
                              "-j", "2", "-q", "--no-plots"], cwd=Path(__file__).resolve().parents[1],

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
+
 __all__ = ["BASELINE_VERSION", "Baseline", "BaselineError", "Tolerance", "default_tolerance", "read_baseline",
            "write_baseline"]
 
@@ -37,7 +39,7 @@ BASELINE_VERSION = 1
 FLOAT_RTOL = 1e-9
 
 
-class BaselineError(ValueError):
+class BaselineError(UserError, ValueError):
     """A baseline file that cannot be read: names the file and what is wrong."""
 
 

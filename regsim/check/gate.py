@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..errors import UserError
 from ..runner import run_scenario
 from ..scenario import dump_yaml, load_scenario
 from .baseline import Baseline, Tolerance, default_tolerance, read_baseline, write_baseline
@@ -35,7 +36,7 @@ __all__ = ["FAILING", "CheckError", "GateResult", "KpiResult", "ScenarioResult",
 FAILING = frozenset({"changed", "removed", "failed", "values", "variant new", "variant removed", "no baseline"})
 
 
-class CheckError(ValueError):
+class CheckError(UserError, ValueError):
     """The gate cannot run as asked (no scenarios, two scenarios with one name): a user's mistake."""
 
 

@@ -4,6 +4,11 @@ Exit codes: 0 success, 1 failure, 2 bad input (a user's mistake, reported withou
 130 interrupted (Ctrl-C). Whatever the verb, a file or folder it cannot use is one line naming
 the path and the reason, Ctrl-C is one line, and a reader that goes away early (``| head``)
 ends the command quietly.
+
+Bad input is any :class:`regsim.errors.UserError`, from whichever layer raised it (a unit, a
+scenario key, a results folder, a registry configuration): :func:`main` has the one handler for
+it, so the verbs catch nothing to get exit code 2. The verb modules import nothing from this
+package's ``__init__`` (it imports them); what they share is in :mod:`.paths` and :mod:`.common`.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import argparse
 import os
 import sys
 
-from ..registry.errors import RegistryError
+from ..errors import UserError
 from . import calibrate, check, compare, demo, image, list_, report, run, serve, trace, validate
 from .paths import path_error
 
@@ -22,10 +27,6 @@ VERBS = [run, validate, list_, report, compare, calibrate, demo, serve, image, c
 EXIT_INTERRUPTED = 130
 #: the exit code of a command whose output pipe closed (128 + SIGPIPE), as shells report it.
 EXIT_BROKEN_PIPE = 141
-
-
-class UserError(Exception):
-    """A mistake in what the user asked for; printed as one line, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,12 +47,18 @@ def _silence_stdout() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the verb ``argv`` names (default: the process's arguments) and return its exit code.
+
+    A UserError from any layer is its message after ``regsim VERB:`` on stderr and 2; a path the
+    system refused is one line naming it and 2; Ctrl-C is one line and 130; a closed output pipe
+    is silent and 141. Anything else is a bug and keeps its traceback.
+    """
     args = build_parser().parse_args(argv)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at exit
         return code
-    except (UserError, RegistryError) as exc:
+    except UserError as exc:
         print(f"regsim {args.verb}: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import UserError
 from ..sim.calibrate import WORKLOADS, calibrate, write_profile
 from ..sim.calibration_workloads import register_registry_workloads
 from ..sim.profile import load_profile
@@ -22,7 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import UserError
     from .paths import make_parent
 
     register_registry_workloads()

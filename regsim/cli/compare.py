@@ -23,14 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..results import ResultsError, compare, format_comparison, load
-    from . import UserError
+    from ..results import compare, format_comparison, load
+    from .common import as_user_error
 
-    try:
+    # a folder that is not a run is a ResultsError, a UserError already; compare() refuses a negative
+    # --rtol or --atol, and pandas a garbled summary.csv, with plain ValueErrors
+    with as_user_error(ValueError):
         a, b = load(args.a), load(args.b)
         table = compare(a, b, rtol=args.rtol, atol=args.atol)
-    except (ResultsError, ValueError) as exc:
-        raise UserError(str(exc)) from None
     print(f"A: {a.path} ({a.name})\nB: {b.path} ({b.name})")
     print(format_comparison(table, only_changed=not args.all))
     changed = bool((table["status"] != "same").any())

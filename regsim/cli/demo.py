@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..demo import run_demo
+from ..registry.errors import RegistryError
+from .common import as_user_error
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,5 +19,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    run_demo(args.root, seed=args.seed)
+    with as_user_error(RegistryError):  # a --root store that cannot be read back is the user's folder
+        run_demo(args.root, seed=args.seed)
     return 0

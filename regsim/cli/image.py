@@ -6,6 +6,8 @@ import argparse
 import re
 from pathlib import Path
 
+from ..errors import UserError
+
 _TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 
 
@@ -31,14 +33,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..registry.oci_layout import OciLayout, import_image, layer_sizes
-    from ..scenario.image_file import write_scenario_image
-    from ..registry.registry import Registry
-    from ..registry.config import RegistryConfig
-    from . import UserError
+    from ..registry.errors import RegistryError
+    from .common import as_user_error
 
     if not args.layout.is_dir():
         raise UserError(f"no such folder: {args.layout}")
+    # what the registry refuses here (a digest that does not match, a bad --repository or --tag, a
+    # manifest it cannot parse) is about the layout or names the user gave: bad input, exit 2
+    with as_user_error(RegistryError):
+        return _import(args)
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Load the layout into a registry store, or its layer sizes into a scenario; print what was done."""
+    from ..registry.config import RegistryConfig
+    from ..registry.oci_layout import OciLayout, import_image, layer_sizes
+    from ..registry.registry import Registry
+    from ..scenario.image_file import write_scenario_image
+
     layout = OciLayout(args.layout)
     refs = layout.refs()
     ref = args.ref or (refs[0] if len(layout.entries) == 1 and refs else None)

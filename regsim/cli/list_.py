@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import UserError
 from .paths import MARKER, project_folder
 
 #: a description is never cut shorter than this, however narrow the terminal.
@@ -72,8 +73,6 @@ def _terminal_width() -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import UserError
-
     folder = args.dir if args.dir is not None else project_folder(MARKER)
     if not folder.is_dir():
         raise UserError(f"{folder}: no such folder of scenarios; give one with --dir FOLDER")

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import regsim
+from regsim.errors import UserError
 
 __all__ = ["find_project", "make_parent", "path_error", "project_candidates", "project_folder"]
 
@@ -47,8 +48,6 @@ def path_error(exc: OSError) -> str:
 
 def make_parent(path: Path, what: str) -> None:
     """Create the folder that will hold ``path`` (``what`` it is, for the message), or raise UserError."""
-    from . import UserError
-
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -79,8 +78,6 @@ def find_project(start: Path | None = None) -> Path | None:
 
 def project_folder(*parts: str) -> Path:
     """``parts`` inside the project (:func:`find_project`); UserError saying where it looked if none."""
-    from . import UserError
-
     project = find_project()
     if project is None:
         looked = project_candidates()

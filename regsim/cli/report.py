@@ -14,12 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..results import ResultsError, find_run, render
-    from . import UserError
+    from ..results import find_run, render
 
-    try:
-        path = render(find_run(args.folder), plots=not args.no_plots)
-    except ResultsError as exc:
-        raise UserError(str(exc)) from None
+    path = render(find_run(args.folder), plots=not args.no_plots)  # not a results folder: a UserError
     print(path)
     return 0

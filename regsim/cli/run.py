@@ -1,8 +1,9 @@
 """``regsim run``: simulate a scenario -- every variant of its sweep -- into a results folder.
 
 Exit code 0 when every variant ran, 1 when some failed (each recorded with its error in the
-folder), 2 for bad input (an invalid scenario or override, an unknown model, a bad --jobs), 130
-when Ctrl-C stopped it: the variants that finished are written, and one line says where.
+folder), 2 for bad input (an invalid scenario or override, an unknown model, a bad --jobs: each
+a UserError, which :func:`regsim.cli.main` reports), 130 when Ctrl-C stopped it: the variants
+that finished are written, and one line says where.
 """
 
 from __future__ import annotations
@@ -35,18 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models import ModelError
-    from ..results import ResultsError
-    from ..runner import ExecutorError, run_scenario
-    from ..scenario import ScenarioError, load_scenario
-    from . import UserError
+    from ..runner import run_scenario
+    from ..scenario import load_scenario
 
-    try:
-        scenario = load_scenario(args.scenario, args.overrides)
-        result = run_scenario(scenario, out=args.out, root=args.results, run_id=args.run_id, jobs=args.jobs,
-                              dask=args.dask, quiet=args.quiet, plots=not args.no_plots)
-    except (ScenarioError, ModelError, ResultsError, ExecutorError) as exc:
-        raise UserError(str(exc)) from None
+    scenario = load_scenario(args.scenario, args.overrides)
+    result = run_scenario(scenario, out=args.out, root=args.results, run_id=args.run_id, jobs=args.jobs,
+                          dask=args.dask, quiet=args.quiet, plots=not args.no_plots)
     print(result.folder if args.quiet else summary(result))
     return 0 if result.ok else 1
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import UserError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the registry over HTTP(S) to docker, skopeo, podman, oras, ...")
@@ -25,9 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..registry.errors import RegistryError
     from ..server import Listen, load_config, serve
     from ..server.serve import self_signed_listen
-    from . import UserError
+    from .common import as_user_error
 
     if args.self_signed and (args.tls_cert or args.tls_key):
         raise UserError("give --tls-cert and --tls-key, or --self-signed, not both")
@@ -43,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if args.self_signed:
         listen = self_signed_listen(listen, args.tls_dir)  # no folder: a temporary one, removed at exit
     try:
-        serve(config, listen, log_level=args.log_level)
+        with as_user_error(RegistryError):  # a store the configuration names that cannot be opened
+            serve(config, listen, log_level=args.log_level)
     except KeyboardInterrupt:
         pass
     return 0

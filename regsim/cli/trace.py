@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import UserError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("trace", help="generate, describe and replay registry traces (IBM FAST '18 format)")
@@ -38,7 +40,6 @@ def _params(pairs: list[str]) -> dict[str, float | int]:
     from dataclasses import fields
 
     from ..traces import SyntheticSpec
-    from . import UserError
 
     types = {f.name: f.type for f in fields(SyntheticSpec)}
     out: dict[str, float | int] = {}
@@ -57,12 +58,14 @@ def _params(pairs: list[str]) -> dict[str, float | int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..traces import TraceError, compare_policies, generate, read_trace, summarize, write_trace
+    from ..traces import compare_policies, generate, read_trace, summarize, write_trace
     from ..units import parse_duration, parse_size
-    from . import UserError
+    from .common import as_user_error
     from .paths import make_parent
 
-    try:
+    # a malformed trace (TraceError) or size (UnitError) is a UserError already; the generator and
+    # the cache policies refuse bad parameters with plain ValueErrors
+    with as_user_error(ValueError):
         if args.action == "generate":
             trace = generate(seed=args.seed, duration_s=parse_duration(args.duration), **_params(args.params))
             make_parent(args.out, "the trace to")
@@ -77,8 +80,6 @@ def run(args: argparse.Namespace) -> int:
         capacities = [parse_size(c) for c in args.capacity]
         table = compare_policies(trace, args.policy or ["lru", "lfu"], capacities,
                                  prefetch=(False, True) if args.prefetch else (False,))
-    except (TraceError, ValueError) as exc:
-        raise UserError(str(exc)) from None
     columns = ["policy", "capacity", "requests", "hit_ratio", "byte_hit_ratio", "bytes_saved", "prefetched_bytes",
                "prefetch_wasted"]
     print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))

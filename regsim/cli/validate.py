@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import UserError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check a scenario and every variant of its sweep without running it")
@@ -20,16 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models import ModelError
     from ..runner import plan
-    from ..scenario import ScenarioError, dump_yaml, load_scenario
-    from . import UserError
+    from ..scenario import dump_yaml, load_scenario
 
-    try:
-        scenario = load_scenario(args.scenario, args.overrides)
-        tasks = plan(scenario)
-    except (ScenarioError, ModelError) as exc:
-        raise UserError(str(exc)) from None
+    scenario = load_scenario(args.scenario, args.overrides)  # an invalid scenario: ScenarioError, a UserError
+    tasks = plan(scenario)  # no model for it: ModelError, a UserError
     invalid = [t for t in tasks if t.error is not None]
     if invalid:
         lines = [f"{t.id} ({t.describe()}): {t.error}" for t in invalid]

@@ -23,7 +23,7 @@ from .core.result import VariantResult
 from .core.spec import Finding, ModelConfig, ModelError, ModelSpec, Progress
 
 __all__ = ["Finding", "Model", "ModelConfig", "ModelError", "ModelSpec", "Progress", "VariantResult",
-           "call_model", "lookup", "model_name", "register", "simulate", "spec_for", "specs"]
+           "call_model", "lookup", "model_name", "register", "simulate", "spec_for", "specs", "strategy_model"]
 
 #: every registered spec, by family name
 _SPECS: dict[str, ModelSpec] = {}
@@ -72,8 +72,13 @@ def specs() -> list[ModelSpec]:
 
 
 def model_name(scenario: Any) -> str:
-    """``rollout/central``, ``rollout/p2p-swarm``..., ``poisson``, ``closed`` or ``trace``: the
-    workload kind, and the strategy where the kind's family has strategies."""
+    """The name a run records for a variant's model: its workload kind (``rollout``, ``poisson``...)."""
+    return str(scenario.workload.kind)
+
+
+def strategy_model(scenario: Any) -> str:
+    """``rollout/central``, ``rollout/p2p-swarm``..., ``poisson``, ``closed`` or ``trace``: the workload
+    kind, with the strategy where the kind's family has strategies."""
     kind = str(scenario.workload.kind)
     spec = _family_of(kind)
     if spec is not None and spec.strategies:
@@ -104,22 +109,22 @@ def spec_for(scenario: Any) -> ModelSpec:
 class Model:
     """A family's simulate function bound to the scenario-to-config step; what the runner calls.
 
-    Picklable by name (a worker process imports the families itself), so a variant can run in
-    another process or on a Dask worker.
+    It pickles by reference (the family's name, its config class and its simulate function), so a
+    variant can run in a worker process or on a Dask worker, which imports the family itself.
     """
 
     family: str
+    config: type[ModelConfig]
+    simulate: Any
 
     def __call__(self, scenario: Any, seed: int, progress: Progress | None = None) -> VariantResult:
-        spec = next((s for s in specs() if s.family == self.family), None)
-        if spec is None:
-            raise ModelError(f"model family {self.family!r} is not registered")
-        return spec.simulate(spec.make_config(scenario), seed, progress)
+        return self.simulate(self.config.from_sections(scenario), seed, progress)
 
 
 def lookup(scenario: Any) -> Model:
     """The model that simulates ``scenario``; :class:`ModelError` listing the known models if none does."""
-    return Model(spec_for(scenario).family)
+    spec = spec_for(scenario)
+    return Model(spec.family, spec.config, spec.simulate)
 
 
 def call_model(fn: Any, scenario: Any, seed: int, progress: Progress | None = None) -> VariantResult:

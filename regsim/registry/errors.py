@@ -126,7 +126,8 @@ class StorageUnavailable(RegistryError):
     code, status = "UNKNOWN", 503
 
 
-class ConfigError(RegistryError):
-    """The registry was configured with values it cannot work with."""
+class ConfigError(RegistryError, UserError):
+    """The registry was configured with values it cannot work with: the values come from the user
+    (a server configuration, a ``--root``, a keyring file), so it is also a :class:`UserError`."""
 
     code, status = "UNSUPPORTED", 500

@@ -6,6 +6,8 @@ in ``docs/results.md``; :func:`regsim.results.load` refuses folders newer than i
 
 from __future__ import annotations
 
+from ..errors import UserError
+
 __all__ = ["ALERTS", "META", "NOTES_KEY", "PLOTS", "REPORT", "SAMPLES", "SCENARIO", "SCHEMA_VERSION", "SERIES",
            "SUMMARY_CSV", "SUMMARY_PARQUET", "INPUTS", "ResultsError"]
 
@@ -26,5 +28,5 @@ INPUTS = "inputs"
 NOTES_KEY = "notes"
 
 
-class ResultsError(ValueError):
+class ResultsError(UserError, ValueError):
     """A results folder that cannot be written or read: the message says which file and why."""

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
+from regsim.errors import UserError
 from regsim.results import VariantOutcome
 from .interrupt import Interrupted, ignore_sigint, stop_workers
 from .progress import Reporter
@@ -36,7 +37,7 @@ _POLL_S = 0.1
 _worker_queue: Any = None
 
 
-class ExecutorError(ValueError):
+class ExecutorError(UserError, ValueError):
     """An executor that cannot be used as asked: bad ``--jobs``, no Dask, an unreachable scheduler."""
 
 

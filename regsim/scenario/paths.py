@@ -19,10 +19,12 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 
+from regsim.errors import UserError
+
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
-class PathError(ValueError):
+class PathError(UserError, ValueError):
     """A key path that the schema does not have, or that cannot be set in the data given."""
 
 

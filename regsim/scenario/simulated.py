@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from regsim.models import model_name, spec_for, specs
+from regsim.models import spec_for, specs, strategy_model
 from regsim.spec.base import Section
 
 from .errors import Problem
@@ -65,7 +65,7 @@ class _Finding:
 
 def model_of(scenario: Any) -> str:
     """``rollout/central``, ``rollout/p2p-swarm``, ..., ``poisson``, ``closed`` or ``trace``."""
-    return model_name(scenario)
+    return strategy_model(scenario)
 
 
 def model_problems(scenario: Any, swept: Iterable[str] = ()) -> list[Problem]:

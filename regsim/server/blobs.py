@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ..errors import RegsimError
 from ..registry.digest import Digest
 from .auth import services_of
 from .replies import DIGEST_HEADER, empty
@@ -28,7 +29,7 @@ OCTETS = "application/octet-stream"
 SLICE = 1 << 20
 
 
-class RangeNotSatisfiable(Exception):
+class RangeNotSatisfiable(RegsimError):
     pass
 
 

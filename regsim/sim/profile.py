@@ -33,6 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from regsim.errors import UserError
 from regsim.registry.receipts import Kind, WorkItem
 
 SCHEMA = "regsim.cost-profile"
@@ -47,7 +48,7 @@ NON_CPU_KINDS = frozenset({Kind.DISK_READ, Kind.DISK_WRITE, Kind.TRANSFER, Kind.
 CPU_KINDS = ALL_KINDS - NON_CPU_KINDS
 
 
-class ProfileError(ValueError):
+class ProfileError(UserError, ValueError):
     """A cost profile is malformed, or was asked for a price it cannot give."""
 
 

@@ -31,6 +31,7 @@ from typing import Protocol
 
 import simpy
 
+from regsim.errors import RegsimError
 from regsim.registry.receipts import Kind, Receipt, WorkItem
 
 from .cpu import HostCPU
@@ -46,7 +47,7 @@ class Network(Protocol):
     def transfer(self, src: str, dst: str, nbytes: int) -> simpy.Event: ...
 
 
-class UnroutableItem(LookupError):
+class UnroutableItem(RegsimError, LookupError):
     """A work item names a node, disk or service the executor was not given."""
 
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from regsim.errors import RegsimError
+
 #: one switch hop in a datacentre: tens of microseconds, one way.
 DEFAULT_HOP_LATENCY = 50e-6
 DEFAULT_CORES = 4
@@ -34,7 +36,7 @@ DEFAULT_DISK_READ = 500e6
 DEFAULT_DISK_WRITE = 400e6
 
 
-class TopologyError(ValueError):
+class TopologyError(RegsimError, ValueError):
     """A topology is built inconsistently or asked for a route that does not exist."""
 
 

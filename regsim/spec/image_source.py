@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from regsim.errors import UserError
 from regsim.registry.oci_layout import OciLayout, layer_sizes
 from regsim.registry.errors import RegistryError
 from regsim.registry.manifests import parse_manifest
@@ -27,7 +28,7 @@ __all__ = ["ImageSourceError", "read_layer_sizes"]
 MAX_MANIFEST_FILE = 4 << 20
 
 
-class ImageSourceError(ValueError):
+class ImageSourceError(UserError, ValueError):
     """``image.from`` names something whose layer sizes cannot be read; the message says why."""
 
 

@@ -28,6 +28,8 @@ from urllib.parse import parse_qs
 
 import pandas as pd
 
+from ..errors import UserError
+
 __all__ = ["KINDS", "METHODS", "REQUIRED", "Request", "Trace", "TraceError", "dumps_trace", "format_timestamp",
            "loads_trace", "parse_record", "parse_timestamp", "parse_uri", "read_trace", "to_record", "write_trace"]
 
@@ -48,7 +50,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _URI = re.compile(r"^/?v2/(?P<repo>.+?)/(?P<what>manifests|blobs|tags)(?:/(?P<rest>.*))?$")
 
 
-class TraceError(ValueError):
+class TraceError(UserError, ValueError):
     """A trace that breaks the format: names the file, the record's index and the field."""
 
     def __init__(self, source: str, message: str, *, index: int | None = None, field: str | None = None) -> None:

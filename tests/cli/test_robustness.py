@@ -13,6 +13,10 @@ import regsim.cli.list_ as list_verb
 import regsim.cli.paths as paths
 from regsim.cli import main
 from regsim.demo import KEYRING, run_demo
+from regsim.registry.errors import ConfigError
+from regsim.results import ResultsError
+from regsim.traces import TraceError
+from regsim.units import UnitError
 
 REPO = Path(__file__).resolve().parents[2]
 TRACE = REPO / "tests" / "data" / "traces" / "synthetic-small.json"
@@ -178,3 +182,58 @@ def test_validate_refuses_ambiguous_units_and_sizes_in_bits(tmp_path, capsys, te
     path.write_text(f"name: x\n{text}\n")
     assert main(["validate", str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+# -- bad input from any layer: the one UserError handler in main ---------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    # a UnitError straight from regsim.units, which the verb does not catch
+    (["trace", "cache", str(TRACE), "--capacity", "1Gb"], "'1Gb' is in bits (lower-case b)"),
+    # a UnitError inside a pydantic validator, turned into a ScenarioError by the loader
+    (["run", "{scenario}", "--set", "registry.egress=10GBPS"], "registry.egress: ambiguous rate unit 'GBPS'"),
+])
+def test_a_bad_unit_from_a_deep_layer_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\n")
+    argv = [a.format(scenario=scenario) for a in argv] + (["--out", str(tmp_path / "o")] if argv[0] == "run" else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"regsim {argv[0]}: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("exc", [
+    UnitError("expected a size such as 4MiB, got 'x'"),
+    ResultsError("r: no such results folder"),
+    TraceError("t.json", "expected a number", index=3, field="size"),
+    ConfigError("registry.nodes: expected at least 1, got 0"),
+], ids=lambda exc: type(exc).__name__)
+def test_any_user_error_a_verb_lets_through_is_one_line(monkeypatch, capsys, exc):
+    def raises(args):
+        raise exc
+
+    monkeypatch.setattr(list_verb, "run", raises)
+    assert main(["list"]) == 2
+    assert capsys.readouterr().err == f"regsim list: {exc}\n"
+
+
+def test_an_internal_error_keeps_its_traceback(monkeypatch):
+    """Only bad input is one line: a registry error no user caused (here in ``list``) is a bug."""
+    from regsim.registry.errors import DataLoss
+
+    def raises(args):
+        raise DataLoss("blob sha256:00: 3 fragments lost")
+
+    monkeypatch.setattr(list_verb, "run", raises)
+    with pytest.raises(DataLoss):
+        main(["list"])
+
+
+def test_image_import_reports_what_the_registry_refuses_as_bad_input(tmp_path, capsys):
+    """In ``image import`` a registry error is about the user's layout or names: one line, exit 2."""
+    from tests.server.test_image_import import make_layout
+
+    layout = make_layout(tmp_path / "img")
+    assert main(["image", "import", str(layout), "--root", str(tmp_path / "store"), "--repository", "Not/Valid"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("regsim image: ") and "Not/Valid" in err and err.count("\n") == 1

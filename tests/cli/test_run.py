@@ -64,12 +64,12 @@ def test_a_missing_scenario_or_model_exits_2(tmp_path, monkeypatch, capsys):
     assert "cannot read the scenario" in capsys.readouterr().err
     from regsim import models
 
-    models.discover()
-    monkeypatch.delitem(models.MODELS, "poisson", raising=False)
+    models.specs()
+    monkeypatch.delitem(models._SPECS, "requests")
     path = tmp_path / "p.yaml"
     path.write_text("name: p\nworkload: {kind: poisson}\n")
     assert main(["run", str(path), "--out", str(tmp_path / "o")]) == 2
-    assert "no model is registered for workload kind 'poisson'" in capsys.readouterr().err
+    assert "no model simulates workload kind 'poisson'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 

@@ -81,9 +81,20 @@ def sweep_scenario(**overrides: Any) -> Scenario:
     return scenario(sweep={"cluster.nodes": [10, 20], "distribution.strategy": ["central", "p2p-swarm"]}, **overrides)
 
 
-def use_model(monkeypatch: Any, fn: Callable[..., VariantResult], kind: str = "rollout") -> None:
-    """Make ``fn`` the registered model for ``kind`` for one test (after the real models are discovered)."""
+def with_model(fn: Callable[..., VariantResult], kind: str = "rollout") -> tuple[str, Any]:
+    """The family that simulates ``kind`` and its spec with ``fn`` as its simulate function
+    (``fn`` receives the family's typed config, which has the scenario's sections by name)."""
+    import dataclasses
+
     from regsim import models
 
-    models.discover()
-    monkeypatch.setitem(models.MODELS, kind, fn)
+    spec = next(s for s in models.specs() if kind in s.workloads)
+    return spec.family, dataclasses.replace(spec, simulate=fn)
+
+
+def use_model(monkeypatch: Any, fn: Callable[..., VariantResult], kind: str = "rollout") -> None:
+    """Make ``fn`` the model of ``kind``'s family for one test."""
+    from regsim import models
+
+    family, spec = with_model(fn, kind)
+    monkeypatch.setitem(models._SPECS, family, spec)
