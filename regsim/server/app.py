@@ -38,13 +38,19 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..registry.errors import RegistryError
-from . import blobs, catalog, manifests, referrers, tags, tokens, uploads
 from .auth import DELETE, PULL, PUSH, Handler, guarded
-from .services import Services
+from .blobs import delete_blob, get_blob
+from .catalog import list_repositories
 from .errors import MethodNotAllowed, RouteUnknown, error_response, internal_error_handler, registry_error_handler
+from .manifests import delete_manifest, get_manifest, put_manifest
 from .metrics import Metrics
 from .ratelimit import RateLimit, TokenBuckets
+from .referrers import list_referrers
 from .replies import json_reply
+from .services import Services
+from .tags import list_tags
+from .tokens import token
+from .uploads import cancel_upload, finish_upload, patch_upload, start_upload, upload_status
 
 API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
 
@@ -62,18 +68,17 @@ async def base(request: Request) -> Response:
 
 
 def api_routes() -> list[Route]:
-    upload_session = by_method({"GET": uploads.upload_status, "PATCH": uploads.patch_upload,
-                                "PUT": uploads.finish_upload, "DELETE": uploads.cancel_upload})
-    blob = by_method({"GET": blobs.get_blob, "DELETE": blobs.delete_blob})
-    manifest = by_method({"GET": manifests.get_manifest, "PUT": manifests.put_manifest,
-                          "DELETE": manifests.delete_manifest})
+    upload_session = by_method({"GET": upload_status, "PATCH": patch_upload, "PUT": finish_upload,
+                                "DELETE": cancel_upload})
+    blob = by_method({"GET": get_blob, "DELETE": delete_blob})
+    manifest = by_method({"GET": get_manifest, "PUT": put_manifest, "DELETE": delete_manifest})
     pull_push = {m: PUSH for m in ("GET", "PATCH", "PUT", "DELETE")}
     read_delete = {"GET": PULL, "DELETE": DELETE}
-    start = guarded(uploads.start_upload, "blob_upload", {"POST": PUSH})
+    start = guarded(start_upload, "blob_upload", {"POST": PUSH})
     return [
         Route("/v2/", guarded(base, "base"), methods=["GET"]),
         Route("/v2", guarded(base, "base"), methods=["GET"]),
-        Route("/v2/_catalog", guarded(catalog.list_repositories, "catalog", catalog=True), methods=["GET"]),
+        Route("/v2/_catalog", guarded(list_repositories, "catalog", catalog=True), methods=["GET"]),
         Route("/v2/{name:path}/blobs/uploads/", start, methods=["POST"]),
         Route("/v2/{name:path}/blobs/uploads", start, methods=["POST"]),
         Route("/v2/{name:path}/blobs/uploads/{upload}", guarded(upload_session, "blob_upload_chunk", pull_push),
@@ -82,10 +87,10 @@ def api_routes() -> list[Route]:
         Route("/v2/{name:path}/manifests/{reference}",
               guarded(manifest, "manifest", {"GET": PULL, "PUT": PUSH, "DELETE": DELETE}),
               methods=["GET", "PUT", "DELETE"]),
-        Route("/v2/{name:path}/tags/list", guarded(tags.list_tags, "tags", {"GET": PULL}), methods=["GET"]),
-        Route("/v2/{name:path}/referrers/{digest}", guarded(referrers.list_referrers, "referrers", {"GET": PULL}),
+        Route("/v2/{name:path}/tags/list", guarded(list_tags, "tags", {"GET": PULL}), methods=["GET"]),
+        Route("/v2/{name:path}/referrers/{digest}", guarded(list_referrers, "referrers", {"GET": PULL}),
               methods=["GET"]),
-        Route("/token", tokens.token, methods=["GET", "POST"]),
+        Route("/token", token, methods=["GET", "POST"]),
     ]
 
 

@@ -11,6 +11,9 @@ Without it the server is assumed to keep up with any pool.
 
 ``down()`` / ``up()`` inject an outage: while down, queries are refused, and queries in flight
 fail at the moment the server goes down -- each with :class:`DatabaseDown`.
+
+The server is the connection pool: a :class:`~regsim.sim.monitored.MonitoredResource` of
+``pool_size`` connections, whose busy time, utilisation and queue length are those of the pool.
 """
 
 from __future__ import annotations
@@ -19,15 +22,17 @@ from collections.abc import Generator
 
 import simpy
 
-from .cpu import TimeWeighted
+from regsim.errors import RegsimError
+
 from .disk import InFlight
+from .monitored import MonitoredResource, TimeWeighted
 
 
-class DatabaseDown(RuntimeError):
+class DatabaseDown(RegsimError, RuntimeError):
     """A query was refused or aborted because the database server is down."""
 
 
-class DatabaseServer:
+class DatabaseServer(MonitoredResource):
     """A pooled database: ``yield from db.query(n)`` runs ``n`` queries on one connection."""
 
     def __init__(self, env: simpy.Environment, *, pool_size: int, query_s: float, network_latency_s: float,
@@ -39,24 +44,32 @@ class DatabaseServer:
                              f"got {query_s!r} and {network_latency_s!r}")
         if cores is not None and (isinstance(cores, bool) or not isinstance(cores, int) or cores < 1):
             raise ValueError(f"DatabaseServer {name!r}: cores must be a positive integer or None, got {cores!r}")
+        super().__init__(env, pool_size)
         self.env = env
         self.name = name
         self.query_s, self.network_latency_s = float(query_s), float(network_latency_s)
-        self.pool = simpy.Resource(env, capacity=pool_size)
         self.cpu = simpy.Resource(env, capacity=cores) if cores else None
         self.is_down = False
-        self.in_use = TimeWeighted(env)
-        self.waiting = TimeWeighted(env)
         self._inflight = InFlight(env)
         self.queries = self.refused = self.aborted = 0
 
     def __repr__(self) -> str:
         state = "down" if self.is_down else "up"
-        return f"DatabaseServer({self.name!r}, {state}, in_use={self.pool.count}, queued={len(self.pool.queue)})"
+        return f"DatabaseServer({self.name!r}, {state}, in_use={self.count}, queued={len(self.queue)})"
+
+    @property
+    def pool(self) -> DatabaseServer:
+        """The connection pool, which is the server itself (``pool.count``: connections taken)."""
+        return self
 
     @property
     def pool_size(self) -> int:
-        return self.pool.capacity
+        return self.capacity
+
+    @property
+    def in_use(self) -> TimeWeighted:
+        """The meter of connections in use: :attr:`busy` under the name a pool gives it."""
+        return self.busy
 
     def _refuse(self) -> DatabaseDown:
         self.refused += 1
@@ -69,15 +82,9 @@ class DatabaseServer:
         if self.is_down:
             raise self._refuse()
         start = self.env.now
-        with self.pool.request() as conn:
-            if not conn.triggered:  # a free connection is granted at once: no queueing to wait or count
-                self.waiting.change(+1)
-                try:
-                    yield conn
-                finally:
-                    self.waiting.change(-1)
-            self.in_use.change(+1)
-            try:
+        with self.request() as conn:
+            yield from self.wait_for(conn)
+            with self.busy:
                 for _ in range(n):
                     if self.is_down:
                         raise self._refuse()
@@ -92,8 +99,6 @@ class DatabaseServer:
                                 raise self._refuse()
                             yield self._inflight.service(self.query_s)
                     self.queries += 1
-            finally:
-                self.in_use.change(-1)
         return self.env.now - start
 
     def down(self) -> int:
@@ -109,16 +114,3 @@ class DatabaseServer:
 
     def up(self) -> None:
         self.is_down = False
-
-    def utilisation(self) -> float:
-        """Time-average fraction of pool connections in use."""
-        return self.in_use.mean() / self.pool.capacity
-
-    def mean_queue(self) -> float:
-        """Time-average number of callers waiting for a connection."""
-        return self.waiting.mean()
-
-    @property
-    def queue_length(self) -> int:
-        """Callers waiting for a connection right now."""
-        return len(self.pool.queue)

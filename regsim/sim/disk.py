@@ -11,7 +11,8 @@ gets :class:`DiskFailed`, at the simulated moment of the failure, not when its I
 ended.
 
 :class:`InFlight` is the bookkeeping that makes in-flight work abortable; the database model
-uses it too.
+uses it too. Busy time, utilisation and queue length come from
+:class:`~regsim.sim.monitored.MonitoredResource`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from collections.abc import Callable, Generator
 
 import simpy
 
-from .cpu import TimeWeighted
+from regsim.errors import RegsimError
+
+from .monitored import MonitoredResource
 
 
-class DiskFailed(RuntimeError):
+class DiskFailed(RegsimError, RuntimeError):
     """I/O was refused or aborted because the disk has failed."""
 
 
@@ -68,7 +71,7 @@ class InFlight:
         return aborted
 
 
-class Disk(simpy.Resource):
+class Disk(MonitoredResource):
     """One device with read and write bandwidths (bytes/s), a per-I/O seek, and a failed state."""
 
     def __init__(self, env: simpy.Environment, read_bw: float, write_bw: float, *, seek_s: float = 0.0,
@@ -80,12 +83,10 @@ class Disk(simpy.Resource):
             raise ValueError(f"Disk {name!r}: seek_s must be non-negative, got {seek_s!r}")
         if isinstance(queue_depth, bool) or not isinstance(queue_depth, int) or queue_depth < 1:
             raise ValueError(f"Disk {name!r}: queue_depth must be a positive integer, got {queue_depth!r}")
-        super().__init__(env, capacity=queue_depth)
+        super().__init__(env, queue_depth)
         self.name = name
         self.read_bw, self.write_bw, self.seek_s = float(read_bw), float(write_bw), float(seek_s)
         self.failed = False
-        self.busy = TimeWeighted(env)
-        self.waiting = TimeWeighted(env)
         self._inflight = InFlight(env)
         self.bytes_read = self.bytes_written = 0
         self.reads = self.writes = 0
@@ -119,19 +120,11 @@ class Disk(simpy.Resource):
         if self.failed:
             raise self._refuse(op)
         with self.request() as req:
-            if not req.triggered:  # a free slot is granted at once: no queueing to wait or count
-                self.waiting.change(+1)
-                try:
-                    yield req
-                finally:
-                    self.waiting.change(-1)
-            if self.failed:
+            yield from self.wait_for(req)
+            if self.failed:  # failed while this I/O was queued
                 raise self._refuse(op)
-            self.busy.change(+1)
-            try:
+            with self.busy:
                 yield self._inflight.service(seconds)
-            finally:
-                self.busy.change(-1)
         if write:
             self.bytes_written += nbytes
             self.writes += 1
@@ -154,16 +147,3 @@ class Disk(simpy.Resource):
     def repair(self) -> None:
         """Bring the disk back (its contents are the storage layer's business, not the device's)."""
         self.failed = False
-
-    @property
-    def busy_s(self) -> float:
-        """Slot-seconds spent serving I/O so far."""
-        return self.busy.area
-
-    def utilisation(self) -> float:
-        """Fraction of time (per queue slot) the device was serving I/O."""
-        return self.busy.mean() / self.capacity
-
-    def mean_queue(self) -> float:
-        """Time-average number of I/Os waiting for the device."""
-        return self.waiting.mean()

@@ -6,7 +6,7 @@ import pytest
 import simpy
 
 from regsim.registry.receipts import Kind, WorkItem
-from regsim.sim.cpu import HostCPU, TimeWeighted
+from regsim.sim.cpu import HostCPU
 from regsim.sim.profile import CostProfile, Price
 
 PROFILE = CostProfile({Kind.SHA256: Price(throughput=1e9), Kind.JWT_SIGN: Price(per_op_s=0.5)})
@@ -110,22 +110,6 @@ def test_invalid_arguments():
         HostCPU(env, 0, PROFILE, name="n1")
     with pytest.raises(ValueError, match="negative time"):
         next(HostCPU(env, 1, PROFILE).hold(-1))
-
-
-def test_time_weighted_mean():
-    env = simpy.Environment()
-    meter = TimeWeighted(env)
-
-    def steps():
-        meter.change(+2)
-        yield env.timeout(1)
-        meter.change(-1)
-        yield env.timeout(3)
-        meter.change(-1)
-
-    env.process(steps())
-    env.run()
-    assert meter.area == pytest.approx(2 + 3) and meter.mean() == pytest.approx(5 / 4) and meter.peak == 2
 
 
 @pytest.mark.benchmark

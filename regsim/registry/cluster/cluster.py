@@ -26,13 +26,12 @@ from ..codecs.metered import MeteredCodec
 from ..codecs.parse import parse_codec
 from ..errors import ConfigError, DataLoss, IntegrityError, KeyNotFound
 from ..receipts import Kind
-from ..storage.base import BlobBackend, check_key
-from . import placement
+from ..storage.base import BlobBackend, BufferedWriter, check_key
 from .fragment import FragmentHeader, frame, parse
 from .layout import StripeLayout
+from .placement import place
 from .rescan import scan_layouts
 from .stripe import StripeReader
-from .writer import ClusterWriter
 
 Buffer = bytes | bytearray | memoryview
 
@@ -140,7 +139,7 @@ class StorageCluster:
         """
         check_key(key)
         codec = self.codec
-        nodes = placement.place(key, self.node_names, codec.n, exclude=self.down_nodes)
+        nodes = place(key, self.node_names, codec.n, exclude=self.down_nodes)
         size = memoryview(data).nbytes
         layout = StripeLayout(key, size, codec.name, codec.k, nodes)
         written: list[int] = []
@@ -224,10 +223,14 @@ class StorageCluster:
             prefix = check_key(prefix.rstrip("/")) + "/"
         return iter([k for k in self.keys() if k.startswith(prefix)])
 
-    def writer(self, key: str, *, append: bool = False) -> ClusterWriter:
-        """A buffered writer; the blob is encoded and stored on commit."""
+    def writer(self, key: str, *, append: bool = False) -> BufferedWriter:
+        """A buffered writer; the blob is encoded and stored (:meth:`put`) on commit.
+
+        Erasure coding needs the whole blob (the chunk length depends on its size), so the writer
+        keeps what it is given and encodes it once, on commit.
+        """
         check_key(key)
-        return ClusterWriter(self, key, self.get(key) if append and self.exists(key) else b"")
+        return BufferedWriter(key, self.put, self.get(key) if append and self.exists(key) else b"")
 
     def stored_bytes(self) -> int:
         """Bytes of every fragment the layout index accounts for, headers included."""

@@ -28,9 +28,9 @@ from .. import receipts
 from ..codecs.metered import MeteredCodec
 from ..errors import DataLoss, KeyNotFound
 from ..receipts import Kind
-from . import placement
 from .cluster import StorageCluster
 from .layout import StripeLayout
+from .placement import spare
 from .stripe import StripeReader
 
 
@@ -131,7 +131,7 @@ def _targets(cluster: StorageCluster, layout: StripeLayout, lost: list[int]) -> 
     for index in lost:
         if index in targets:
             continue
-        node = placement.spare(layout.key, cluster.node_names, exclude=unusable)
+        node = spare(layout.key, cluster.node_names, exclude=unusable)
         if node is None:
             continue
         targets[index] = node

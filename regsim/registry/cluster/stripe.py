@@ -6,17 +6,34 @@ decode from any ``k`` surviving fragments. A fragment that turns out to be missi
 while being read is marked lost and the read is planned again, so a corrupted fragment costs one
 wasted transfer, not the read. Only when fewer than ``k`` fragments survive does the read fail,
 with a :class:`DataLoss` that names the blob and every lost fragment's node and cause.
+
+A reader reads through a :class:`FragmentSource`, the few fragment calls it needs, which
+:class:`~regsim.registry.cluster.cluster.StorageCluster` provides. Naming those calls here, rather
+than importing the cluster class, keeps the dependency one way: the cluster builds readers.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from ..codecs.metered import MeteredCodec
 from ..errors import DataLoss, IntegrityError, KeyNotFound
 from .layout import StripeLayout
 
-if TYPE_CHECKING:
-    from .cluster import StorageCluster
+
+class FragmentSource(Protocol):
+    """What a :class:`StripeReader` needs from the storage cluster it reads."""
+
+    def codec_for(self, layout: StripeLayout) -> MeteredCodec: ...
+
+    def is_live(self, name: str) -> bool: ...
+
+    def fetch_fragment(self, layout: StripeLayout, index: int, *, dst: str | None = None) -> memoryview: ...
+
+    def fetch_fragment_range(self, layout: StripeLayout, index: int, lo: int, hi: int, *,
+                             dst: str | None = None) -> bytes: ...
+
+    def report_lost(self, layout: StripeLayout, index: int) -> None: ...
 
 
 def lost_reason(exc: Exception) -> str:
@@ -35,7 +52,7 @@ class StripeReader:
     spread their reads over the copies.
     """
 
-    def __init__(self, cluster: StorageCluster, layout: StripeLayout, *, dst: str | None = None,
+    def __init__(self, cluster: FragmentSource, layout: StripeLayout, *, dst: str | None = None,
                  first: int = 0) -> None:
         self.cluster = cluster
         self.layout = layout

@@ -31,8 +31,22 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from .. import receipts
 from ..errors import IntegrityError
 from ..receipts import Kind
-from . import format as fmt
-from .format import HEADER_SIZE, KEY_SIZE, NONCE_PREFIX_SIZE, NONCE_SIZE, TAG_SIZE, EnvelopeHeader
+from .format import (
+    HEADER_SIZE,
+    KEY_SIZE,
+    MAX_SEGMENTS,
+    NONCE_PREFIX_SIZE,
+    NONCE_SIZE,
+    TAG_SIZE,
+    EnvelopeHeader,
+    check_segment_size,
+    ciphertext_size,
+    kek_version,
+    parse_header,
+    plaintext_size,
+    segment_count,
+    segment_nonce,
+)
 from .keyring import Keyring, UnknownKeyVersion
 
 Buffer = bytes | bytearray | memoryview
@@ -97,13 +111,13 @@ class EnvelopeCipher:
     """
 
     HEADER_SIZE = HEADER_SIZE
-    parse_header = staticmethod(fmt.parse_header)
-    plaintext_size = staticmethod(fmt.plaintext_size)
-    kek_version = staticmethod(fmt.kek_version)
+    parse_header = staticmethod(parse_header)
+    plaintext_size = staticmethod(plaintext_size)
+    kek_version = staticmethod(kek_version)
 
     def __init__(self, keyring: Keyring, *, segment_size: int = 1 << 20, node: str | None = None) -> None:
         self.keyring = keyring
-        self.segment_size = fmt.check_segment_size(segment_size)
+        self.segment_size = check_segment_size(segment_size)
         self.node = node
 
     def __repr__(self) -> str:
@@ -111,7 +125,7 @@ class EnvelopeCipher:
 
     def ciphertext_size(self, plaintext_size: int) -> int:
         """Stored size of a ``plaintext_size``-byte blob encrypted by this cipher."""
-        return fmt.ciphertext_size(plaintext_size, self.segment_size)
+        return ciphertext_size(plaintext_size, self.segment_size)  # the format's function, not this method
 
     # -- encryption --------------------------------------------------------------------------
 
@@ -133,8 +147,8 @@ class EnvelopeCipher:
 
     def _seal_blob(self, src: memoryview, dst: memoryview, aad: bytes) -> int:
         seg = self.segment_size
-        if fmt.segment_count(len(src), seg) > fmt.MAX_SEGMENTS:
-            raise ValueError(f"{len(src)} bytes need more than {fmt.MAX_SEGMENTS} segments of {seg} bytes: "
+        if segment_count(len(src), seg) > MAX_SEGMENTS:
+            raise ValueError(f"{len(src)} bytes need more than {MAX_SEGMENTS} segments of {seg} bytes: "
                              f"use larger segments")
         data_key = secrets.token_bytes(KEY_SIZE)
         header = self._wrap(EnvelopeHeader(seg, len(src), secrets.token_bytes(NONCE_PREFIX_SIZE), 0, b"", b""),
@@ -145,7 +159,7 @@ class EnvelopeCipher:
             for i in range(n):
                 chunk = src[i * seg : (i + 1) * seg]
                 end = pos + len(chunk) + TAG_SIZE
-                _seal(aead, fmt.segment_nonce(header.nonce_prefix, i, i == n - 1), chunk, seg_aad, dst[pos:end])
+                _seal(aead, segment_nonce(header.nonce_prefix, i, i == n - 1), chunk, seg_aad, dst[pos:end])
                 pos = end
         dst[:HEADER_SIZE] = header.pack()
         return pos
@@ -188,7 +202,7 @@ class EnvelopeCipher:
         """
         if offset < 0 or length < 0:
             raise ValueError(f"offset and length must be non-negative, got offset={offset} length={length}")
-        header = fmt.parse_header(self._read_exact(read_at, 0, HEADER_SIZE, "header"))
+        header = parse_header(self._read_exact(read_at, 0, HEADER_SIZE, "header"))
         aad_bytes = _check_aad(aad)
         end = min(offset + length, header.plaintext_size)
         if end <= offset:
@@ -207,7 +221,7 @@ class EnvelopeCipher:
         return bytes(covered.view[lo : lo + end - offset])
 
     def _whole_blob_header(self, src: memoryview) -> EnvelopeHeader:
-        header = fmt.parse_header(src)
+        header = parse_header(src)
         if len(src) != header.ciphertext_size:
             raise IntegrityError(
                 f"envelope blob is {len(src)} bytes but its header declares {header.plaintext_size} plaintext "
@@ -232,7 +246,7 @@ class EnvelopeCipher:
             src_pos = dst_pos = 0
             for i in range(first, first + count):
                 size = header.segment_plaintext_size(i)
-                nonce = fmt.segment_nonce(header.nonce_prefix, i, i == total - 1)
+                nonce = segment_nonce(header.nonce_prefix, i, i == total - 1)
                 try:
                     _open(aead, nonce, stored[src_pos : src_pos + size + TAG_SIZE], seg_aad,
                           dst[dst_pos : dst_pos + size])
@@ -253,7 +267,7 @@ class EnvelopeCipher:
         ``HEADER_SIZE`` bytes, returns only the new header, to write over the old one in place.
         """
         src = _byte_view(blob_or_header)
-        header = fmt.parse_header(src)
+        header = parse_header(src)
         new = self._wrap(header, self._unwrap(header))
         return new.pack() + src[HEADER_SIZE:]
 
