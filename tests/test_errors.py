@@ -29,15 +29,6 @@ def _defined_error_classes() -> dict[str, type[Exception]]:
     return found
 
 
-#: classes in files other engineers own at the moment, with the base they are to get; checked by
-#: an xfail of their own until they have it.
-PENDING = {
-    "regsim.models.core.work.DataPlaneTooLarge": "should derive from (UserError, ValueError)",
-    "regsim.models.requests.auth_path.AuthFailure": "should derive from RegsimError",
-    "regsim.registry.auth.verify._Miss": "should derive from RegsimError",
-}
-
-
 @pytest.fixture(scope="module")
 def classes() -> dict[str, type[Exception]]:
     return _defined_error_classes()
@@ -88,13 +79,11 @@ def test_the_walk_finds_the_error_classes(classes):
 
 def test_every_error_class_derives_from_regsim_error(classes):
     outside = {name: [base.__name__ for base in cls.__mro__[1:]] for name, cls in classes.items()
-               if not issubclass(cls, RegsimError) and name not in PENDING}
+               if not issubclass(cls, RegsimError)}
     assert outside == {}
 
 
-@pytest.mark.xfail(reason="; ".join(f"{k}: {v}" for k, v in PENDING.items()), strict=False)
-def test_the_pending_classes_derive_from_regsim_error(classes):
-    assert [name for name in PENDING if not issubclass(classes[name], RegsimError)] == []
+def test_a_real_data_plane_too_large_is_bad_input(classes):
     assert issubclass(classes["regsim.models.core.work.DataPlaneTooLarge"], UserError)
 
 

@@ -107,15 +107,14 @@ def _rs_encode(scale: float) -> Pair:
 def _jwt_cached(scale: float) -> Pair:
     import jwt
 
-    from regsim.registry.auth import KeySet, Scope, SigningKey, StaticPolicy, TokenService, TokenVerifier
+    from regsim.registry.auth import AuthSpec, Scope, SigningKey, make_auth
 
     issuer, service = "https://auth.check.test", "registry.check.test"
     key = SigningKey.hmac(b"regsim-check-secret-of-32-bytes!", kid="check")
-    keys = KeySet([key])
-    policy = StaticPolicy.from_dict({"alice": {"team/*": "pull"}})
-    token = TokenService(keys, issuer=issuer, service=service, policy=policy).issue(
-        "alice", [Scope.parse("repository:team/app:pull")]).token
-    verifier = TokenVerifier(keys, issuer=issuer, audience=service)
+    stack = make_auth(AuthSpec(mode="jwt", signing_key=key, issuer=issuer, service=service,
+                               grants={"alice": {"team/*": "pull"}}))
+    token = stack.tokens.issue("alice", [Scope.parse("repository:team/app:pull")]).token
+    verifier = stack.verifier
     verifier.verify(token)  # the checks below time the cached path
     return (lambda: verifier.verify(token),
             lambda: jwt.decode(token, key.verify_key, algorithms=["HS256"], audience=service, issuer=issuer))

@@ -1,12 +1,15 @@
-"""Parsing and validating image manifests and indexes.
+"""Building, parsing and validating image manifests and indexes.
 
 Validation here is structural (schema version, media types, well-formed descriptors); whether the
 referenced content exists is the repository's check, since it depends on what was pushed there.
+:func:`image_documents` builds the config and manifest of a plain image, for every caller that
+pushes one (the registry's ``push_image``, the simulator's models), so their bytes agree.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import receipts
@@ -14,10 +17,12 @@ from .descriptors import (
     IMAGE_MANIFESTS,
     INDEX_MANIFESTS,
     MANIFEST_MEDIA_TYPES,
+    OCI_CONFIG,
     OCI_INDEX,
     OCI_MANIFEST,
     Descriptor,
 )
+from .digest import Digest, compute
 from .errors import ManifestInvalid, Unsupported
 from .receipts import Kind
 
@@ -48,6 +53,37 @@ class Manifest:
         if self.artifact_type:
             return self.artifact_type
         return self.config.media_type if self.config else None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageDocuments:
+    """An image's config blob and the OCI image manifest naming it and the layers."""
+
+    config: bytes
+    config_digest: Digest
+    manifest: bytes
+
+
+def image_documents(layers: Sequence[Descriptor], *, config: bytes | None = None) -> ImageDocuments:
+    """The config JSON (``config``, else a minimal linux/amd64 one whose ``rootfs`` lists the layer
+    digests) and the OCI image manifest JSON for ``layers``, in the order given.
+
+    Keys are written in the order the image spec lists them (not sorted) and the bytes depend on
+    nothing but the arguments, so a model that pushes the same layers gets the same digests run
+    after run. Hashing the config here is the pusher's work, not the registry's: it is kept off
+    the receipts (storing the blob hashes it again, for the registry).
+    """
+    if config is None:
+        config = json.dumps({"architecture": "amd64", "os": "linux",
+                             "rootfs": {"type": "layers", "diff_ids": [str(d.digest) for d in layers]}}).encode()
+    with receipts.suspended():
+        config_digest = compute(config)
+    manifest = {
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": Descriptor(OCI_CONFIG, config_digest, len(config)).to_json(),
+        "layers": [d.to_json() for d in layers],
+    }
+    return ImageDocuments(config, config_digest, json.dumps(manifest).encode())
 
 
 def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:

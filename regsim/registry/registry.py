@@ -11,7 +11,6 @@ Every public method does real work and records it on the active receipt; wrap a 
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,11 +24,11 @@ from .codecs.parse import parse_codec
 from .config import RegistryConfig
 from .crypto.envelope import EnvelopeCipher
 from .crypto.keyring import Keyring
-from .descriptors import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
+from .descriptors import OCI_LAYER, OCI_MANIFEST, Descriptor
 from .digest import Digest, verify
 from .errors import ConfigError
 from .gc import GcReport, collect_garbage
-from .manifests import parse_manifest
+from .manifests import image_documents, parse_manifest
 from .metadata import MetadataStore
 from .names import validate_name
 from .repositories import Repositories, StoredManifest
@@ -183,22 +182,13 @@ class Registry:
     # -- images (convenience for demos and the simulator) ------------------------------------
 
     def push_image(self, repo: str, tag: str, layers: Sequence[bytes | memoryview], config: bytes | None = None) -> PushedImage:
-        """Push layers, a config and an OCI image manifest; returns what was stored."""
+        """Push layers, a config (``config``, else a minimal one listing the layers) and an OCI image
+        manifest (:func:`~.manifests.image_documents`); returns what was stored."""
         layer_digests = tuple(self.put_blob(repo, layer) for layer in layers)
-        if config is None:
-            config = json.dumps({"architecture": "amd64", "os": "linux",
-                                 "rootfs": {"type": "layers", "diff_ids": [str(d) for d in layer_digests]}},
-                                sort_keys=True).encode()
-        config_digest = self.put_blob(repo, config)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": str(config_digest), "size": len(config)},
-            "layers": [{"mediaType": OCI_LAYER, "digest": str(d), "size": len(layer)}
-                       for d, layer in zip(layer_digests, layers)],
-        }
-        data = json.dumps(manifest, sort_keys=True).encode()
-        digest = self.put_manifest(repo, tag, data, OCI_MANIFEST)
+        image = image_documents([Descriptor(OCI_LAYER, d, len(layer)) for d, layer in zip(layer_digests, layers)],
+                                config=config)
+        config_digest = self.put_blob(repo, image.config)
+        digest = self.put_manifest(repo, tag, image.manifest, OCI_MANIFEST)
         return PushedImage(repo, tag, digest, layer_digests, config_digest)
 
     def pull_image(self, repo: str, reference: str) -> list[bytes]:

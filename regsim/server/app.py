@@ -16,7 +16,7 @@ Routes (end-N are the spec's endpoint ids)::
     GET            /v2/<name>/tags/list?n=&last=          end-8   tags.list_tags
     GET            /v2/<name>/referrers/<digest>          end-12  referrers.list_referrers
     GET            /v2/_catalog?n=&last=                          catalog.list_repositories
-    GET POST       /token                                         tokens.token (auth.mode: token)
+    GET POST       /token                                         tokens.token (auth.mode: jwt)
     GET            /metrics                                       metrics (http.metrics: true)
 
 Every response carries ``Docker-Distribution-API-Version: registry/2.0`` and, over TLS,

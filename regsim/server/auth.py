@@ -44,7 +44,7 @@ def services_of(request: Request) -> Services:
 
 def token_realm(request: Request, services: Services) -> str | None:
     """The realm to put in a Bearer challenge: the configured one, or this server's /token."""
-    if services.mode != "token":
+    if services.mode != "jwt":
         return None
     if services.config.auth.realm:
         return services.config.auth.realm
@@ -66,7 +66,7 @@ def credentials_of(request: Request) -> Credentials:
 
 
 def _scheme(services: Services) -> str:
-    return "Basic" if services.mode == "database" else "Bearer"
+    return "Basic" if services.mode == "db" else "Bearer"
 
 
 async def authorize(request: Request, scopes: list[Scope]) -> Grant:
@@ -88,13 +88,13 @@ async def authorize(request: Request, scopes: list[Scope]) -> Grant:
             return services.anonymous.authorize(ANONYMOUS, scopes)  # a policy look-up: inline
         except Unauthorized:
             pass  # not enough for anonymous: fall through to the real authorizer's challenge
-    if services.mode == "database":  # SQLite and password hashes block: off the event loop
+    if services.mode == "db":  # SQLite and password hashes block: off the event loop
         try:
             return await in_thread(services.authorizer.authorize, credentials, scopes)
         except Unauthorized as e:
             if not isinstance(credentials, Anonymous):
                 raise
-            raise Unauthorized("no credentials were given: this registry (auth.mode: database) needs a user "
+            raise Unauthorized("no credentials were given: this registry (auth.mode: db) needs a user "
                                "name and password (HTTP Basic) or a session token", detail=e.detail) from None
     # an open registry's policy check or a JWT check (a cache hit, else one signature) costs
     # less than a hop to the thread pool and back

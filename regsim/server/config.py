@@ -10,7 +10,7 @@ how requests are authenticated::
       nodes: 6
       encryption: aes-256-gcm  # keyring defaults to <root>/keyring.json with the filesystem backend
     auth:
-      mode: token              # none | token | database
+      mode: jwt                # none | jwt | db (token and database: aliases of jwt and db)
       service: regsim          # the token audience and the challenge's service
       realm: null              # token endpoint URL; null: this server's /token, from the request's Host
       algorithm: ES256
@@ -33,11 +33,14 @@ expected (got VALUE)``, with "did you mean" for a misspelt key.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
+from ..registry.auth import AUTH_MODE_ALIASES, canonical_auth_mode
 from ..registry.codecs.parse import parse_codec
 from ..registry.config import RegistryConfig
 from ..registry.errors import ConfigError
@@ -48,6 +51,8 @@ from ..scenario.paths import suggest
 
 #: how a configuration that came from no file is named in error messages.
 NO_FILE = "server configuration"
+
+log = logging.getLogger("regsim.server")
 
 
 class _Section(BaseModel):
@@ -88,7 +93,9 @@ class UserEntry(_Section):
 
 
 class AuthSection(_Section):
-    mode: Literal["none", "token", "database"] = "none"
+    #: the scenario's names (regsim.registry.auth.AUTH_MODES); ``token`` and ``database`` are read as
+    #: ``jwt`` and ``db``, so the validated configuration always holds the canonical name
+    mode: Annotated[Literal["none", "jwt", "db"], BeforeValidator(canonical_auth_mode)] = "none"
     service: str = "regsim"
     realm: str | None = None
     issuer: str = "regsim-token-service"
@@ -185,7 +192,17 @@ def parse_config(doc: Any, *, base_dir: Path | None = None, source: str = NO_FIL
         raise config_error(source, problems_from_validation(e, doc, root=ServerConfig)) from None
     config._base_dir = base_dir or Path.cwd()
     config._source = source
+    _note_alias(doc, source)
     return config
+
+
+def _note_alias(doc: dict[str, Any], source: str) -> None:
+    """Log one note when ``auth.mode`` is spelt with an alias, naming the canonical mode."""
+    auth = doc.get("auth")
+    mode = auth.get("mode") if isinstance(auth, dict) else None
+    if isinstance(mode, str) and mode in AUTH_MODE_ALIASES:
+        log.warning("%s: auth.mode: %r is an alias of %r, the name scenarios and results use; "
+                    "serving with auth mode %r", source, mode, AUTH_MODE_ALIASES[mode], AUTH_MODE_ALIASES[mode])
 
 
 def load_config(path: str | Path | None) -> ServerConfig:

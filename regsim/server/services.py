@@ -1,5 +1,7 @@
 """What a running server is built from its configuration: the registry, the authorizers, the
-token service and the auth database (:func:`build_services`).
+token service and the auth database (:func:`build_services`). The auth part is the registry's
+auth stack (:func:`regsim.registry.auth.make_auth`), built as the simulator builds it, from an
+:class:`~regsim.registry.auth.AuthSpec` the configuration's ``auth`` section translates to.
 
 Mistakes that only building finds -- a user listed twice, permissions with unknown actions, a
 password-hash cost out of range, an unreadable signing key or keyring -- are reported like the
@@ -10,13 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..registry.auth import (AnonymousAuthorizer, Authorizer, Database, DatabaseAuthorizer, DatabasePolicy,
-                             JwtAuthorizer, KeySet, SigningKey, StaticPolicy, TokenService, TokenStore,
-                             TokenVerifier, UnionPolicy, make_hasher)
+from ..registry.auth import Authorizer, AuthSpec, Database, SigningKey, TokenService, TokenVerifier, make_auth
 from ..registry.errors import ConfigError, RegistryError
 from ..registry.registry import Registry
 from ..scenario.errors import Problem
-from .config import AuthSection, ServerConfig, config_error
+from .config import ServerConfig, config_error
+
+#: the configuration key behind each AuthSpec field a spec error can name
+_CONFIG_KEYS = {"mode": "auth.mode", "algorithm": "auth.algorithm", "signing_key": "auth.signing_key",
+                "token_ttl": "auth.token_ttl", "cache_size": "auth.cache_size", "anonymous_pull": "auth.anonymous_pull",
+                "password_hash": "auth.hash", "hash_cost": "auth.hash"}
 
 
 @dataclass
@@ -33,6 +38,7 @@ class Services:
 
     @property
     def mode(self) -> str:
+        """The auth mode, by its canonical name: ``none``, ``jwt`` (Docker token service) or ``db``."""
         return self.config.auth.mode
 
     def close(self) -> None:
@@ -40,28 +46,26 @@ class Services:
             self.database.close()
 
 
-def _anonymous_rules(auth: AuthSection) -> dict[str, dict[str, str]]:
-    if auth.anonymous_pull is True:
-        return {"anonymous": {"*": "pull"}}
-    if not auth.anonymous_pull:
-        return {}
-    return {"anonymous": {pattern: "pull" for pattern in auth.anonymous_pull}}
-
-
-def _open_database(cfg: ServerConfig) -> Database:
+def _auth_spec(cfg: ServerConfig) -> AuthSpec:
+    """The auth stack the configuration describes: users and their permissions in the database,
+    anonymous pulls where allowed, challenges naming this server."""
     auth = cfg.auth
     options = dict(auth.hash)
     scheme = options.pop("scheme", "bcrypt")
-    try:
-        hasher = make_hasher(scheme, **options)
-    except (ConfigError, TypeError, ValueError) as e:
-        message = e.message if isinstance(e, ConfigError) else str(e)
-        raise config_error(cfg.source, [Problem("auth.hash", message)]) from None
+    anonymous = ("*",) if auth.anonymous_pull is True else tuple(auth.anonymous_pull or ())
+    realm = auth.realm or ("/token" if auth.mode == "jwt" else auth.service)
     location = auth.database if auth.database == ":memory:" else str(cfg.path(auth.database))
-    db = Database(location, hasher=hasher)
+    return AuthSpec(mode=auth.mode, algorithm=auth.algorithm, signing_key=_signing_key(cfg),
+                    token_ttl=auth.token_ttl, cache_size=auth.cache_size, issuer=auth.issuer, service=auth.service,
+                    realm=realm, anonymous_pull=anonymous, users=True, database_grants=True, database=location,
+                    password_hash=scheme, hash_cost=options)
+
+
+def _add_users(cfg: ServerConfig, db: Database) -> None:
+    """Create or update the configuration's users and grant them their access."""
     existing = set(db.usernames())
     listed: dict[str, int] = {}
-    for i, user in enumerate(auth.users):
+    for i, user in enumerate(cfg.auth.users):
         key = f"auth.users[{i}].name"
         try:
             if user.name in listed:
@@ -80,13 +84,13 @@ def _open_database(cfg: ServerConfig) -> Database:
         except RegistryError as e:  # a malformed name, a user listed twice, unknown actions
             db.close()
             raise config_error(cfg.source, [Problem(key, e.message)]) from None
-    return db
 
 
-def _signing_key(cfg: ServerConfig) -> SigningKey:
+def _signing_key(cfg: ServerConfig) -> SigningKey | None:
+    """The configured signing key (``jwt`` mode with ``signing_key``); None: the stack makes one."""
     path = cfg.path(cfg.auth.signing_key)
-    if path is None:
-        return SigningKey.generate(cfg.auth.algorithm)
+    if cfg.auth.mode != "jwt" or path is None:
+        return None
     try:
         return SigningKey.from_pem(path.read_bytes())
     except OSError as e:
@@ -101,20 +105,12 @@ def build_services(cfg: ServerConfig, *, registry: Registry | None = None) -> Se
             reg = Registry(cfg.registry_config())  # a filesystem store rebuilds its layout index on open
         except ConfigError as e:  # what only opening finds out (an unreadable keyring, say)
             raise ConfigError(f"{cfg.source}: {e}") from None
-    auth = cfg.auth
-    anonymous_policy = StaticPolicy.from_dict(_anonymous_rules(auth))
-    if auth.mode == "none":
-        return Services(cfg, reg, AnonymousAuthorizer(realm=auth.service, service=auth.service))
-    db = _open_database(cfg)
-    if auth.mode == "database":
-        anonymous = AnonymousAuthorizer(anonymous_policy, realm=auth.service, service=auth.service) \
-            if auth.anonymous_pull else None
-        return Services(cfg, reg, DatabaseAuthorizer(db, realm=auth.realm or auth.service, service=auth.service),
-                        anonymous=anonymous, database=db)
-    keys = KeySet([_signing_key(cfg)], max_token_ttl=max(auth.token_ttl, 3600.0))
-    service = TokenService(keys, issuer=auth.issuer, service=auth.service,
-                           policy=UnionPolicy(DatabasePolicy(db), anonymous_policy), ttl=auth.token_ttl,
-                           users=TokenStore(db))
-    verifier = TokenVerifier(keys, issuer=auth.issuer, audience=auth.service, cache_size=auth.cache_size)
-    authorizer = JwtAuthorizer(verifier, realm=auth.realm or "/token", service=auth.service)
-    return Services(cfg, reg, authorizer, tokens=service, verifier=verifier, database=db)
+    try:
+        stack = make_auth(_auth_spec(cfg))
+    except ConfigError as e:  # a password-hash cost out of range, say
+        key = _CONFIG_KEYS.get(e.detail, "auth") if isinstance(e.detail, str) else "auth"
+        raise config_error(cfg.source, [Problem(key, e.message)]) from None
+    if stack.database is not None:
+        _add_users(cfg, stack.database)
+    return Services(cfg, reg, stack.authorizer, anonymous=stack.anonymous, tokens=stack.tokens,
+                    verifier=stack.verifier, database=stack.database)

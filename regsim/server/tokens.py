@@ -1,6 +1,6 @@
 """``/token``: the token endpoint of the Docker registry token authentication spec.
 
-Served when ``auth.mode`` is ``token``. A client refused with a Bearer challenge comes here with
+Served when ``auth.mode`` is ``jwt`` (alias ``token``). A client refused with a Bearer challenge comes here with
 the challenge's ``service`` and ``scope`` and, to be more than anonymous, Basic credentials that
 the token service checks against the auth database:
 
@@ -40,7 +40,7 @@ async def token(request: Request) -> Response:
     request.scope["regsim.handler"] = "token"
     services = services_of(request)
     if services.tokens is None:
-        raise RouteUnknown("this registry does not run a token service (auth.mode is not 'token')")
+        raise RouteUnknown("this registry does not run a token service (auth.mode is not 'jwt')")
     service_name = services.config.auth.service
     if request.method == "POST":
         return await _oauth2(request, services, service_name)

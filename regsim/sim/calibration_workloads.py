@@ -25,20 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from regsim.registry.auth import (
-    BasicCredentials,
-    BcryptHasher,
-    BearerToken,
-    Database,
-    DatabaseAuthorizer,
-    KeySet,
-    Scope,
-    SigningKey,
-    StaticPolicy,
-    TokenService,
-    TokenStore,
-    TokenVerifier,
-)
+from regsim.registry.auth import AuthSpec, BasicCredentials, BearerToken, Scope, make_auth
 from regsim.registry import receipts
 from regsim.registry.config import RegistryConfig
 from regsim.registry.receipts import Kind
@@ -92,18 +79,17 @@ def _lazy(setup):
 
 def _jwt_workload(algorithm: str):
     def setup():
-        keys = KeySet([SigningKey.generate(algorithm)])
-        policy = StaticPolicy.from_dict({"calibrate": {"calibrate/*": "pull,push"}})
-        return keys, TokenService(keys, issuer="regsim-calibrate", service="registry", policy=policy)
+        return make_auth(AuthSpec(mode="jwt", algorithm=algorithm, issuer="regsim-calibrate",
+                                  grants={"calibrate": {"calibrate/*": "pull,push"}}))
 
     state = _lazy(setup)
     scope = [Scope.repository("calibrate/app", "pull")]
 
     def run() -> None:
-        keys, service = state()
-        verifier = TokenVerifier(keys, issuer="regsim-calibrate", audience="registry")
+        stack = state()
+        verifier = stack.new_verifier()  # a cold cache each run
         for _ in range(20):
-            token = service.issue("calibrate", scope).token
+            token = stack.tokens.issue("calibrate", scope).token
             verifier.verify(token)  # uncached: PyJWT runs
             for _ in range(5):
                 verifier.verify(token)  # cached
@@ -113,10 +99,10 @@ def _jwt_workload(algorithm: str):
 
 def _database_workload():
     def setup():
-        db = Database(hasher=BcryptHasher())  # the registry's default cost
-        db.add_user("calibrate", "correct horse battery staple")
-        db.grant("calibrate", "calibrate/*", "pull,push")
-        return DatabaseAuthorizer(db), TokenStore(db).issue("calibrate", ttl=1e9).token
+        stack = make_auth(AuthSpec(mode="db"))  # bcrypt at the registry's default cost
+        stack.database.add_user("calibrate", "correct horse battery staple")
+        stack.database.grant("calibrate", "calibrate/*", "pull,push")
+        return stack.authorizer, stack.sessions.issue("calibrate", ttl=1e9).token
 
     state = _lazy(setup)
     scope = [Scope.repository("calibrate/app", "pull")]

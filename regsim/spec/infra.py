@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, SerializationInfo, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
 
+from regsim.registry.auth import canonical_auth_mode
 from regsim.registry.codecs.parse import parse_codec
 from regsim.registry.errors import ConfigError
 from regsim.units import UnitError
@@ -196,7 +197,9 @@ class AuthDb(Section):
 class Auth(Section):
     """How requests are authenticated: not at all, by JWT, or by a database look-up."""
 
-    mode: Literal["none", "jwt", "db"] = "none"
+    #: the canonical names (regsim.registry.auth.AUTH_MODES); the server's spellings ``token`` and
+    #: ``database`` are accepted and stored as ``jwt`` and ``db``, so a resolved scenario shows these
+    mode: Annotated[Literal["none", "jwt", "db"], BeforeValidator(canonical_auth_mode)] = "none"
     algorithm: Literal["ES256", "RS256", "EdDSA", "HS256"] = "ES256"
     token_ttl: Duration = Field(default="5m", gt=0)  # type: ignore[assignment]
     cache: Count = 10_000

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from regsim.models.requests.run import PoissonRun
+from regsim.models.requests.run import RequestRun
 from regsim.scenario import Scenario, scenario_from_dict
 
 
@@ -24,7 +24,7 @@ def build(doc: dict[str, Any], over: dict[str, Any]) -> Scenario:
 
 def scripted(sc: Scenario, requests, seed: int = 1):
     """Run ``sc`` with ``requests`` = [(time, client, kind), ...] sent by hand; the run, its requests by time."""
-    run = PoissonRun.build(sc, seed)
+    run = RequestRun.build(sc, seed)
     for at, client, kind in requests:
         run.submit(kind, client, at=at)
     run.run()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from regsim.models import simulate
 from regsim.models.requests.access import NETWORK_TIMEOUT_S, TokenBucket
 from regsim.models.requests.auth_path import AUTH_HOST
-from regsim.models.requests.run import PoissonRun
+from regsim.models.requests.run import RequestRun
 from regsim.registry.auth import TokenVerifier
 from regsim.scenario import ScenarioError, scenario_from_dict
 from regsim.sim.calibrate import calibrate
@@ -99,7 +99,7 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout():
 
 def test_the_balancer_gives_new_connections_to_the_least_loaded_frontend():
     sc = scenario(**{"registry.frontends": 3, "workload.clients": 7})
-    run = PoissonRun.build(sc, 1)
+    run = RequestRun.build(sc, 1)
     assert sorted(run.access.open.values()) == [2, 2, 3]
     run.access.partition(["fe0"], True)
     assert run.access._pick() in ("fe1", "fe2")
@@ -158,7 +158,7 @@ def test_every_request_runs_the_real_database_check(monkeypatch):
     sc = scenario(**{"registry.auth": {"mode": "db", "token_ttl": "1h"},
                      "workload": {"kind": "poisson", "rate": "200/s", "duration": "2s", "clients": 20,
                                   "mix": {"manifest": "100%"}}})
-    run = PoissonRun.build(sc, 3)
+    run = RequestRun.build(sc, 3)
     labels = []
     real = run.auth.db.execute
     monkeypatch.setattr(run.auth.db, "execute", lambda label, *a, **k: labels.append(label) or real(label, *a, **k))
@@ -188,7 +188,7 @@ def test_clients_refresh_tokens_once_per_ttl_at_the_token_service():
     sc = scenario(**{"registry.auth": {"mode": "jwt", "token_ttl": "10s"},
                      "workload": {"kind": "poisson", "rate": "200/s", "duration": "30s", "clients": 20,
                                   "mix": {"manifest": "100%"}}})
-    run = PoissonRun.build(sc, 5)
+    run = RequestRun.build(sc, 5)
     run.run()
     assert 45 <= run.auth.refreshes <= 75  # 20 clients x 30 s / 10 s, each at its next request (0.1 s)
     assert run.auth.login_failures == 0 and all(r.failure is None for r in run.requests)
@@ -332,7 +332,7 @@ def test_a_simulated_request_costs_a_few_real_token_checks(benchmark):
     runs = []
 
     def simulate_once():
-        run = PoissonRun.build(sc, 1)
+        run = RequestRun.build(sc, 1)
         run.run()
         runs.append(run)
 

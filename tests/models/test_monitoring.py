@@ -102,8 +102,8 @@ def test_storage_filling_past_75_percent_fires_the_warning_when_the_push_lands()
     (alert,) = run.monitor.alerts
     assert alert.level == "warning" and alert.rule == "storage-above-threshold"
     assert alert.time == reqs[2].end  # the push that took it past 75 %
-    util = run.overhead * 40e6 / (3 * 46e6)
-    assert util > 0.75 > run.overhead * 30e6 / (3 * 46e6) and f"{util:.1%}" in alert.message
+    util = run.repositories.overhead * 40e6 / (3 * 46e6)
+    assert util > 0.75 > run.repositories.overhead * 30e6 / (3 * 46e6) and f"{util:.1%}" in alert.message
 
 
 def test_a_scan_raises_the_emergency_when_it_ends_for_its_severe_findings_only():

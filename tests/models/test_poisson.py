@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from regsim.models import ModelError, simulate
 from regsim.models.requests.access_report import answer_rate, arrival_rate
-from regsim.models.requests.run import PoissonRun
-from regsim.models.requests.report import poisson_result
+from regsim.models.requests.run import RequestRun
+from regsim.models.requests.report import request_result
 from regsim.models.core.work import RegistryWork
 from regsim.models.core.replay import Replay
 from regsim.models.requests.storage_failures import WORKER, phase_nodes
@@ -43,7 +43,7 @@ def scenario(**over):
 
 
 def prepare(sc, seed=1):
-    return PoissonRun(sc, build_world(sc, seed), RegistryWork(sc, seed), seed)
+    return RequestRun(sc, build_world(sc, seed), RegistryWork(sc, seed), seed)
 
 
 def one(sc, kind, seed=1):
@@ -79,7 +79,7 @@ def test_any_codec_reads_f_over_k_per_disk_and_stores_n_over_k(k, m, replicas, m
                      "registry.storage.disk": "50MB/s", "image.layers": [f"{mb}MB"]})
     run, pull = one(sc, "pull")
     assert pull.latency == pytest.approx(one_way(run) + mb * MB / k_read / 50e6, rel=0.003)
-    overhead = poisson_result(run).kpis["storage_overhead"]
+    overhead = request_result(run.record()).kpis["storage_overhead"]
     assert n / k_read <= overhead < n / k_read * 1.01
 
 
@@ -145,7 +145,7 @@ def test_degraded_pulls_decode_for_reed_solomon_and_are_slower():
     run.run()
     pulls = [r for r in run.requests if r.kind == "pull"]
     assert all(r.decoded == r.degraded for r in pulls)  # decoding happens exactly when a data fragment is lost
-    k = poisson_result(run).kpis
+    k = request_result(run.record()).kpis
     assert k["failure_mode"] == "phases" and k["degraded_decoded_share"] == 1.0
     # a decode computes only the lost data chunks, j x 20 MB bytes multiplied at the profile's
     # 1.3 GB/s: one lost data fragment (15 ms) hides behind the 10 Gbit/s egress (16 ms), two do not
@@ -171,10 +171,10 @@ def test_phases_fail_one_then_two_nodes_and_repair():
     run = prepare(sc, seed=5)
     a, b = phase_nodes(run.registry, [extent_key(d, 0) for d in run.work.layers], run.k)
     run.run()
-    assert run.phase_nodes == (a, b)
+    assert run.plan.phase_nodes == (a, b)
     assert [(t, what, node) for t, what, node in run.storage.log] == [
         (5.0, "fail", a), (10.0, "fail", b), (15.0, "restore", a), (15.0, "replace", b)]
-    series = poisson_result(run).series
+    series = request_result(run.record()).series
     down = series[series.metric == "storage_nodes_down"]
     assert down.value.max() == 2 and down.value.iloc[-1] == 0
     progress = series[series.metric == "repair_progress"].value
@@ -293,7 +293,7 @@ def test_an_image_read_from_disk_is_the_image_pulled_and_pushed(tmp_path):
                          "workload": {"kind": "poisson", "rate": "4/s", "duration": "3s",
                                       "mix": {"pull": "70%", "push": "30%"}}})
         assert RegistryWork(sc, 1).sizes == [2 * MB, 3 * MB]
-        run = PoissonRun.build(sc, 1)
+        run = RequestRun.build(sc, 1)
         run.run()
         sizes = {r.size for r in run.requests}
         assert run.requests and sizes <= {2 * MB, 3 * MB} and all(r.error is None for r in run.requests)
@@ -305,13 +305,14 @@ def test_a_short_run_that_drew_fewer_arrivals_than_its_rate_is_not_saturated():
     # judged against the requests that arrived
     sc = scenario(**{"image.layers": ["1MB"],
                      "workload": {"kind": "poisson", "rate": "5/s", "duration": "20s", "mix": {"pull": "100%"}}})
-    run = PoissonRun.build(sc, 12)
+    run = RequestRun.build(sc, 12)
     run.run()
-    k = poisson_result(run, None).kpis
-    assert len(run.requests) == 70 and answer_rate(run, failed=True) < 0.95 * 5
+    record = run.record()
+    k = request_result(record, None).kpis
+    assert len(run.requests) == 70 and answer_rate(record, failed=True) < 0.95 * 5
     assert k["offered_rps"] == 5.0 and k["latency_p99_s"] < 0.1
     assert not k["saturated"]
-    assert arrival_rate(run) == pytest.approx(answer_rate(run, failed=True), rel=0.05)
+    assert arrival_rate(record) == pytest.approx(answer_rate(record, failed=True), rel=0.05)
 
 
 def test_submit_checks_what_it_is_asked():

@@ -25,7 +25,7 @@ def test_defaults_are_an_open_memory_registry():
     ({"registry": {"codec": "rs(4)"}}, "registry.codec: codec spec 'rs(4)': rs takes two arguments"),
     ({"registry": {"backend": "filesystem"}}, "registry.root: the filesystem backend needs a root directory"),
     ({"registry": {"nodes": "six"}}, "registry.nodes: expected a whole number (got 'six')"),
-    ({"auth": {"mode": "kerberos"}}, "auth.mode: expected 'none', 'token' or 'database' (got 'kerberos')"),
+    ({"auth": {"mode": "kerberos"}}, "auth.mode: expected 'none', 'jwt' or 'db' (got 'kerberos')"),
     ({"auth": {"users": [{"name": "alice"}]}}, "auth.users[0].password: required key is missing"),
     ({"auth": {"hash": {"scheme": "bcrypt", "round": 4}}}, "auth.hash.round: unknown bcrypt option (did you mean 'rounds'?)"),
     ({"auth": {"hash": {"scheme": "md5"}}}, "auth.hash.scheme: expected 'bcrypt' or 'argon2' (got 'md5')"),
@@ -43,7 +43,7 @@ def test_every_mistake_is_listed_a_line_each():
     with pytest.raises(ConfigError) as e:
         parse_config({"registry": {"nodes": 0}, "auth": {"mode": "x"}}, source="s.yaml")
     assert str(e.value).splitlines() == ["s.yaml: registry.nodes: expected at least 1 (got 0)",
-                                         "s.yaml: auth.mode: expected 'none', 'token' or 'database' (got 'x')"]
+                                         "s.yaml: auth.mode: expected 'none', 'jwt' or 'db' (got 'x')"]
 
 
 @pytest.mark.parametrize("users, message", [
@@ -179,4 +179,4 @@ def test_serve_reports_a_bad_config_file(tmp_path, capsys):
     path = tmp_path / "s.yaml"
     path.write_text("auth: {mode: magic}\n")
     assert main(["serve", "--config", str(path)]) == 2
-    assert capsys.readouterr().err == f"regsim serve: {path}: auth.mode: expected 'none', 'token' or 'database' (got 'magic')\n"
+    assert capsys.readouterr().err == f"regsim serve: {path}: auth.mode: expected 'none', 'jwt' or 'db' (got 'magic')\n"

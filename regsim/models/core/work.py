@@ -16,29 +16,17 @@ scenario's ``data_plane``:
 
 from __future__ import annotations
 
+from regsim.errors import UserError
 from collections import Counter
-import json
 import math
 
 import numpy as np
 
 from regsim.registry import receipts
-from regsim.registry.auth import (
-    BcryptHasher,
-    BearerToken,
-    Database,
-    DatabaseAuthorizer,
-    JwtAuthorizer,
-    KeySet,
-    Scope,
-    SigningKey,
-    StaticPolicy,
-    TokenService,
-    TokenStore,
-    TokenVerifier,
-)
-from regsim.registry.descriptors import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
+from regsim.registry.auth import AuthSpec, BearerToken, Scope, make_auth
+from regsim.registry.descriptors import OCI_LAYER, OCI_MANIFEST, Descriptor
 from regsim.registry.digest import Digest, verify
+from regsim.registry.manifests import image_documents
 from regsim.registry.receipts import Kind, Receipt, WorkItem
 
 from .spec import ModelConfig, ModelError
@@ -57,7 +45,7 @@ def check_bytes(data: bytes, digest: Digest | str) -> None:
         verify(data, digest)
 
 
-class DataPlaneTooLarge(ValueError):
+class DataPlaneTooLarge(UserError, ValueError):
     """A `real` data plane would move more bytes than one machine should."""
 
 
@@ -96,16 +84,10 @@ class RegistryWork:
                 data = self._rng.integers(0, 256, n, dtype=np.uint8).tobytes()
                 self.layers.append(self.registry.put_blob(self.repo, data))
                 self.sample_sizes.append(n)
-            config = json.dumps({"architecture": "amd64", "os": "linux",
-                                 "rootfs": {"type": "layers", "diff_ids": [str(d) for d in self.layers]}}).encode()
-            config_digest = self.registry.put_blob(self.repo, config)
-            manifest = {
-                "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": OCI_CONFIG, "digest": str(config_digest), "size": len(config)},
-                "layers": [{"mediaType": OCI_LAYER, "digest": str(d), "size": s}
-                           for d, s in zip(self.layers, self.sizes)],
-            }
-            self.registry.put_manifest(self.repo, self.tag, json.dumps(manifest).encode(), OCI_MANIFEST)
+            # the manifest lists each layer at its modelled size, whatever the sample stored
+            image = image_documents([Descriptor(OCI_LAYER, d, s) for d, s in zip(self.layers, self.sizes)])
+            self.registry.put_blob(self.repo, image.config)
+            self.registry.put_manifest(self.repo, self.tag, image.manifest, OCI_MANIFEST)
         self.push_receipt = r
 
     def check_real_budget(self, pulls: int) -> None:
@@ -203,17 +185,11 @@ class RequestAuth:
         auth = scenario.registry.auth
         self.mode = auth.mode
         self.scope = [Scope.repository(scenario.image.repository, "pull")]
-        policy = StaticPolicy.from_dict({"*": {scenario.image.repository: "pull"}})
-        if self.mode == "jwt":
-            keys = KeySet([SigningKey.generate(auth.algorithm)])
-            self.service = TokenService(keys, issuer="regsim", service="registry", policy=policy,
-                                        ttl=auth.token_ttl)
-            verifier = TokenVerifier(keys, issuer="regsim", audience="registry", cache_size=auth.cache)
-            self.authorizer = JwtAuthorizer(verifier, realm="regsim")
-        else:
-            self.db = Database(hasher=BcryptHasher.fastest())
-            self.store = TokenStore(self.db)
-            self.authorizer = DatabaseAuthorizer(self.db)
+        stack = make_auth(AuthSpec(mode=self.mode, algorithm=auth.algorithm, token_ttl=auth.token_ttl,
+                                   cache_size=auth.cache, grants={"*": {scenario.image.repository: "pull"}},
+                                   hash_cost="fastest"))
+        self.service, self.authorizer = stack.tokens, stack.authorizer  # jwt
+        self.db, self.store = stack.database, stack.sessions  # db
         self._users: set[str] = set()
 
     def login(self, node: str, repo: str) -> BearerToken:

@@ -31,10 +31,13 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from regsim.errors import RegsimError
 from regsim.registry.errors import TooManyRequests
 from regsim.registry.receipts import Kind, WorkItem
 
 from regsim.models.core.world import World
+
+from .config import RequestsConfig
 
 #: how long a request to an unreachable registry waits before it gives up (a connect timeout)
 NETWORK_TIMEOUT_S = 1.0
@@ -42,7 +45,7 @@ NETWORK_TIMEOUT_S = 1.0
 Steps = Generator[simpy.Event, object, str]
 
 
-class NetworkFailure(Exception):
+class NetworkFailure(RegsimError):
     """A request could not reach a frontend: its client or the frontend is partitioned away."""
 
 
@@ -83,8 +86,8 @@ class Connection:
 class AccessLayer:
     """Connections, TLS handshakes, load balancing, rate limits and partitions of one run."""
 
-    def __init__(self, world: World, scenario, rng: np.random.Generator) -> None:
-        reg = scenario.registry
+    def __init__(self, world: World, config: RequestsConfig, rng: np.random.Generator) -> None:
+        reg = config.registry
         self.world, self.env, self.rng = world, world.env, rng
         self.tls = reg.tls.enabled
         self.resumption, self.keep_alive, self.idle_timeout = reg.tls.resumption, reg.tls.keep_alive, reg.tls.idle_timeout

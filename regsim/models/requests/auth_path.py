@@ -26,6 +26,7 @@ Users are provisioned at set-up with one shared password hash; none of the set-u
 
 from __future__ import annotations
 
+from regsim.errors import RegsimError
 from collections import Counter
 from collections.abc import Generator, Iterable
 
@@ -33,22 +34,7 @@ import numpy as np
 import simpy
 
 from regsim.registry import receipts
-from regsim.registry.auth import (
-    Argon2Hasher,
-    BasicCredentials,
-    BcryptHasher,
-    BearerToken,
-    Database,
-    DatabaseAuthorizer,
-    JwtAuthorizer,
-    KeySet,
-    Scope,
-    SigningKey,
-    StaticPolicy,
-    TokenService,
-    TokenStore,
-    TokenVerifier,
-)
+from regsim.registry.auth import AuthSpec, BasicCredentials, BearerToken, Scope, make_auth
 from regsim.registry.errors import Unauthorized
 from regsim.registry.receipts import Receipt, WorkItem
 from regsim.sim.cpu import HostCPU
@@ -58,6 +44,8 @@ from regsim.sim.profile import CPU_KINDS
 
 from regsim.models.core.replay import Replay, combine
 from regsim.models.core.world import REGISTRY_RACK, World, _query_s
+
+from .config import RequestsConfig
 
 #: the simulated clock's time 0, in Unix seconds (2023-11-14), so tokens carry plausible dates
 EPOCH = 1_700_000_000.0
@@ -70,7 +58,7 @@ PASSWORD, WRONG_PASSWORD = "correct horse battery staple", "wrong horse battery 
 Steps = Generator[simpy.Event, object, object]
 
 
-class AuthFailure(Exception):
+class AuthFailure(RegsimError):
     """A request's credentials were refused (``reason``: ``credentials``) or could not be checked
     (``database``: the database was down)."""
 
@@ -80,15 +68,15 @@ class AuthFailure(Exception):
 
 
 class AuthPath:
-    """The scenario's authentication, for real, with its token service and database on the platform."""
+    """The variant's authentication (``config.registry.auth``), for real, with its token service and database on the platform."""
 
-    def __init__(self, scenario, world: World) -> None:
-        auth = scenario.registry.auth
+    def __init__(self, config: RequestsConfig, world: World) -> None:
+        auth = config.registry.auth
         self.world, self.env = world, world.env
         self.mode = auth.mode
         self.basic = self.mode == "db" and auth.db.credentials == "basic"
         self.ttl = float(auth.token_ttl)
-        self.scope = [Scope.repository(scenario.image.repository, "pull")]
+        self.scope = [Scope.repository(config.image.repository, "pull")]
         self._offset = 0.0
         #: client -> (credentials, simulated time they expire)
         self.held: dict[str, tuple[object, float]] = {}
@@ -99,11 +87,11 @@ class AuthPath:
         self.database: DatabaseServer | None = None
         if self.mode == "none":
             return
-        clock = self.clock
-        hasher = BcryptHasher.fastest() if auth.db.hash == "bcrypt" else Argon2Hasher.fastest()
-        self.db = Database(hasher=hasher, clock=clock)
-        self.store = TokenStore(self.db)
-        world.topology.add_host(AUTH_HOST, rack=REGISTRY_RACK, nic=scenario.registry.storage.nic.up,
+        stack = make_auth(AuthSpec(mode=self.mode, algorithm=auth.algorithm, token_ttl=self.ttl, cache_size=auth.cache,
+                                   grants={"*": {"*": "pull,push"}}, users=True, password_hash=auth.db.hash,
+                                   hash_cost="fastest", clock=self.clock))
+        self.db, self.store, self.service = stack.database, stack.sessions, stack.tokens
+        world.topology.add_host(AUTH_HOST, rack=REGISTRY_RACK, nic=config.registry.storage.nic.up,
                                 cores=auth.service_cores)
         self.cpu = HostCPU(self.env, auth.service_cores, world.profile, name=AUTH_HOST)
         world.cpus[AUTH_HOST] = self.cpu
@@ -113,17 +101,8 @@ class AuthPath:
         self.service_executor = ReceiptExecutor(self.env, cpus={AUTH_HOST: self.cpu}, disks={}, network=world.net,
                                                 profile=world.profile, database=self.database,
                                                 default_node=AUTH_HOST)
-        if self.mode == "jwt":
-            keys = KeySet([SigningKey.generate(auth.algorithm)], max_token_ttl=max(3600.0, self.ttl), clock=clock)
-            policy = StaticPolicy.from_dict({"*": {"*": "pull,push"}})
-            self.service = TokenService(keys, issuer="regsim", service="registry", policy=policy, ttl=self.ttl,
-                                        users=self.store, clock=clock)
-            self.authorizers = {fe: JwtAuthorizer(TokenVerifier(keys, issuer="regsim", audience="registry",
-                                                                cache_size=auth.cache, clock=clock), realm="regsim")
-                                for fe in world.frontends}
-        else:
-            shared = DatabaseAuthorizer(self.db)
-            self.authorizers = {fe: shared for fe in world.frontends}
+        # jwt: each frontend checks tokens with a verifier and cache of its own; db: one shared check
+        self.authorizers = {fe: stack.new_authorizer() for fe in world.frontends}
 
     def clock(self) -> float:
         """The simulated time as Unix seconds: what every real auth component reads."""

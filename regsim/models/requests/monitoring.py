@@ -13,7 +13,8 @@ The rules, one small frozen dataclass each, with the state they need kept by the
 - :class:`AtLeast` -- an event whose value reaches a floor (every such event fires);
 - :class:`OffHoursBurst` -- more than ``count`` events within ``window`` outside working hours.
 
-:func:`standard_rules` builds the article's set from a scenario's ``monitoring`` and ``scan``.
+:func:`standard_rules` builds the article's set from a variant's ``monitoring`` and ``scan``. A
+finished run hands its report the alerts alone (:func:`alert_frame`, :func:`alert_counts`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import pandas as pd
 from regsim.spec.operations import SEVERITIES, WorkingHours
 
 from regsim.models.core.result import ALERT_COLUMNS
+
+from .config import RequestsConfig
 
 #: alert levels from least to most severe; the series record an alert as its level's rank.
 LEVELS = ("warning", "critical", "emergency")
@@ -207,27 +210,38 @@ class Monitor:
 
     def frame(self) -> pd.DataFrame:
         """The alerts as the ``alerts`` table of a :class:`~regsim.models.core.result.VariantResult`."""
-        rows = [(a.time, a.level, a.rule, a.subject, a.message) for a in self.alerts]
-        return pd.DataFrame(rows, columns=list(ALERT_COLUMNS)).astype({"time_s": float})
+        return alert_frame(self.alerts)
 
     def counts(self) -> dict[str, int]:
         """Alerts fired per level."""
-        return {level: sum(a.level == level for a in self.alerts) for level in LEVELS}
+        return alert_counts(self.alerts)
+
+
+def alert_frame(alerts: Iterable[Alert]) -> pd.DataFrame:
+    """``alerts`` as the ``alerts`` table of a :class:`~regsim.models.core.result.VariantResult`."""
+    rows = [(a.time, a.level, a.rule, a.subject, a.message) for a in alerts]
+    return pd.DataFrame(rows, columns=list(ALERT_COLUMNS)).astype({"time_s": float})
+
+
+def alert_counts(alerts: Iterable[Alert]) -> dict[str, int]:
+    """``alerts`` per level."""
+    alerts = list(alerts)
+    return {level: sum(a.level == level for a in alerts) for level in LEVELS}
 
 
 #: metrics the standard rules watch
 STORAGE, AUTH, PULL, FINDING = "storage_utilisation", "auth_failure", "pull", "scan_finding"
 
 
-def standard_rules(scenario) -> list[Rule]:
-    """The article's alert rules with the scenario's thresholds (``monitoring`` and ``scan``)."""
-    mon = scenario.monitoring
+def standard_rules(config: RequestsConfig) -> list[Rule]:
+    """The article's alert rules with the variant's thresholds (``monitoring`` and ``scan``)."""
+    mon = config.monitoring
     return [
         Above("storage-above-threshold", "warning", STORAGE, mon.storage_warning, what="storage utilisation"),
         Consecutive("consecutive-auth-failures", "critical", AUTH, mon.auth_failures,
                     what="authentication failures"),
         AtLeast("high-severity-vulnerability", "emergency", FINDING,
-                float(SEVERITIES.index(scenario.scan.alert_severity)), what="vulnerability"),
+                float(SEVERITIES.index(config.scan.alert_severity)), what="vulnerability"),
         OffHoursBurst("mass-pull-off-hours", "critical", PULL, mon.mass_pull.pulls, mon.mass_pull.window,
                       mon.working_hours, mon.time_of_day),
     ]

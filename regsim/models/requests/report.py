@@ -1,4 +1,7 @@
-"""What a Poisson variant reports: the KPIs of one summary.csv row, time series, samples and notes.
+"""What a ``poisson`` or ``closed`` variant reports: one summary.csv row of KPIs, time series, samples and notes.
+
+:func:`request_result` makes the variant's result from the :class:`~.record.RunRecord` of its run
+(and of the same run without the TEE, if the registry has one).
 
 The row puts side by side what a storage codec costs and buys:
 
@@ -16,6 +19,7 @@ The row puts side by side what a storage codec costs and buys:
 Figures that were not measured (no degraded pull, no repair) are NaN; runs that move no blobs
 leave these out altogether (:func:`stores_blobs`). The access layer's, the
 auth path's and the monitor's KPIs, series, alerts and notes follow (:mod:`.access_report`).
+:func:`storage_overhead` is what the run measures on its registry for the record.
 """
 
 from __future__ import annotations
@@ -27,15 +31,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from regsim.spec.quantities import format_duration, format_rate
+from regsim.models.core.result import VariantResult
 from regsim.sim.durability import DurabilityResult, durability, nines
 from regsim.sim.durability.montecarlo import trials_needed
+from regsim.spec.quantities import format_duration, format_rate
 
 from .access_report import access_kpis, access_notes, access_series
-from regsim.models.core.result import VariantResult
+from .monitoring import alert_frame
+from .record import RunRecord
+from .request import Request
 
 if TYPE_CHECKING:
-    from .run import PoissonRun, Request
+    from regsim.registry.registry import Registry
+
+    from .request_kinds import BlobSizes
+
+__all__ = ["classify", "durability_of", "request_result", "slowdown", "storage_kpis", "storage_overhead",
+           "stores_blobs"]
 
 #: durability inputs used when the scenario gives none (no random failures in the simulated window).
 DEFAULT_AFR = 0.02
@@ -71,7 +83,7 @@ def slowdown(requests: list[Request], healthy: list[Request]) -> float:
     return float(np.median(ratios)) if ratios else NAN
 
 
-def classify(run: PoissonRun) -> dict[str, list[Request]]:
+def classify(run: RunRecord) -> dict[str, list[Request]]:
     """Answered requests by class: pushes, auth, and pulls healthy, degraded (1, 2+ lost) or during repair."""
     done = [r for r in run.requests if r.error is None]
     pulls = [r for r in done if r.kind == "pull"]
@@ -88,32 +100,34 @@ def classify(run: PoissonRun) -> dict[str, list[Request]]:
     }
 
 
-def storage_overhead(run: PoissonRun) -> tuple[float, int, int]:
-    """(stored bytes per plaintext byte, stored bytes and plaintext bytes at modelled sizes)."""
-    blobs = run.registry.blobs
+def storage_overhead(registry: Registry, sizes: BlobSizes) -> tuple[float, int, int]:
+    """(stored bytes per plaintext byte, stored bytes and plaintext bytes at modelled sizes) of
+    ``registry``, whose blobs have the modelled sizes of ``sizes``."""
+    blobs = registry.blobs
     real = logical = 0
     for digest in blobs.digests():
         size = blobs.size(digest)
         real += size
-        logical += run.blob_sizes.get(str(digest), (size, size))[0]
-    overhead = run.registry.stored_bytes() / real if real else NAN
+        logical += sizes.get(str(digest), (size, size))[0]
+    overhead = registry.stored_bytes() / real if real else NAN
     return overhead, int(round(overhead * logical)) if real else 0, logical
 
 
-def durability_of(run: PoissonRun) -> DurabilityResult:
-    failures = run.scenario.failures
+def durability_of(run: RunRecord) -> DurabilityResult:
+    """Durability of the run's codec at its ``failures.afr`` and ``failures.repair_time`` (or the defaults)."""
+    failures = run.config.failures
     afr = failures.afr if failures.afr > 0 else DEFAULT_AFR
     repair_s = failures.repair_time if failures.repair_time > 0 else DEFAULT_REPAIR_S
     return durability(run.n, run.k, afr, repair_s, seed=run.seed)
 
 
-def stores_blobs(run: PoissonRun) -> bool:
+def stores_blobs(run: RunRecord) -> bool:
     """True when the run moves blobs or fails storage, so that its codec's figures mean something."""
-    mix, failures = run.workload.mix, run.scenario.failures
-    return bool(mix.pull + mix.push > 0 or run.failure_mode != "none" or failures.afr > 0 or run.scanner.records)
+    mix, failures = run.config.workload.mix, run.config.failures
+    return bool(mix.pull + mix.push > 0 or run.plan.mode != "none" or failures.afr > 0 or run.scans)
 
 
-def poisson_result(run: PoissonRun, baseline: PoissonRun | None = None) -> VariantResult:
+def request_result(run: RunRecord, baseline: RunRecord | None = None) -> VariantResult:
     """The variant's result; ``baseline`` is the same run without the TEE (for the TEE's rise).
 
     The storage, repair and durability KPIs are left out of runs that move no blobs (a stream of
@@ -124,7 +138,7 @@ def poisson_result(run: PoissonRun, baseline: PoissonRun | None = None) -> Varia
     makespan = max(r.end for r in run.requests) - min(r.start for r in run.requests) if run.requests else 0.0
     access = access_kpis(run, baseline)
     kpis: dict[str, float | int | str] = {
-        "auth_mode": run.scenario.registry.auth.mode, **{k: access.pop(k) for k in list(access)[:9]},
+        "auth_mode": run.config.registry.auth.mode, **{k: access.pop(k) for k in list(access)[:9]},
         "requests": len(run.requests), "requests_failed": len(by["failed"]), "auth_requests": len(by["auth"]),
         "auth_p50_s": _quantiles(_latencies(by["auth"]))[0], "requests_per_s": len(answered) / run.duration,
         "makespan_s": makespan, "end_s": run.end_time,
@@ -137,24 +151,24 @@ def poisson_result(run: PoissonRun, baseline: PoissonRun | None = None) -> Varia
     samples = {name: np.asarray(_latencies(by[key])) for name, key in
                (("pull_time_s", "pull"), ("push_time_s", "push"), ("degraded_pull_time_s", "degraded"),
                 ("repair_pull_time_s", "repair"), ("request_time_s", "request")) if by[key]}
-    return VariantResult(kpis=kpis, series=_series(run), samples=samples, alerts=run.monitor.frame(),
+    return VariantResult(kpis=kpis, series=_series(run), samples=samples, alerts=alert_frame(run.alerts),
                          notes=(_notes(run, kpis, dur) if dur is not None else []) + access_notes(run, kpis),
-                         events=int(getattr(run.env, "events", 0)))
+                         events=run.events)
 
 
-def storage_kpis(run: PoissonRun, by: dict[str, list[Request]], dur: DurabilityResult) -> dict[str, float | int | str]:
+def storage_kpis(run: RunRecord, by: dict[str, list[Request]], dur: DurabilityResult) -> dict[str, float | int | str]:
     """What the codec costs and buys: storage, push and pull latency, degraded reads, repair, durability."""
-    sc, storage = run.scenario, run.storage
+    sc, storage = run.config, run.repair
     push, pull = _quantiles(_latencies(by["push"])), _quantiles(_latencies(by["pull"]))
-    overhead, stored, logical = storage_overhead(run)
+    overhead, stored, logical = run.storage_overhead
     repaired = storage.bytes_written
-    repair_s = storage.busy_s() if storage.episodes or storage.repairing else NAN
+    repair_s = storage.time_s
     answered = [r for r in run.requests if r.error is None]
     span = run.duration
     return {
         "codec": sc.registry.storage.codec, "codec_k": run.k, "codec_n": run.n,
         "storage_nodes": sc.registry.storage.nodes, "data_plane": sc.data_plane,
-        "encryption": sc.registry.encryption, "failure_mode": run.failure_mode,
+        "encryption": sc.registry.encryption, "failure_mode": run.plan.mode,
         "pushes": len(by["push"]), "pulls": sum(1 for r in answered if r.kind == "pull"),
         "storage_overhead": overhead, "stored_bytes": stored, "logical_bytes": logical,
         "push_p50_s": push[0], "push_p90_s": push[1], "push_p99_s": push[2],
@@ -178,29 +192,29 @@ def storage_kpis(run: PoissonRun, by: dict[str, list[Request]], dur: DurabilityR
         "repair_time_s": repair_s, "repair_throughput_Bps": _ratio(repaired, repair_s),
         "repair_bandwidth_Bps": storage.bandwidth, "repair_fragments": storage.fragments,
         "repair_complete": int(not storage.repairing and not storage.unrecoverable),
-        "repair_unrecoverable_blobs": len(storage.unrecoverable),
+        "repair_unrecoverable_blobs": storage.unrecoverable,
         "afr": dur.afr, "durability_repair_time_s": dur.repair_time_s,
         "p_loss_year_analytic": dur.p_loss_year_analytic, "p_loss_year_mc": dur.p_loss_year_mc,
         "p_loss_year_mc_low": dur.p_loss_year_mc_low, "p_loss_year_mc_high": dur.p_loss_year_mc_high,
         "p_loss_year_binomial": dur.p_loss_year_binomial, "mttdl_years": dur.mttdl_years,
         "mc_method": dur.mc_method, "durability_nines": nines(dur.p_loss_year_analytic),
-        "storage_disk_utilisation": float(np.mean([run.world.disks[s].utilisation() for s in run.world.storage])),
-        "registry_cpu_busy_s": sum(run.world.cpus[fe].busy_s for fe in run.world.frontends),
+        "storage_disk_utilisation": run.storage_disk_utilisation,
+        "registry_cpu_busy_s": run.registry_cpu_busy_s,
     }
 
 
-def _series(run: PoissonRun) -> pd.DataFrame:
+def _series(run: RunRecord) -> pd.DataFrame:
     frames = []
     if run.samples and stores_blobs(run):
         t, disk, disk_max, nic, down = (np.asarray(c, dtype=float) for c in zip(*run.samples))
         metrics = {"storage_disk_utilisation": disk, "storage_disk_utilisation_max": disk_max,
                    "storage_nic_utilisation": nic, "storage_nodes_down": down}
         frames += [pd.DataFrame({"time_s": t, "metric": m, "value": v}) for m, v in metrics.items()]
-    if run.storage.bytes_written:
+    if run.repair.bytes_written:
         # a step per blob rebuilt, from 0 when the first repair starts to 1 when the last ends
-        times, written = zip(*run.storage.progress)
+        times, written = zip(*run.repair.progress)
         frames.append(pd.DataFrame({"time_s": times, "metric": "repair_progress",
-                                    "value": np.asarray(written, dtype=float) / run.storage.bytes_written}))
+                                    "value": np.asarray(written, dtype=float) / run.repair.bytes_written}))
     edges = np.linspace(0.0, run.duration, LATENCY_BINS + 1)
     for kind in ("pull", "push"):
         done = [r for r in run.requests if r.kind == kind and r.error is None]
@@ -222,7 +236,7 @@ def _fmt(value: float, unit: str = "s") -> str:
     return "n/a" if math.isnan(value) else f"{value:.3g} {unit}".rstrip()
 
 
-def _notes(run: PoissonRun, k: dict, dur: DurabilityResult) -> list[str]:
+def _notes(run: RunRecord, k: dict, dur: DurabilityResult) -> list[str]:
     codec = k["codec"]
     rs = codec.startswith("rs(")
     notes = [
@@ -236,7 +250,7 @@ def _notes(run: PoissonRun, k: dict, dur: DurabilityResult) -> list[str]:
     if k["repair_bytes_written"]:
         notes.append(
             f"{codec}: the repair rebuilt {k['repair_bytes_written'] / 1e9:.3g} GB in {_fmt(k['repair_time_s'])} "
-            f"under a {format_rate(run.storage.bandwidth)} cap, reading {k['repair_bytes_per_byte']:.3g} bytes per "
+            f"under a {format_rate(run.repair.bandwidth)} cap, reading {k['repair_bytes_per_byte']:.3g} bytes per "
             f"byte rebuilt (k = {run.k}); healthy pulls during the repair took "
             f"{_fmt(k['repair_pull_slowdown'], 'times')} their healthy p50 (same layer).")
     notes.append(
@@ -253,12 +267,12 @@ def _notes(run: PoissonRun, k: dict, dur: DurabilityResult) -> list[str]:
             "(balanced failure biasing, every path weighted by its likelihood ratio, so the estimate stays "
             "unbiased) and checks plain Monte Carlo against the Markov chain at high failure rates where it "
             "does see losses (docs/durability.md).")
-    failures = run.scenario.failures
+    failures = run.config.failures
     if failures.afr <= 0 or failures.repair_time <= 0:
         notes.append(f"failures.afr or failures.repair_time is 0: durability uses AFR {DEFAULT_AFR:.0%} "
                      f"and {format_duration(DEFAULT_REPAIR_S)} repair instead.")
-    if run.phase_nodes is not None:
-        a, b = run.phase_nodes
+    if run.plan.phase_nodes is not None:
+        a, b = run.plan.phase_nodes
         notes.append(f"Degraded phases over T = {format_duration(run.duration)}: {a} failed at T/4, {b} at T/2; "
                      f"at 3T/4 {a} came back with its data and {b} was replaced and rebuilt.")
     if k["requests_failed"]:

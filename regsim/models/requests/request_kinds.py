@@ -1,9 +1,11 @@
 """The four request kinds of the ``poisson`` and ``closed`` models, through the real registry.
 
-:class:`RegistryRequests` is the part of :class:`~regsim.models.requests.run.PoissonRun` that runs
-one request past the access layer: its auth check (:mod:`.auth_path`), then a layer pull, a
-layer push, a manifest GET, or nothing more (a token request), each with the real registry's
-receipt replayed on the platform. The docstring of :mod:`.poisson` says what each one does.
+:class:`RegistryRequests` runs one request past the access layer: its auth check
+(:mod:`.auth_path`), then a layer pull, a layer push, a manifest GET, or nothing more (a token
+request), each with the real registry's receipt replayed on the platform (the docstring of
+:mod:`.run` says what each one does). It keeps what the registry path needs between requests:
+the receipts it may reuse, the sizes of every blob (:class:`BlobSizes`) and the repositories
+pushes go to (:class:`Repositories`, which tells the monitor how full the storage is).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections import Counter
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
+import numpy as np
 import simpy
 
 from regsim.registry import receipts
@@ -19,16 +22,18 @@ from regsim.registry.blobstore import extent_key
 from regsim.registry.digest import Digest
 from regsim.registry.receipts import Kind, Receipt
 
-from .monitoring import STORAGE, Monitor
 from regsim.models.core.work import SAMPLE_BYTES, SAMPLED_NODES, RegistryWork, check_bytes, merged, on_frontend, scale
+
+from .monitoring import STORAGE, Monitor
+from .request import AUTH, MANIFEST, PULL, PUSH, Request
 from .storage_failures import StorageFailures, readable
 
 if TYPE_CHECKING:
-    from regsim.registry.registry import Registry
+    from regsim.models.core.replay import Replay
 
     from .auth_path import AuthPath
-    from .run import Request
-    from regsim.models.core.replay import Replay
+
+__all__ = ["MAX_RETRIES", "BlobSizes", "RegistryRequests", "Repositories"]
 
 #: reads of one pull that a failing disk may cut short before the pull gives up
 MAX_RETRIES = 3
@@ -36,35 +41,85 @@ MAX_RETRIES = 3
 Steps = Generator[simpy.Event, object, None]
 
 
-class RegistryRequests:
-    """Pull, push, manifest GET and token request of a run (a mix-in of ``PoissonRun``)."""
+class BlobSizes:
+    """Blob digest -> (modelled size, bytes really stored), for every layer the run knows: the
+    image's, and each one pushed. Receipts of work on a sample are priced at the modelled size."""
 
-    work: RegistryWork
-    registry: Registry
-    auth: AuthPath
-    replay: Replay
-    k: int
-    blob_sizes: dict[str, tuple[int, int]]
-    repositories: list[str]
-    repo_bytes: Counter[str]
-    _rng: dict
-    _memo: dict[tuple, Receipt]
-    _manifest: Receipt | None
-    _manifest_down: tuple[str, ...] = ()
-    storage: StorageFailures
-    _verified: Counter[int]
-    _pushes: int
+    def __init__(self, work: RegistryWork) -> None:
+        self._sizes = {str(d): (size, sample) for d, size, sample in
+                       zip(work.layers, work.sizes, work.sample_sizes)}
 
-    env: simpy.Environment
-    monitor: Monitor
-    capacity: float | None
-    overhead: float
+    def add(self, digest: str, size: int, sample: int) -> None:
+        self._sizes[digest] = (size, sample)
 
-    def _observe_storage(self) -> None:
+    def get(self, digest: str, default: tuple[int, int]) -> tuple[int, int]:
+        return self._sizes.get(digest, default)
+
+    def of_key(self, key: str) -> tuple[int, int]:
+        """(modelled size, real size) of the blob owning cluster key ``blobs/<alg>/<xx>/<hex>/<i>``."""
+        parts = key.split("/")
+        digest = f"{parts[1]}:{parts[3]}" if len(parts) == 5 else ""
+        return self._sizes.get(digest, (1, 1))
+
+
+class Repositories:
+    """The repositories pushes go to, in turn, and the bytes each holds (modelled sizes; stored
+    bytes are these times the registry's storage overhead, measured on the image at set-up).
+
+    With a storage ``capacity`` (bytes over every storage node), each change is reported to the
+    monitor as the registry's storage utilisation.
+    """
+
+    def __init__(self, work: RegistryWork, count: int, *, capacity: float | None, monitor: Monitor,
+                 env: simpy.Environment) -> None:
+        self.names = [work.repo] + [f"{work.repo}-{i}" for i in range(1, count)]
+        #: repository -> bytes pushed into it (modelled sizes)
+        self.bytes = Counter({repo: 0 for repo in self.names})
+        self.bytes[work.repo] = sum(work.sizes)
+        self.overhead = work.registry.stored_bytes() / max(1, sum(work.sample_sizes))
+        self.capacity, self.monitor, self.env = capacity, monitor, env
+        self._pushes = 0
+
+    def next(self) -> str:
+        """The repository the next push goes to."""
+        repo = self.names[self._pushes % len(self.names)]
+        self._pushes += 1
+        return repo
+
+    def add(self, repo: str, size: int) -> None:
+        """``size`` bytes landed in ``repo``."""
+        self.bytes[repo] += size
+        self.observe()
+
+    def observe(self) -> None:
         """Tell the monitor the registry's storage utilisation (after set-up and every push)."""
         if self.capacity is not None:
-            stored = self.overhead * sum(self.repo_bytes.values())
+            stored = self.overhead * sum(self.bytes.values())
             self.monitor.observe(self.env.now, STORAGE, "registry", stored / self.capacity)
+
+
+class RegistryRequests:
+    """Pull, push, manifest GET and token request, through ``auth`` and the real registry of ``work``.
+
+    ``layers`` draws the layer a pull reads, ``sizes`` a push's size among the image's layers and
+    ``data`` its bytes; ``storage`` says which nodes are down; ``k`` is the codec's data fragments.
+    """
+
+    def __init__(self, work: RegistryWork, auth: AuthPath, replay: Replay, storage: StorageFailures, *,
+                 blobs: BlobSizes, repositories: Repositories, k: int, layers: np.random.Generator,
+                 sizes: np.random.Generator, data: np.random.Generator) -> None:
+        self.work, self.registry, self.auth, self.replay, self.storage = work, work.registry, auth, replay, storage
+        self.blobs, self.repositories, self.k = blobs, repositories, k
+        self.layers, self.sizes, self.data = layers, sizes, data
+        self._memo: dict[tuple, Receipt] = {}
+        self._verified: Counter[int] = Counter()
+        self._manifest: Receipt | None = None
+        self._manifest_down: tuple[str, ...] = ()
+        self._handlers = {PULL: self._pull, PUSH: self._push, AUTH: self._auth, MANIFEST: self._manifest_get}
+
+    def serve(self, req: Request, host: str, frontend: str) -> Steps:
+        """Run ``req`` (from a client on ``host``) on ``frontend``; it notes on ``req`` what happened."""
+        yield from self._handlers[req.kind](req, host, frontend)
 
     def _auth(self, req: Request, host: str, frontend: str) -> Steps:
         yield from self.auth.check(req.client, host, frontend, self.replay, fresh=True)
@@ -78,7 +133,7 @@ class RegistryRequests:
 
     def _pull(self, req: Request, host: str, frontend: str) -> Steps:
         yield from self.auth.check(req.client, host, frontend, self.replay)
-        req.layer = index = int(self._rng["layers"].integers(len(self.work.layers)))
+        req.layer = index = int(self.layers.integers(len(self.work.layers)))
         req.size = self.work.sizes[index]
         for _ in range(MAX_RETRIES + 1):
             state = self._state(self.work.layers[index])
@@ -95,19 +150,17 @@ class RegistryRequests:
 
     def _push(self, req: Request, host: str, frontend: str) -> Steps:
         yield from self.auth.check(req.client, host, frontend, self.replay)
-        req.size = size = int(self._rng["sizes"].choice(self.work.sizes))
+        req.size = size = int(self.sizes.choice(self.work.sizes))
         sample = size if self.work.mode == "real" else min(size, SAMPLE_BYTES)
-        data = self._rng["bytes"].bytes(sample)
-        repo = self.repositories[self._pushes % len(self.repositories)]
-        self._pushes += 1
+        data = self.data.bytes(sample)
+        repo = self.repositories.next()
         with receipts.collect() as work:
             digest = self.registry.put_blob(repo, data)
-        self.blob_sizes[str(digest)] = (size, sample)
+        self.blobs.add(str(digest), size, sample)
         receipt = merged(scale(work, size, sample, self.work.extent))
         failed = yield from self.replay.stream(on_frontend(receipt, frontend), host, frontend, size, tag="ingress")
         req.lost_writes = sum(1 for item in failed if item.kind == Kind.DISK_WRITE)
-        self.repo_bytes[repo] += size
-        self._observe_storage()
+        self.repositories.add(repo, size)
 
     # -- the real registry ---------------------------------------------------------------------------
 
@@ -135,9 +188,3 @@ class RegistryRequests:
             self._verified[index] += 1
             self._memo[memo] = receipt
         return receipt
-
-    def _scale_of(self, key: str) -> tuple[int, int]:
-        """(modelled size, real size) of the blob owning cluster key ``blobs/<alg>/<xx>/<hex>/<i>``."""
-        parts = key.split("/")
-        digest = f"{parts[1]}:{parts[3]}" if len(parts) == 5 else ""
-        return self.blob_sizes.get(digest, (1, 1))

@@ -6,7 +6,7 @@ receipt of the read (storage disks and NICs, the frontend's decryption) is price
 and the layer streams from a frontend to the scanner -- and analyses each layer on one core for
 ``size / scan.rate``, layers side by side. Nothing is really analysed: when the scan ends it
 reports the scenario's ``scan.findings`` to the monitor, where a finding of at least
-``scan.alert_severity`` raises the emergency alert.
+``scan.alert_severity`` raises the emergency alert. Each scan leaves a :class:`ScanRecord`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from regsim.registry.errors import RegistryError
 from regsim.spec.operations import SEVERITIES
 from regsim.sim.cpu import HostCPU
 
-from .monitoring import FINDING, Monitor
-from regsim.models.core.work import RegistryWork, on_frontend
 from regsim.models.core.replay import Replay
+from regsim.models.core.work import RegistryWork, on_frontend
 from regsim.models.core.world import REGISTRY_RACK, World
+
+from .config import RequestsConfig
+from .monitoring import FINDING, Monitor
 
 #: the scanner's host
 SCANNER = "scanner"
@@ -41,17 +43,19 @@ class ScanRecord:
 
 
 class Scanner:
-    """Runs the scenario's scans against the real registry and reports their findings."""
+    """Runs the variant's scans (``config.scan``) against the real registry and reports their findings;
+    :attr:`records` is what the report reads."""
 
-    def __init__(self, scenario, world: World, work: RegistryWork, replay: Replay, monitor: Monitor) -> None:
-        self.spec = scenario.scan
+    def __init__(self, config: RequestsConfig, world: World, work: RegistryWork, replay: Replay,
+                 monitor: Monitor) -> None:
+        self.spec = config.scan
         self.world, self.env, self.work, self.replay, self.monitor = world, world.env, work, replay, monitor
-        self.subject = f"{scenario.image.repository}:{scenario.image.tag}"
+        self.subject = f"{config.image.repository}:{config.image.tag}"
         self.records: list[ScanRecord] = []
         self._pending = 0
         self.cpu: HostCPU | None = None
         if self.spec.at:
-            world.topology.add_host(SCANNER, rack=REGISTRY_RACK, nic=scenario.registry.storage.nic.up,
+            world.topology.add_host(SCANNER, rack=REGISTRY_RACK, nic=config.registry.storage.nic.up,
                                     cores=self.spec.cores)
             self.cpu = HostCPU(self.env, self.spec.cores, world.profile, name=SCANNER)
 

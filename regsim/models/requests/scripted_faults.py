@@ -12,22 +12,37 @@ its ``at`` and ends ``duration`` later (null: at a matching ``repair`` event, el
 - ``fail`` of ``frontend/I``: as a partition of the frontend;
 - ``bad-credentials`` of ``all``, ``node/I`` or ``rack/I``: the clients there present a wrong
   password (see :mod:`.auth_path`).
+
+:func:`plan_failures` splits ``failures`` between the two: storage events, random failures and
+the degraded-read phases go to :class:`~.storage_failures.StorageFailures`, every other event to
+:class:`Faults`, which acts on the objects it is given (the auth path, the access layer, the
+storage failures) and nothing else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import simpy
 
 from regsim.registry.blobstore import extent_key
+from regsim.registry.digest import Digest
+from regsim.registry.registry import Registry
+from regsim.spec.traffic import Failures
 
 from regsim.models.core.spec import ModelError
-from .storage_failures import phase_nodes
+
+from .storage_failures import StorageFailures, phase_nodes
 
 if TYPE_CHECKING:
-    from .run import PoissonRun
+    from regsim.models.core.world import World
+
+    from .access import AccessLayer
+    from .auth_path import AuthPath
+
+__all__ = ["PLAYED", "FailurePlan", "Faults", "plan_failures"]
 
 #: kinds of ``failures.events`` the models play here, by target kind
 PLAYED = {
@@ -39,12 +54,27 @@ PLAYED = {
 }
 
 
-class Faults:
-    """Plays the scripted faults of one run and logs ``(time, kind, target, "start" | "end")``."""
+@dataclass(frozen=True)
+class FailurePlan:
+    """How a run's storage failures are driven: ``mode`` is "scripted", "phases" or "none";
+    ``phase_nodes`` the two nodes the degraded-read phases fail (A, then B), if they run."""
 
-    def __init__(self, run: PoissonRun) -> None:
-        self.run = run
-        self.env = run.env
+    mode: str = "none"
+    phase_nodes: tuple[str, str] | None = None
+
+
+class Faults:
+    """Plays the scripted faults of one run and logs ``(time, kind, target, "start" | "end")``.
+
+    ``model`` names the model in errors; ``world`` gives the hosts an event targets and
+    ``clients`` the ``(name, host)`` of every client; ``auth``, ``access`` and ``storage`` are
+    what the faults act on.
+    """
+
+    def __init__(self, world: World, *, model: str, clients: Sequence[tuple[str, str]], auth: AuthPath,
+                 access: AccessLayer, storage: StorageFailures) -> None:
+        self.world, self.env, self.model, self.client_hosts = world, world.env, model, list(clients)
+        self.auth, self.access, self.storage = auth, access, storage
         self.log: list[tuple[float, str, str, str]] = []
         self._open: dict[str, simpy.Event] = {}  # target of a fail -> the event a repair triggers
 
@@ -53,9 +83,9 @@ class Faults:
         for i, event in events:
             kind, target = event.kind, event.target_kind()
             if target not in PLAYED.get(kind, ()):
-                raise ModelError(f"failures.events[{i}]: the {self.run.scenario.workload.kind} model has no "
+                raise ModelError(f"failures.events[{i}]: the {self.model} model has no "
                                  f"'{kind}' of {event.target!r}")
-            if target == "db" and not self.run.auth.databases:
+            if target == "db" and not self.auth.databases:
                 raise ModelError(f"failures.events[{i}]: '{kind}' of the database needs registry.auth.mode "
                                  "'jwt' or 'db'; this scenario has no database")
         for i, event in events:
@@ -84,33 +114,34 @@ class Faults:
             pending.succeed()
 
     def _apply(self, kind: str, event, on: bool) -> None:
-        run, target = self.run, event.target_kind()
+        target = event.target_kind()
         self.log.append((self.env.now, kind, event.target, "start" if on else "end"))
         if target == "db":
-            for db in run.auth.databases:
+            for db in self.auth.databases:
                 if on:
                     db.down()
                 else:
                     db.up()
         elif kind == "bad-credentials":
+            bad = self.auth.bad
             for client in self.clients(event):
-                run.auth.bad[client] += 1 if on else -1
-                if run.auth.bad[client] <= 0:
-                    del run.auth.bad[client]
+                bad[client] += 1 if on else -1
+                if bad[client] <= 0:
+                    del bad[client]
         elif target == "storage":
-            node = run.world.storage[event.target_index()]
+            node = self.world.storage[event.target_index()]
             if on:
-                run.storage.fail(node)
+                self.storage.fail(node)
             else:
-                run.storage.restore(node)
+                self.storage.restore(node)
         elif target == "frontend":
-            run.access.partition([run.world.frontends[event.target_index()]], on)
+            self.access.partition([self.world.frontends[event.target_index()]], on)
         else:
-            run.access.partition(self.hosts(event), on)
+            self.access.partition(self.hosts(event), on)
 
     def hosts(self, event) -> list[str]:
         """The cluster hosts an event targets (``all``, ``node/I``, ``rack/I``)."""
-        world, target, index = self.run.world, event.target_kind(), event.target_index()
+        world, target, index = self.world, event.target_kind(), event.target_index()
         if target == "node":
             return [world.nodes[index]]
         if target == "rack":
@@ -120,35 +151,36 @@ class Faults:
     def clients(self, event) -> list[str]:
         """The clients on the hosts an event targets."""
         hosts = set(self.hosts(event))
-        return [name for name, host in self.run.clients if host in hosts]
+        return [name for name, host in self.client_hosts if host in hosts]
 
 
-def plan_failures(run: PoissonRun) -> None:
-    """Dispatch the run's ``failures``: storage fail/repair events, random failures and the degraded
-    phases to its :class:`~.storage_failures.StorageFailures`, every other event to its :class:`Faults`."""
-    failures, storage = run.scenario.failures, run.world.storage
+def plan_failures(failures: Failures, nodes: Sequence[str], faults: Faults, storage: StorageFailures, *,
+                  registry: Registry, layers: Sequence[Digest], k: int, duration: float) -> FailurePlan:
+    """Dispatch ``failures``: storage fail/repair events (of storage ``nodes``), random failures and
+    the degraded phases (over ``duration``, on the nodes whose loss hurts reads of ``layers`` most)
+    to ``storage``, every other event to ``faults``; how storage failures are driven."""
     script: list[tuple[float, str, str]] = []
     others = []
     for i, event in enumerate(failures.events):
         if event.kind not in ("fail", "repair") or event.target_kind() != "storage":
             others.append((i, event))
             continue
-        node = storage[event.target_index()]  # type: ignore[index]
+        node = nodes[event.target_index()]  # type: ignore[index]
         script.append((event.at, node, event.kind))
         if event.kind == "fail" and event.duration is not None:
             script.append((event.at + event.duration, node, "repair"))
-    run.faults.plan(others)
+    faults.plan(others)
+    plan = FailurePlan()
     if script:
-        run.failure_mode = "scripted"
-        run.storage.script(script)
+        plan = FailurePlan("scripted")
+        storage.script(script)
     elif failures.measure_degraded:
-        if len(storage) < 2:
+        if len(nodes) < 2:
             raise ModelError("failures.measure_degraded fails two storage nodes, but registry.storage.nodes "
-                             f"is {len(storage)}")
-        run.failure_mode = "phases"
-        keys = [extent_key(d, 0) for d in run.work.layers]
-        run.phase_nodes = phase_nodes(run.registry, keys, run.k)
-        run.storage.phases(run.duration, *run.phase_nodes)
+                             f"is {len(nodes)}")
+        plan = FailurePlan("phases", phase_nodes(registry, [extent_key(d, 0) for d in layers], k))
+        storage.phases(duration, *plan.phase_nodes)  # type: ignore[misc]
     if failures.afr > 0:
         scripted = {node for _, node, _ in script}
-        run.storage.random([s for s in storage if s not in scripted], failures.afr, failures.repair_time)
+        storage.random([s for s in nodes if s not in scripted], failures.afr, failures.repair_time)
+    return plan

@@ -12,12 +12,15 @@ rack whose NIC is the repair's bandwidth cap; each blob's receipt -- ``k`` fragm
 transfers to the worker, the codec's reconstruction there, the rebuilt fragments' transfers and
 disk writes -- is replayed as background work that shares the storage nodes' disks and NICs with
 the foreground requests. That is where its effect on pull latency comes from.
+
+What the report needs of it is handed over as a :class:`RepairStats` record (:meth:`StorageFailures.stats`).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import simpy
@@ -41,6 +44,25 @@ if TYPE_CHECKING:
 WORKER = "repair"
 
 ScaleOf = Callable[[str], tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class RepairStats:
+    """What the repair did over a run, at modelled sizes."""
+
+    #: the repair worker's NIC: the repair's bandwidth cap (bytes/s)
+    bandwidth: float
+    bytes_read: float
+    bytes_written: float
+    fragments: int
+    #: seconds the repair was running, over every episode (NaN: it never ran)
+    time_s: float
+    #: the repair was still running when the run ended
+    repairing: bool
+    #: blobs the repair found with fewer than k good fragments
+    unrecoverable: int
+    #: (time, bytes written so far): a row when a repair starts, one per blob rebuilt
+    progress: tuple[tuple[float, int], ...]
 
 
 def readable(registry: Registry, key: str) -> tuple[bool, ...]:
@@ -224,3 +246,10 @@ class StorageFailures:
         """Seconds the repair was running, over every episode (the current one up to now)."""
         done = sum(end - start for start, end in self.episodes)
         return done + (self.env.now - self._started if self._running else 0.0)
+
+    def stats(self) -> RepairStats:
+        """What the repair did so far, as a record for the report."""
+        return RepairStats(
+            bandwidth=self.bandwidth, bytes_read=self.bytes_read, bytes_written=self.bytes_written,
+            fragments=self.fragments, time_s=self.busy_s() if self.episodes or self._running else float("nan"),
+            repairing=self._running, unrecoverable=len(self.unrecoverable), progress=tuple(self.progress))

@@ -6,6 +6,9 @@ service issuing JWTs the registry checks statelessly (:class:`TokenService`,
 (:class:`Database`, :class:`DatabaseAuthorizer`). Around them: the scope grammar, signing keys
 with rotation, Kubernetes ``dockerconfigjson`` secrets, short-lived credentials and an audit trail.
 Every check records receipt items so the simulator can price stateless against database auth.
+
+:func:`make_auth` wires a whole stack from one :class:`AuthSpec` (mode ``none``, ``jwt`` or ``db``),
+so every user of the stack builds it the same way.
 """
 
 from .audit import AuditEvent, AuditLog, LoggingAuditLog, MemoryAuditLog
@@ -14,6 +17,7 @@ from .cache import CacheStats, JtiLedger, TokenCache
 from .credentials import CredentialIssuer, ShortLivedCredential
 from .database import Database, Permission, User
 from .dockerconfig import DockerConfig, DockerConfigSecret, RegistryAuth, SecretInvalid, parse_secret
+from .factory import AUTH_MODE_ALIASES, AUTH_MODES, AuthSpec, AuthStack, canonical_auth_mode, make_auth
 from .keys import KeySet, SigningKey
 from .passwords import Argon2Hasher, BcryptHasher, PasswordHasher, make_hasher, verify_password
 from .policy import DatabasePolicy, Policy, StaticPolicy, UnionPolicy
@@ -25,12 +29,13 @@ from .tokenstore import IssuedToken, TokenRecord, TokenStore
 from .verify import DEFAULT_LEEWAY, TokenRejected, TokenVerifier, VerifiedToken
 
 __all__ = [
-    "ANONYMOUS", "DEFAULT_LEEWAY", "Anonymous", "AnonymousAuthorizer", "Argon2Hasher", "AuditEvent", "AuditLog",
-    "Authorizer", "BasicCredentials", "BcryptHasher", "BearerToken", "CacheStats", "Challenge", "CredentialIssuer",
-    "Credentials", "Database", "DatabaseAuthorizer", "DatabasePolicy", "DockerConfig", "DockerConfigSecret",
-    "Grant", "IssuedToken", "JtiLedger", "JwtAuthorizer", "KeySet", "LoggingAuditLog", "MemoryAuditLog",
-    "PasswordHasher", "Permission", "Policy", "RegistryAuth", "Scope", "ScopeInvalid", "SecretInvalid",
-    "ShortLivedCredential", "SigningKey", "StaticPolicy", "TokenCache", "TokenRecord", "TokenRejected",
-    "TokenResponse", "TokenService", "TokenStore", "TokenVerifier", "UnionPolicy", "User", "VerifiedToken",
-    "challenge_of", "make_hasher", "parse_authorization", "parse_scopes", "verify_password",
+    "ANONYMOUS", "AUTH_MODES", "AUTH_MODE_ALIASES", "DEFAULT_LEEWAY", "Anonymous", "AnonymousAuthorizer",
+    "Argon2Hasher", "AuditEvent", "AuditLog", "AuthSpec", "AuthStack", "Authorizer", "BasicCredentials",
+    "BcryptHasher", "BearerToken", "CacheStats", "Challenge", "CredentialIssuer", "Credentials", "Database",
+    "DatabaseAuthorizer", "DatabasePolicy", "DockerConfig", "DockerConfigSecret", "Grant", "IssuedToken",
+    "JtiLedger", "JwtAuthorizer", "KeySet", "LoggingAuditLog", "MemoryAuditLog", "PasswordHasher", "Permission",
+    "Policy", "RegistryAuth", "Scope", "ScopeInvalid", "SecretInvalid", "ShortLivedCredential", "SigningKey",
+    "StaticPolicy", "TokenCache", "TokenRecord", "TokenRejected", "TokenResponse", "TokenService", "TokenStore",
+    "TokenVerifier", "UnionPolicy", "User", "VerifiedToken", "canonical_auth_mode", "challenge_of", "make_auth",
+    "make_hasher", "parse_authorization", "parse_scopes", "verify_password",
 ]

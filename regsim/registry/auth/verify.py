@@ -22,6 +22,7 @@ a forged token costs a signature check too; ``jwt_cache_hit`` for a cached one.
 
 from __future__ import annotations
 
+from ..errors import RegsimError
 import binascii
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -43,7 +44,7 @@ _REQUIRED = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"]
 _OPTIONS = {"require": _REQUIRED, "verify_exp": False, "verify_nbf": False, "verify_iat": False}
 
 
-class _Miss(Exception):
+class _Miss(RegsimError):
     pass
 
 
