@@ -1,4 +1,9 @@
-"""``regsim report``: rebuild a results folder's plots and report.md from its files alone."""
+"""``regsim report``: rebuild a results folder's plots and report.md from its files alone.
+
+A run that did not finish is said in one line on standard error: interrupted by Ctrl-C (the
+report covers the variants that finished), or -- exit 2, nothing to report -- still running or
+killed ("did not finish: the process that ran it (pid N on host H) is gone").
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..results import find_run, render
+    import sys
 
-    path = render(find_run(args.folder), plots=not args.no_plots)  # not a results folder: a UserError
+    from ..results import find_run, render
+    from ..results.meta import read_meta, run_state
+
+    folder = find_run(args.folder)
+    path = render(folder, plots=not args.no_plots)  # not a results folder, or no tables: a UserError
+    state = run_state(read_meta(folder))
+    if state.note:
+        print(f"{folder}: {state.status}: {state.note}", file=sys.stderr)
     print(path)
     return 0

@@ -4,10 +4,16 @@
     r = load("results/rollout-1000")          # the latest run, or a run folder itself
     r.summary                                 # one row per variant: variant, swept keys, KPIs, error
     r.samples.query("sample == 'pull_time_s'")
+    r.state                                   # ("ok", ""), or ("killed", "did not finish: ...")
+
+A run whose ``meta.json`` still says ``running`` although the process that ran it is gone (a
+SIGKILL, the out-of-memory killer) is ``killed`` in :attr:`Results.state`, and :func:`load` warns
+so (a ``UserWarning``) with the sentence ``regsim report`` prints.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,10 +22,13 @@ from typing import Any
 import pandas as pd
 
 from ..scenario import Scenario, parse_yaml, scenario_from_dict
-from .meta import read_meta
+from .meta import RunState, read_meta, run_state
 from .schema import ALERTS, META, SAMPLES, SCENARIO, SERIES, SUMMARY_CSV, SUMMARY_PARQUET, ResultsError
 
-__all__ = ["Results", "find_run", "load"]
+__all__ = ["KILLED_WARNING", "Results", "find_run", "load"]
+
+#: the start of the warning :func:`load` gives for a killed run (a ``UserWarning``), for filters.
+KILLED_WARNING = "did not finish: the process that ran it"
 
 
 def find_run(path: str | Path) -> Path:
@@ -59,7 +68,19 @@ class Results:
         try:
             return pd.read_csv(self.path / SUMMARY_CSV, keep_default_na=False, na_values=[""])
         except FileNotFoundError:
-            raise ResultsError(f"{self.path}: no {SUMMARY_PARQUET} or {SUMMARY_CSV}; the run did not finish") from None
+            why = self.state.note or "the run did not finish"
+            raise ResultsError(f"{self.path}: no {SUMMARY_PARQUET} or {SUMMARY_CSV}; {why}") from None
+
+    @property
+    def state(self) -> RunState:
+        """The run's status now (``killed`` for a ``running`` run whose process is gone) and a note
+        for people; see :func:`regsim.results.meta.run_state`."""
+        return run_state(self.meta)
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``failed``, ``interrupted``, ``crashed``, ``running``, or ``killed``."""
+        return self.state.status
 
     @cached_property
     def series(self) -> pd.DataFrame:
@@ -126,4 +147,8 @@ class Results:
 def load(path: str | Path) -> Results:
     """The results at ``path``: a run folder, or ``results/<name>`` for its latest run."""
     folder = find_run(path)
-    return Results(folder, read_meta(folder))
+    results = Results(folder, read_meta(folder))
+    state = results.state
+    if state.status == "killed":
+        warnings.warn(f"{folder}: {state.note}", UserWarning, stacklevel=2)
+    return results

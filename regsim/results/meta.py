@@ -3,6 +3,11 @@
 Everything measured rather than simulated -- wall time, events per second, the machine,
 tracebacks with this machine's paths -- lives here and nowhere else, so that ``summary.csv``
 stays byte-identical between runs of one scenario and seed.
+
+A run writes ``status: running`` with its ``pid`` and ``host`` when it starts, and its final
+status when it ends; Ctrl-C writes ``interrupted``. A process killed outright (SIGKILL, the
+out-of-memory killer, a power cut) writes nothing more, so :func:`run_state` tells a run still
+going from a dead one: ``running`` with a pid that no longer lives on this host is ``killed``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import regsim
 
@@ -23,7 +28,8 @@ from ..scenario import Scenario
 from .outcome import VariantOutcome
 from .schema import META, SCHEMA_VERSION, ResultsError
 
-__all__ = ["finish_meta", "machine_info", "read_meta", "start_meta", "utc_now", "write_meta"]
+__all__ = ["RunState", "finish_meta", "machine_info", "pid_alive", "read_meta", "run_state", "start_meta", "utc_now",
+           "write_meta"]
 
 _LIBRARIES = ("numpy", "pandas", "pyarrow", "simpy", "matplotlib", "pydantic", "dask", "distributed")
 
@@ -72,6 +78,8 @@ def start_meta(scenario: Scenario, run_id: str, executor: dict[str, Any], saved_
         "name": scenario.name,
         "description": scenario.description,
         "status": "running",
+        "pid": os.getpid(),
+        "host": platform.node(),
         "started": _iso(utc_now()),
         "finished": None,
         "wall_s": None,
@@ -141,3 +149,75 @@ def read_meta(folder: str | Path) -> dict[str, Any]:
         raise ResultsError(f"{path}: results schema version {meta['schema_version']} is newer than this regsim "
                            f"understands ({SCHEMA_VERSION}); upgrade regsim to read it")
     return meta
+
+
+class RunState(NamedTuple):
+    """What a run's ``meta.json`` means now: its ``status`` (``killed`` for a ``running`` run whose
+    process is gone) and a sentence for people (empty when the status says it all)."""
+
+    status: str
+    note: str
+
+
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (Unix time), from ``/proc``; None where that cannot be read."""
+    try:
+        stat_text = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat_text[stat_text.rindex(")") + 2:].split()
+        if fields[0] in ("Z", "X"):  # a zombie has finished: only its exit status is left
+            return float("inf")
+        ticks = int(fields[19])
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def pid_alive(pid: int, started: str | None = None) -> bool:
+    """Whether process ``pid`` of this host is alive and, when ``started`` (ISO 8601, the run's
+    start) is given and ``/proc`` tells, started no later than the run (not a reused pid)."""
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        pass
+    except OSError:
+        return False
+    began = _process_start(pid)
+    if began is None or started is None:
+        return True
+    try:
+        run_began = datetime.fromisoformat(str(started).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return True
+    return began <= run_began + 2.0  # the run's start is written after its process starts (whole seconds)
+
+
+def run_state(meta: dict[str, Any]) -> RunState:
+    """``meta``'s status as it stands now, with what a person should know about it.
+
+    ``running`` with a ``pid`` on this host that is gone becomes ``killed``: "did not finish: the
+    process that ran it (pid N on host H) is gone". A run on another host cannot be checked from
+    here, and a ``meta.json`` without a pid (written before runs recorded it, or in the moment
+    before a run starts) is taken at its word.
+    """
+    status = str(meta.get("status") or "?")
+    if status == "interrupted":
+        unfinished = meta.get("unfinished") or []
+        return RunState(status, "Ctrl-C stopped it before it finished" +
+                        (f"; unfinished variants: {', '.join(map(str, unfinished))}" if unfinished else ""))
+    if status != "running":
+        return RunState(status, "")
+    pid, host = meta.get("pid"), meta.get("host")
+    if not isinstance(pid, int) or not host:
+        return RunState(status, "running, or stopped without a trace (this meta.json names no process to check)")
+    where = f"pid {pid} on host {host}"
+    if host != platform.node():
+        return RunState(status, f"running on another host ({where}), or killed there: this machine cannot tell")
+    if pid_alive(pid, meta.get("started")):
+        return RunState(status, f"still running ({where})")
+    return RunState("killed", f"did not finish: the process that ran it ({where}) is gone")  # load.KILLED_WARNING

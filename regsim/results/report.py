@@ -10,6 +10,7 @@ true), the errors of failed variants, what was not plotted and why, and links to
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,10 @@ import pandas as pd
 
 from ..units import format_size
 from .labels import quantity, short_key
-from .load import Results, load
+from .load import KILLED_WARNING, Results, load
 from .plotting.plan import (NEAR_CONSTANT, KpiPlan, bound_names, constant_series, plan_kpis, succeeded, value_labels,
                        variant_label)
-from .schema import PLOTS, REPORT, ResultsError
+from .schema import PLOTS, REPORT, SUMMARY_CSV, ResultsError
 
 __all__ = ["KPIS_PER_TABLE", "fmt", "markdown_table", "render", "report_text"]
 
@@ -56,7 +57,10 @@ def _run_table(r: Results) -> str:
     m = r.meta
     failed = m.get("variants_failed", len(r.errors))
     total = len(m.get("variants") or []) or len(r.summary)
-    status = m.get("status", "?") + (f" ({failed} of {total} variants failed)" if failed else "")
+    state = r.state
+    status = state.status + (f" ({failed} of {total} variants failed)" if failed else "")
+    if state.note:
+        status += f": {state.note}"
     machine = m.get("machine") or {}
     ex = m.get("executor") or {}
     rows = [
@@ -197,7 +201,8 @@ def _errors(r: Results) -> list[str]:
     out = []
     for e in r.errors:
         values = ", ".join(f"{k}={v}" for k, v in (e.get("values") or {}).items()) or "base"
-        out += [f"### {e['variant']} ({values})", "", "```text", str(e.get("error") or "").strip(), "```", ""]
+        title = f"{e['variant']} ({values})" if e.get("variant") is not None else "The run"  # Ctrl-C, a crash
+        out += [f"### {title}", "", "```text", str(e.get("error") or "").strip(), "```", ""]
     return out
 
 
@@ -245,8 +250,17 @@ def report_text(r: Results, plots: Sequence[Path] = ()) -> str:
 
 
 def render(path: str | Path, *, plots: bool = True) -> Path:
-    """(Re)write the plots and ``report.md`` of the results folder at ``path``; the report's path."""
-    r = load(path)
+    """(Re)write the plots and ``report.md`` of the results folder at ``path``; the report's path.
+
+    A run that wrote no tables -- still running, or killed (its ``meta.json`` says ``running`` and
+    its process is gone) -- is a :class:`ResultsError` that says which, in one line.
+    """
+    with warnings.catch_warnings():  # a killed run is said below, in one line
+        warnings.filterwarnings("ignore", f".*{KILLED_WARNING}", UserWarning)
+        r = load(path)
+    state = r.state
+    if state.status in ("killed", "running") and not (r.path / SUMMARY_CSV).is_file():
+        raise ResultsError(f"{r.path}: {state.note}; it wrote no results to report")
     if plots:
         from .plotting.folder import plot_all  # matplotlib: loaded only to draw
 

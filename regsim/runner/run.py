@@ -25,6 +25,7 @@ from ..results import Results, ResultsWriter, VariantOutcome, load, render
 from ..scenario import Scenario, expand
 from .pools import Executor, make_executor
 from .interrupt import RunInterrupted
+from .estimate import estimate_variant
 from .progress import Reporter, reporter_for
 from .variant import VariantTask, execute_variant
 
@@ -70,6 +71,20 @@ def plan(scenario: Scenario, model: Model | None = None) -> list[VariantTask]:
     return tasks
 
 
+def _expect(reporter: Reporter, tasks: list[VariantTask]) -> None:
+    """Tell a reporter that takes them (``expect``) each variant's estimated wall time, so its bar
+    moves while the model reports nothing (:mod:`.progress`)."""
+    expect = getattr(reporter, "expect", None)
+    if expect is None or not reporter.wants_progress:
+        return
+    for task in tasks:
+        if task.scenario is not None:
+            try:
+                expect(task.id, estimate_variant(task.scenario, task.id).wall_s)
+            except Exception:  # noqa: BLE001 -- an estimate is a nicety; never fail a run over it
+                continue
+
+
 def run_scenario(scenario: Scenario, *, out: str | Path | None = None, root: str | Path = "results",
                  run_id: str | None = None, jobs: int | None = 1, dask: str | None = None,
                  executor: Executor | None = None, quiet: bool = True, reporter: Reporter | None = None,
@@ -90,6 +105,7 @@ def run_scenario(scenario: Scenario, *, out: str | Path | None = None, root: str
     writer.start(executor.describe())
     reporter = reporter or reporter_for(quiet)
     start = time.perf_counter()
+    _expect(reporter, tasks)
     reporter.start(f"{scenario.name}: {len(tasks)} variant{'s' if len(tasks) != 1 else ''}", len(tasks))
     try:
         for task in tasks:

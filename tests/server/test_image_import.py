@@ -158,3 +158,86 @@ def test_importing_into_a_scenario_keeps_its_permissions(tmp_path):
     write_scenario_image(scenario, [10, 20])
     assert scenario.stat().st_mode & 0o777 == 0o644
     assert yaml.safe_load(scenario.read_text())["image"] == {"layers": [10, 20]}
+
+
+COMMENTED = """\
+# A scenario a person wrote, with comments everywhere.
+name: mine   # names the results folder
+description: >
+  folded text that the import
+  must not re-indent
+seed: 3
+image:
+  # the image under test
+  repository: team/app  # where it is pushed
+  from: {layout}   # read from disk
+  tag: v9
+# the workload comes next
+workload: {{kind: rollout, start: 10s}}   # spread starts
+sweep:
+  registry.egress: [10Gbps, 25Gbps]   # two rates
+# the end
+"""
+
+
+def _comments(text: str) -> list[str]:
+    return [line[line.index("#"):].strip() for line in text.splitlines() if "#" in line]
+
+
+def test_an_import_keeps_every_comment_and_the_rest_of_the_file(tmp_path):
+    layout = make_layout(tmp_path / "img")
+    scenario = tmp_path / "s.yaml"
+    before = COMMENTED.format(layout=layout)
+    scenario.write_text(before)
+    assert main(["image", "import", str(layout), "--scenario", str(scenario)]) == 0
+    after = scenario.read_text()
+    assert _comments(after) == _comments(before)
+    sizes = [len(b) for b in LAYERS]
+    expected = before.replace(f"  from: {layout}   # read from disk", f"  layers: [{sizes[0]}, {sizes[1]}]   # read from disk")
+    assert [line.split("#")[0].rstrip() for line in after.splitlines()] == \
+        [line.split("#")[0].rstrip() for line in expected.splitlines()]
+    assert after.splitlines()[:7] == before.splitlines()[:7] and after.splitlines()[11:] == before.splitlines()[11:]
+    assert load_scenario(scenario).image.layers == sizes
+
+
+def test_every_shipped_scenario_changes_only_its_layer_line(tmp_path):
+    shipped = sorted((Path(__file__).resolve().parents[2] / "scenarios").rglob("*.yaml"))
+    assert shipped
+    for source in shipped:
+        if "layers:" not in source.read_text():
+            continue  # a trace replay: no image section to edit
+        copy = tmp_path / source.name
+        copy.write_text(source.read_text())
+        write_scenario_image(copy, [10, 20])
+        old, new = source.read_text().splitlines(), copy.read_text().splitlines()
+        changed = [(a, b) for a, b in zip(old, new) if a != b]
+        assert len(old) == len(new) and len(changed) == 1, source.name
+        assert changed[0][1].strip() == "layers: [10, 20]", source.name
+
+
+@pytest.mark.parametrize("sizes", [[1], [1, 2], [1, 2, 3, 4, 5]])
+def test_comments_on_a_block_layer_list_survive_any_new_length(tmp_path, sizes):
+    scenario = tmp_path / "s.yaml"
+    before = ("name: mine\nimage:\n    layers:\n      - 100MB   # base\n      - 200MB   # app\n"
+              "      - 300MB   # data\n    # after the list\nseed: 3  # the seed\n")
+    scenario.write_text(before)
+    write_scenario_image(scenario, sizes)
+    after = scenario.read_text()
+    assert sorted(_comments(after)) == sorted(_comments(before))
+    assert after.index("# after the list") > after.rindex(f"- {sizes[-1]}")
+    assert load_scenario(scenario).image.layers == sizes
+
+
+def test_an_image_section_is_added_at_the_end_when_missing(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("# mine\nname: mine  # ok\n")
+    write_scenario_image(scenario, [10, 20], repository="team/app")
+    assert scenario.read_text() == "# mine\nname: mine  # ok\nimage:\n  layers: [10, 20]\n  repository: team/app\n"
+
+
+def test_a_scenario_that_is_not_yaml_is_refused_untouched(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        write_scenario_image(scenario, [10])
+    assert scenario.read_text() == "name: [unclosed\n"

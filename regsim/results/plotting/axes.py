@@ -5,8 +5,13 @@ The rules, so that a chart's shape tells the truth about its numbers:
 - a log scale when positive values span more than :data:`LOG_DECADES` decades (10 to 10,000
   nodes; loss probabilities from 1e-9 to 1e-3), linear otherwise;
 - never an offset (``1e11 + 1.8004``) nor a shared multiplier: each tick prints its whole value,
-  in human units from the name's suffix (seconds scaled to ms or us, bytes as kB/MB/GB,
-  fractions as percent, large counts as 1.5 M);
+  in human units from the name's suffix (bytes as kB/MB/GB, fractions as percent, large counts
+  as 1.5 M, times as below);
+- times are read in the unit a person would use for the stretch the axis covers, with round
+  ticks (:func:`time_unit`): days, hours or minutes at whole steps of that unit (half hours, 10
+  or 15 minutes...) when a linear axis spans at least 3 days, 3 hours or 10 minutes, else
+  seconds, ms or us at matplotlib's 1-2-2.5-5 steps. A log axis stays in s, ms or us, since its
+  powers of ten are round only there (1000 s is not a round number of hours: 0.277778 h);
 - a linear axis whose values differ by less than :data:`MIN_RELATIVE_SPAN` of their size is widened
   to that span, so a 0.03 % difference looks as small as it is.
 
@@ -19,16 +24,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
-from matplotlib.ticker import (EngFormatter, FuncFormatter, LogFormatterSciNotation, NullFormatter, NullLocator,
-                               PercentFormatter)
+from matplotlib.ticker import (EngFormatter, FuncFormatter, Locator, LogFormatterSciNotation, NullFormatter,
+                               NullLocator, PercentFormatter)
 
 from regsim.results.labels import Quantity
 
-__all__ = ["LOG_DECADES", "MIN_RELATIVE_SPAN", "axis_label", "fit_margins", "log_worthy", "number",
-           "style_swept_axis", "style_values_axis"]
+__all__ = ["LOG_DECADES", "MIN_RELATIVE_SPAN", "TimeUnit", "axis_label", "fit_margins", "log_worthy", "number",
+           "style_swept_axis", "style_values_axis", "time_unit"]
 
 #: positive values spanning more decades than this get a log axis.
 LOG_DECADES = 1.5
@@ -36,7 +41,14 @@ LOG_DECADES = 1.5
 FEW_DECADES = 2.5
 #: smallest span of a linear value axis, relative to the largest magnitude on it.
 MIN_RELATIVE_SPAN = 0.1
-_TIME_UNITS = ((3600.0 * 2, 3600.0, "h"), (1.0, 1.0, "s"), (1e-3, 1e-3, "ms"), (0.0, 1e-6, "us"))
+#: (least span, seconds per unit, unit, tick steps in the unit) of the calendar units of a linear time axis.
+_LONG_TIME_UNITS = ((3 * 86400.0, 86400.0, "d", (0.5, 1, 2, 5, 7, 10, 14, 30, 60, 90, 180, 365)),
+                    (3 * 3600.0, 3600.0, "h", (0.5, 1, 2, 3, 6, 12, 24)),
+                    (600.0, 60.0, "min", (1, 2, 5, 10, 15, 20, 30, 60)))
+#: (least magnitude, seconds per unit, unit) below those spans.
+_SHORT_TIME_UNITS = ((1.0, 1.0, "s"), (1e-3, 1e-3, "ms"), (0.0, 1e-6, "us"))
+#: a calendar time axis gets at most this many ticks.
+_MAX_TIME_TICKS = 8
 _ENG = EngFormatter(sep=" ")
 
 
@@ -57,19 +69,65 @@ def number(x: float) -> str:
     return f"{x:.6g}"
 
 
-def _time_unit(values: np.ndarray) -> tuple[float, str]:
-    top = float(np.nanmax(np.abs(values))) if len(values) else 0.0
-    for threshold, factor, name in _TIME_UNITS:
-        if top >= threshold:
-            return factor, name
-    return 1.0, "s"
+class TimeUnit(NamedTuple):
+    """The unit a time axis is printed in: seconds per unit, its name, and round tick steps in it
+    (empty: matplotlib's own 1-2-2.5-5 steps)."""
+
+    factor: float
+    name: str
+    steps: tuple[float, ...] = ()
 
 
-def axis_label(q: Quantity, values: Any = ()) -> str:
-    """``pull time (ms)``: the text and the unit the ticks are printed in."""
+def time_unit(values: Any, log: bool = False) -> TimeUnit:
+    """The unit of a time axis showing ``values`` (seconds): days, hours or minutes when a linear
+    axis spans at least 3 d, 3 h or 10 min, else s, ms or us by the largest magnitude.
+
+    The span is the values' range, or the :data:`MIN_RELATIVE_SPAN` a nearly constant axis is
+    widened to -- the stretch the ticks divide, so 90 s read as seconds, 30 min and 1 h as minutes
+    (ticks every 5 or 10 min), 3 h as hours (every half hour).
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    top = float(np.abs(v).max()) if len(v) else 0.0
+    if not log and len(v):
+        span = max(float(v.max() - v.min()), MIN_RELATIVE_SPAN * top)
+        for least, factor, name, steps in _LONG_TIME_UNITS:
+            if span >= least:
+                return TimeUnit(factor, name, steps)
+    for least, factor, name in _SHORT_TIME_UNITS:
+        if top >= least:
+            return TimeUnit(factor, name)
+    return TimeUnit(1.0, "s")
+
+
+class _TimeLocator(Locator):
+    """Ticks at whole multiples of the first step of ``unit`` that gives at most :data:`_MAX_TIME_TICKS`
+    ticks over the view: every 10 min, every half hour, every 2 days."""
+
+    def __init__(self, unit: TimeUnit) -> None:
+        self.unit = unit
+
+    def __call__(self) -> Any:
+        lo, hi = self.axis.get_view_interval()
+        return self.tick_values(lo, hi)
+
+    def tick_values(self, vmin: float, vmax: float) -> Any:
+        lo, hi = sorted((vmin / self.unit.factor, vmax / self.unit.factor))
+        step = next((s for s in self.unit.steps if (hi - lo) / s <= _MAX_TIME_TICKS), None)
+        if step is None:  # longer than the steps foresee: powers of ten of the unit
+            step = 10 ** math.ceil(math.log10(max(hi - lo, 1e-12) / _MAX_TIME_TICKS))
+        first = math.ceil(lo / step - 1e-9)
+        ticks = (first + np.arange(int(math.floor(hi / step + 1e-9)) - first + 1)) * step
+        return self.raise_if_exceeds(ticks * self.unit.factor)
+
+
+def axis_label(q: Quantity, values: Any = (), *, log_decades: float = LOG_DECADES) -> str:
+    """``pull time (ms)``: the text and the unit the ticks are printed in (``values`` and
+    ``log_decades`` as given to :func:`style_values_axis`, which chose that unit)."""
     unit = {"bytes": "", "bytes/s": "", "fraction": "%", "": ""}.get(q.unit, q.unit)
     if q.unit == "s":
-        unit = _time_unit(np.asarray(values, dtype=float))[1]
+        v = np.asarray(values, dtype=float)
+        unit = time_unit(v, log=log_worthy(v, log_decades)).name
     return f"{q.text} ({unit})" if unit else q.text
 
 
@@ -79,8 +137,8 @@ def _formatter(q: Quantity, values: np.ndarray, log: bool) -> Any:
     if q.unit == "bytes/s":
         return EngFormatter(unit="B/s", sep=" ")
     if q.unit == "s":
-        factor, _ = _time_unit(values)
-        return FuncFormatter(lambda x, _pos: number(x / factor))
+        factor = time_unit(values, log).factor
+        return FuncFormatter(lambda x, _pos: number(round(x / factor, 9)))
     if log:
         return LogFormatterSciNotation()
     if q.unit == "fraction":
@@ -107,8 +165,10 @@ def style_values_axis(axis: Any, q: Quantity, values: Any, *, log_decades: float
     scale = "log" if log_worthy(v, log_decades) else "linear"
     (ax.set_xscale if x else ax.set_yscale)(scale)
     few = scale == "log" and float(np.log10(v.max() / v.min())) <= FEW_DECADES
-    major = _formatter(q, v, scale == "log" and not few)
+    major = _formatter(q, v, scale == "log" and not few) if q.unit != "s" else _formatter(q, v, scale == "log")
     axis.set_major_formatter(major)
+    if q.unit == "s" and scale == "linear" and time_unit(v).steps:
+        axis.set_major_locator(_TimeLocator(time_unit(v)))
     if scale == "log":
         axis.set_minor_formatter(_two_and_five(major) if few else NullFormatter())
     elif len(v):
