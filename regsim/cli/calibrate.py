@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..sim.calibrate import WORKLOADS, calibrate, write_profile
-from ..sim.calibration_workloads import register_registry_workloads
+from ..sim.calibration_workloads import register_http_workload, register_registry_workloads
 from ..sim.profile import load_profile
 
 
@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from .paths import make_parent
 
     register_registry_workloads()
+    register_http_workload(*_server_apps())
     if args.list:
         print("\n".join(sorted(WORKLOADS)))
         return 0
@@ -40,11 +41,27 @@ def run(args: argparse.Namespace) -> int:
     profile = calibrate([WORKLOADS[n] for n in names], repeats=args.repeats, base=load_profile("reference"))
     path = write_profile(profile, args.out)
     reference = load_profile("reference")
-    print(f"{'kind':<16} {'this machine':>16} {'reference':>16}")
+    print(f"{'kind':<22} {'this machine':>16} {'reference':>16}")
     for kind in sorted(profile.prices):
-        print(f"{kind:<16} {_price(profile, kind):>16} {_price(reference, kind):>16}")
+        print(f"{kind:<22} {_price(profile, kind):>16} {_price(reference, kind):>16}")
     print(f"profile written to {path}")
     return 0
+
+
+def _server_apps():
+    """Factories of the server application the ``http-endpoints`` workload measures (the engine
+    layer that holds the workload may not import the server): auth mode none on an in-memory
+    store, and a token service (jwt, HS256, anonymous pulls)."""
+    from ..server import build_services, create_app, parse_config
+
+    def registry():
+        return create_app(build_services(parse_config({})))
+
+    def token_service():
+        return create_app(build_services(parse_config(
+            {"auth": {"mode": "jwt", "algorithm": "HS256", "anonymous_pull": True}})))
+
+    return registry, token_service
 
 
 def _price(profile, kind: str) -> str:

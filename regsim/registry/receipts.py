@@ -62,6 +62,20 @@ class Kind:
     #: resumed from a session ticket (key exchange only); counted in handshakes.
     TLS_HANDSHAKE_FULL = "tls_handshake_full"
     TLS_HANDSHAKE_RESUMED = "tls_handshake_resumed"
+    #: the HTTP handling of one request of an endpoint class (routing, headers, the handler's own
+    #: code, the response), beyond the work its other items already price; counted in requests.
+    #: The registry library never records these (it speaks no HTTP): the calibration measures them
+    #: on the server application, and request models add one per request they serve.
+    HTTP_PING = "http_ping"  # GET /v2/
+    HTTP_TOKEN = "http_token"  # GET /token (the token service)
+    HTTP_MANIFEST_GET = "http_manifest_get"
+    HTTP_MANIFEST_HEAD = "http_manifest_head"
+    HTTP_MANIFEST_PUT = "http_manifest_put"
+    HTTP_BLOB_HEAD = "http_blob_head"
+    HTTP_BLOB_GET = "http_blob_get"  # the start of a blob GET: the bytes it streams are priced apart
+    HTTP_UPLOAD_START = "http_upload_start"  # POST /v2/<name>/blobs/uploads/
+    HTTP_UPLOAD_CHUNK = "http_upload_chunk"  # PATCH of one chunk
+    HTTP_UPLOAD_FINISH = "http_upload_finish"  # PUT ?digest=
 
     #: kinds whose amount is a number of bytes (bytes multiplied for the ec_* kinds); every other
     #: kind counts operations.

@@ -11,7 +11,10 @@ recorded with the thread CPU time it took. From those items each kind's price fo
   (the coding work, see :mod:`regsim.registry.codecs.metered`), not data bytes, so calls of
   different codec shapes (RS(4,2) and RS(10,4) in the registry workload) lie on one line and the
   fitted throughput prices every shape;
-- op kinds: total CPU time over total operations.
+- op kinds: total CPU time over total operations;
+- qualified kinds (:data:`regsim.sim.profile.QUALIFIED`: ``jwt_sign`` and ``jwt_verify``): the
+  items of each detail (the JWT algorithm) are also fitted on their own, under their qualified
+  key (``jwt_sign_es256``); the plain kind is fitted over all of its items, whatever the detail.
 
 The whole set runs ``repeats`` times after one discarded warm-up; a price is the median over
 repeats and its spread the relative standard deviation across them.
@@ -40,7 +43,7 @@ import numpy as np
 from regsim.registry import digest, receipts
 from regsim.registry.receipts import Kind, WorkItem
 
-from .profile import CPU_KINDS, CostProfile, Price, ProfileError
+from .profile import CPU_KINDS, QUALIFIED, CostProfile, Price, ProfileError, base_kind, qualified_kind
 
 Workload = Callable[[], None]
 
@@ -123,9 +126,11 @@ def measure(workloads: Iterable[Workload], repeats: int = 5, *, warmup: int = 1)
         for item in receipt:
             if item.kind in CPU_KINDS:
                 by_kind[item.kind].append(item)
+                if item.detail is not None and item.detail in QUALIFIED.get(item.kind, ()):
+                    by_kind[qualified_kind(item.kind, item.detail)].append(item)
         for kind, items in by_kind.items():
             try:
-                fits[kind].append(fit_bytes(items) if kind in Kind.BYTE_KINDS else fit_ops(items))
+                fits[kind].append(fit_bytes(items) if base_kind(kind) in Kind.BYTE_KINDS else fit_ops(items))
             except ProfileError as exc:
                 raise ProfileError(f"calibrating {kind!r}: {exc}") from None
     return dict(fits)
@@ -167,7 +172,7 @@ def calibrate(workloads: Iterable[Workload] | None = None, repeats: int = 5, *,
     fits = measure(chosen, repeats, warmup=warmup)
     prices: dict[str, Price] = {}
     for kind, values in fits.items():
-        if kind in Kind.BYTE_KINDS:
+        if base_kind(kind) in Kind.BYTE_KINDS:
             throughputs = [v[0] for v in values]
             prices[kind] = Price(throughput=statistics.median(throughputs),
                                  overhead_s=statistics.median(v[1] for v in values),

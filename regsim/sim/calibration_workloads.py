@@ -6,18 +6,28 @@ every receipt kind the registry emits from real calls on the machine it runs on:
 encryption and erasure coding on a push, a degraded pull and a repair, in two shapes (RS(4,2) and
 RS(10,4), so the ec_* prices, in bytes multiplied, are fitted over more than one ``k`` and ``m``
 and over decodes of one to three lost data chunks), JWT signing and verification for each
-algorithm (cached and not), the database token check, password hashing at the registry's
+algorithm (cached and not; the receipts name the algorithm, so each one gets its own
+``jwt_sign_<alg>`` and ``jwt_verify_<alg>`` price), the database token check, password hashing at the registry's
 default cost, and the server's side of TLS 1.3 handshakes, full and resumed (over memory BIOs, with a self-signed
 ECDSA P-256 certificate: only the server's CPU time is recorded).
+
+:func:`register_http_workload` adds the HTTP handling of each endpoint class (``http_*``),
+measured on the server application the caller builds (this engine layer may not import it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import hashlib
+import json
 import ssl
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from cryptography import x509
@@ -31,7 +41,11 @@ from regsim.registry.config import RegistryConfig
 from regsim.registry.receipts import Kind
 from regsim.registry.registry import Registry
 
-from .calibrate import register_workload
+from .calibrate import Workload, register_workload
+from .profile import CPU_KINDS, HTTP_KINDS
+
+#: the receipt kinds a request's own items are priced by (so not part of its HTTP handling)
+_PRICED = CPU_KINDS - HTTP_KINDS
 
 LAYER_SIZES = (64 << 10, 1 << 20, 4 << 20)
 _rng = np.random.default_rng(1)
@@ -212,3 +226,152 @@ def register_registry_workloads() -> list[str]:
     names.append("tls-handshakes")
     register_workload("tls-handshakes", tls_handshakes)
     return names
+
+
+# -- HTTP handling per endpoint class ------------------------------------------------------------
+
+#: an ASGI application (the server's), built by the caller: the engine layer may not import the
+#: interface layer, so ``regsim calibrate`` hands :func:`register_http_workload` a factory.
+AsgiApp = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
+#: requests measured per endpoint class and repeat (after :data:`HTTP_WARMUP` unmeasured ones)
+HTTP_REQUESTS = 40
+HTTP_WARMUP = 3
+_HTTP_REPO = "calibrate/app"
+_HTTP_BLOB = bytes(range(256)) * 4  # 1 KiB: the bytes a blob GET streams cost next to nothing
+
+
+async def _call(app: AsgiApp, method: str, target: str, body: bytes = b"",
+                headers: tuple[tuple[bytes, bytes], ...] = ()) -> tuple[int, dict[bytes, bytes]]:
+    """One request to ``app`` as an ASGI server hands it over: the status and response headers."""
+    path, _, query = target.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": query.encode(), "root_path": "", "client": ("127.0.0.1", 40000),
+             "server": ("registry.test", 80),
+             "headers": [(b"host", b"registry.test"), (b"content-length", str(len(body)).encode()), *headers]}
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+    reply: dict[str, Any] = {}
+
+    async def receive() -> dict:
+        if pending:
+            return pending.pop()
+        await asyncio.Event().wait()  # no disconnect: the app cancels this once it has answered
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            reply["status"], reply["headers"] = message["status"], dict(message.get("headers", []))
+
+    await app(scope, receive, send)
+    return reply["status"], reply["headers"]
+
+
+async def _measured(kind: str, app: AsgiApp, method: str, target: str, body: bytes = b"",
+                    headers: tuple[tuple[bytes, bytes], ...] = (), *, expect: int,
+                    record: bool = True) -> dict[bytes, bytes]:
+    """Run one request and record its HTTP handling as one ``kind`` item.
+
+    The CPU time is the process's (registry calls run on the server's thread pool), less the CPU
+    time the request's own receipt items measured for CPU kinds a profile prices (a manifest
+    PUT's sha256 and parse, a token's signature): those are priced on their own, so what is left
+    is what no receipt prices -- routing, headers, the handler, the thread hand-off, the
+    response, and the registry's unpriced bookkeeping. The request's own items stay off the
+    calibration's receipt, so they do not skew the fits of their kinds with tiny calls.
+    """
+    with receipts.suspended(), receipts.collect() as own:
+        cpu0 = time.process_time()
+        status, reply = await _call(app, method, target, body, headers)
+        cpu = time.process_time() - cpu0
+    if status != expect:
+        raise RuntimeError(f"calibrating {kind}: {method} {target} answered {status}, expected {expect}")
+    if record:
+        priced = sum(i.cpu_s for i in own if i.kind in _PRICED)
+        receipts.record(kind, 1, cpu_s=max(cpu - priced, 0.0), detail=f"{method} {target.split('?')[0]}")
+    return reply
+
+
+def _target(location: bytes) -> str:
+    """The path and query of a (possibly absolute) ``Location`` header."""
+    parts = urlsplit(location.decode())
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _blob_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+async def _http_round(registry: AsgiApp, token_service: AsgiApp | None, state: dict) -> None:
+    """Every endpoint class, :data:`HTTP_WARMUP` + :data:`HTTP_REQUESTS` times each."""
+    repo = _HTTP_REPO
+    base = f"/v2/{repo}"
+    if not state:  # the image the reads read: a config blob, a layer, a manifest
+        config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+        for blob in (config, _HTTP_BLOB):
+            await _measured(Kind.HTTP_UPLOAD_START, registry, "POST", f"{base}/blobs/uploads/?digest="
+                            f"{_blob_digest(blob)}", blob, expect=201, record=False)
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": _blob_digest(config),
+                       "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": _blob_digest(_HTTP_BLOB),
+                        "size": len(_HTTP_BLOB)}]}).encode()
+        state["manifest"] = manifest
+        state["uploads"] = iter(range(1 << 62))
+    manifest = state["manifest"]
+    manifest_type = ((b"content-type", b"application/vnd.oci.image.manifest.v1+json"),)
+    octets = ((b"content-type", b"application/octet-stream"),)
+    for i in range(HTTP_WARMUP + HTTP_REQUESTS):
+        on = i >= HTTP_WARMUP
+        await _measured(Kind.HTTP_PING, registry, "GET", "/v2/", expect=200, record=on)
+        await _measured(Kind.HTTP_MANIFEST_PUT, registry, "PUT", f"{base}/manifests/t{i % 4}", manifest,
+                        manifest_type, expect=201, record=on)
+        await _measured(Kind.HTTP_MANIFEST_GET, registry, "GET", f"{base}/manifests/t0", expect=200, record=on)
+        await _measured(Kind.HTTP_MANIFEST_HEAD, registry, "HEAD", f"{base}/manifests/t0", expect=200, record=on)
+        layer = f"{base}/blobs/{_blob_digest(_HTTP_BLOB)}"
+        await _measured(Kind.HTTP_BLOB_HEAD, registry, "HEAD", layer, expect=200, record=on)
+        await _measured(Kind.HTTP_BLOB_GET, registry, "GET", layer, expect=200, record=on)
+        # a chunked upload of fresh content, in three steps
+        data = next(state["uploads"]).to_bytes(8, "little") + _HTTP_BLOB
+        reply = await _measured(Kind.HTTP_UPLOAD_START, registry, "POST", f"{base}/blobs/uploads/",
+                                expect=202, record=on)
+        location = _target(reply[b"location"])
+        reply = await _measured(Kind.HTTP_UPLOAD_CHUNK, registry, "PATCH", location, data,
+                                (*octets, (b"content-range", f"0-{len(data) - 1}".encode())), expect=202, record=on)
+        location = _target(reply[b"location"])
+        await _measured(Kind.HTTP_UPLOAD_FINISH, registry, "PUT",
+                        f"{location}{'&' if '?' in location else '?'}digest={_blob_digest(data)}",
+                        expect=201, record=on)
+        if token_service is not None:
+            await _measured(Kind.HTTP_TOKEN, token_service, "GET", f"/token?scope=repository:{repo}:pull",
+                            expect=200, record=on)
+
+
+def http_workload(make_registry: Callable[[], AsgiApp],
+                  make_token_service: Callable[[], AsgiApp] | None = None) -> Workload:
+    """A workload measuring the HTTP handling of each endpoint class on a real ASGI app, in process.
+
+    ``make_registry`` builds the server application with auth mode ``none`` (so no request pays
+    a token check) on an in-memory store; ``make_token_service`` the same application with a
+    token service (``jwt`` mode, HS256, anonymous pulls: so a token request pays no password hash
+    and the cheapest signature, which is subtracted as its receipt prices it). Requests go
+    straight into the ASGI app as a server would hand them over, on one event loop per repeat:
+    no sockets, no HTTP parser, no TLS (the server's protocol layer -- uvicorn's parsing and the
+    socket system calls -- is not in these prices; TLS is priced by the handshake kinds).
+    """
+    apps = _lazy(lambda: (make_registry(), make_token_service() if make_token_service is not None else None))
+    state: dict = {}
+
+    def run() -> None:
+        registry, token_service = apps()
+        asyncio.run(_http_round(registry, token_service, state))
+
+    run.__doc__ = "The HTTP handling of every endpoint class of the server application, in process."
+    return run
+
+
+def register_http_workload(make_registry: Callable[[], AsgiApp],
+                           make_token_service: Callable[[], AsgiApp] | None = None) -> str:
+    """Add :func:`http_workload` to the default calibration set (``regsim calibrate`` passes the
+    server application's factories); returns its name."""
+    register_workload("http-endpoints", http_workload(make_registry, make_token_service))
+    return "http-endpoints"

@@ -13,6 +13,18 @@ Two shapes of price, following the unit of the kind (:data:`Kind.BYTE_KINDS`):
 
 Each price carries its measured spread (relative standard deviation over calibration repeats).
 
+Some kinds cost very different amounts depending on a detail the receipt item carries: a JWT
+signature or verification costs 30 us with HS256 and 280 us with RS256. For those kinds
+(:data:`QUALIFIED`) a profile may hold a price per detail under a qualified key
+(``jwt_sign_es256``, ``jwt_verify_hs256``: :func:`qualified_kind`); an item whose detail has such a
+price is priced by it, any other item (no detail, e.g. a token refused before its key was found) by
+the plain kind's price. Adjustments of the plain kind apply to its qualified prices too, unless a
+qualified key has an adjustment of its own.
+
+The ``http_*`` kinds price the HTTP handling of one request of an endpoint class on the server
+that answers it (see :class:`~regsim.registry.receipts.Kind`); the registry library never records
+them, request models add them.
+
 Only CPU work is priced here. ``disk_read``, ``disk_write``, ``transfer`` and ``db_query`` are
 priced by the disk, network and database models (:data:`NON_CPU_KINDS`); asking a profile for
 them is an error, so no receipt item is ever priced twice.
@@ -34,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from regsim.errors import UserError
+from regsim.registry.auth.keys import ALGORITHMS as JWT_ALGORITHMS
 from regsim.registry.receipts import Kind, WorkItem
 
 SCHEMA = "regsim.cost-profile"
@@ -44,8 +57,24 @@ MODES = ("profile", "live")
 ALL_KINDS = frozenset(v for k, v in vars(Kind).items() if k.isupper() and isinstance(v, str))
 #: kinds priced by the disk, network and database models, never by a cost profile.
 NON_CPU_KINDS = frozenset({Kind.DISK_READ, Kind.DISK_WRITE, Kind.TRANSFER, Kind.DB_QUERY})
-#: kinds a cost profile prices: CPU work done by the node that recorded the item.
-CPU_KINDS = ALL_KINDS - NON_CPU_KINDS
+#: kinds priced per value of the item's ``detail``: the JWT work, per signing algorithm.
+QUALIFIED: Mapping[str, tuple[str, ...]] = {Kind.JWT_SIGN: JWT_ALGORITHMS, Kind.JWT_VERIFY: JWT_ALGORITHMS}
+
+
+def qualified_kind(kind: str, detail: str) -> str:
+    """The price key of ``kind`` for items whose detail is ``detail``: ``jwt_sign`` + ``ES256`` ->
+    ``jwt_sign_es256``."""
+    return f"{kind}_{detail.lower()}"
+
+
+#: qualified price key -> (plain kind, detail)
+QUALIFIED_KINDS: Mapping[str, tuple[str, str]] = {
+    qualified_kind(kind, d): (kind, d) for kind, details in QUALIFIED.items() for d in details}
+#: the HTTP handling of one request per endpoint class, priced on the server answering it.
+HTTP_KINDS = frozenset(k for k in ALL_KINDS if k.startswith("http_"))
+#: kinds a cost profile prices: CPU work done by the node that recorded the item (with the
+#: qualified keys, which price items of a plain kind by their detail).
+CPU_KINDS = (ALL_KINDS - NON_CPU_KINDS) | frozenset(QUALIFIED_KINDS)
 
 
 class ProfileError(UserError, ValueError):
@@ -59,6 +88,11 @@ def check_cpu_kind(kind: str) -> str:
     if kind in NON_CPU_KINDS:
         raise ProfileError(f"{kind!r} is not CPU work: the disk, network or database model prices it")
     raise ProfileError(f"unknown receipt kind {kind!r}; known CPU kinds: {', '.join(sorted(CPU_KINDS))}")
+
+
+def base_kind(kind: str) -> str:
+    """The plain kind of a price key (itself unless it is qualified)."""
+    return QUALIFIED_KINDS[kind][0] if kind in QUALIFIED_KINDS else kind
 
 
 def _number(value: object, what: str, *, positive: bool) -> float:
@@ -100,7 +134,7 @@ class Price:
         where = f"price of {kind!r}"
         if not isinstance(data, Mapping):
             raise ProfileError(f"{where} must be an object, got {type(data).__name__}")
-        byte_kind = kind in Kind.BYTE_KINDS
+        byte_kind = base_kind(kind) in Kind.BYTE_KINDS
         allowed = {"rel_std", "samples"} | ({"throughput_Bps", "overhead_s"} if byte_kind else {"per_op_s"})
         unknown = set(data) - allowed
         if unknown:
@@ -155,8 +189,8 @@ class CostProfile:
             raise ProfileError(f"cost profile mode must be one of {MODES}, got {self.mode!r}")
         for kind, price in self.prices.items():
             check_cpu_kind(kind)
-            if price.is_bytes != (kind in Kind.BYTE_KINDS):
-                unit = "a throughput" if kind in Kind.BYTE_KINDS else "seconds per operation"
+            if price.is_bytes != (base_kind(kind) in Kind.BYTE_KINDS):
+                unit = "a throughput" if base_kind(kind) in Kind.BYTE_KINDS else "seconds per operation"
                 raise ProfileError(f"{kind!r} must be priced by {unit}")
         for kind in self.adjustments:
             check_cpu_kind(kind)
@@ -166,20 +200,40 @@ class CostProfile:
         linear = {}
         for kind, price in self.prices.items():
             fixed, per_unit = price.linear()
-            adj = self.adjustments.get(kind, IDENTITY)
+            adj = self._adjustment(kind)
             linear[kind] = (fixed * adj.scale, per_unit * adj.scale + adj.extra_s_per_unit)
         object.__setattr__(self, "_linear", linear)
+        # (plain kind, detail) -> qualified key, for the qualified keys this profile prices
+        object.__setattr__(self, "_qualified", {QUALIFIED_KINDS[k]: k for k in self.prices if k in QUALIFIED_KINDS})
+
+    def _adjustment(self, kind: str) -> Adjustment:
+        """The adjustment of ``kind``; a qualified key without one of its own takes its plain kind's."""
+        adj = self.adjustments.get(kind)
+        if adj is None and kind in QUALIFIED_KINDS:
+            adj = self.adjustments.get(QUALIFIED_KINDS[kind][0])
+        return adj or IDENTITY
+
+    def price_key(self, kind: str, detail: str | None) -> str:
+        """The key an item of ``kind`` with ``detail`` is priced by: its qualified key if this
+        profile prices that one, else ``kind``."""
+        if detail is not None:
+            return self._qualified.get((kind, detail), kind)  # type: ignore[attr-defined]
+        return kind
 
     # -- pricing -------------------------------------------------------------------------------
 
     def cost(self, item: WorkItem) -> float:
-        """CPU-seconds of one work item under this profile's mode."""
-        return self.seconds(item.kind, item.amount, cpu_s=item.cpu_s)
+        """CPU-seconds of one work item under this profile's mode (by its qualified price if the
+        profile has one for the item's detail)."""
+        kind = item.kind
+        if item.detail is not None:
+            kind = self._qualified.get((kind, item.detail), kind)  # type: ignore[attr-defined]
+        return self.seconds(kind, item.amount, cpu_s=item.cpu_s)
 
     def seconds(self, kind: str, amount: int, *, cpu_s: float = 0.0) -> float:
         """CPU-seconds of ``amount`` units of ``kind`` (``cpu_s`` is used in live mode only)."""
         if self.mode == "live":
-            adj = self.adjustments.get(check_cpu_kind(kind), IDENTITY)
+            adj = self._adjustment(check_cpu_kind(kind))
             return cpu_s * adj.scale + amount * adj.extra_s_per_unit
         try:
             fixed, per_unit = self._linear[kind]  # type: ignore[attr-defined]

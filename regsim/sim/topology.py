@@ -16,6 +16,14 @@ one-way latency in seconds; the network model reads routes as tuples of link ids
 bytes/s and seconds throughout: the scenario layer converts "1Gbps" before it gets here.
 The topology may grow (a scenario adds a registry frontend into rack 3) but never shrinks,
 so link ids stay valid.
+
+A **gateway** (:meth:`Topology.add_gateway`) is one more pair of directed links that a group of
+hosts share for their traffic to and from every host but their back-ends -- a registry's
+frontends behind a load balancer sharing the site's egress, while storage-to-frontend traffic
+does not cross it::
+
+    frontend --up--> [gateway-out] --> ToR --tor-core--> core ...   (to a client)
+    storage  --up--> ToR --down--> frontend                         (a back-end read)
 """
 
 from __future__ import annotations
@@ -42,7 +50,8 @@ class TopologyError(RegsimError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """One direction of one cable. ``kind`` is "up", "down", "tor-core" or "core-tor"."""
+    """One direction of one cable. ``kind`` is "up", "down", "tor-core", "core-tor", or
+    "gateway-out" / "gateway-in" (:meth:`Topology.add_gateway`)."""
 
     id: int
     src: str
@@ -108,6 +117,10 @@ class Topology:
         self.racks: dict[str, Rack] = {}
         self._rack_hosts: dict[str, list[str]] = {}
         self._routes: dict[tuple[str, str], tuple[tuple[int, ...], float]] = {}
+        #: host -> (its gateway's outbound link, inbound link, hosts reached without it)
+        self._gateways: dict[str, tuple[int, int, frozenset[str]]] = {}
+        #: gateway name -> its (outbound, inbound) link ids
+        self.gateways: dict[str, tuple[int, int]] = {}
         self._arrays: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- building ---------------------------------------------------------------------------
@@ -156,6 +169,38 @@ class Topology:
         self.hosts[name] = host
         self._rack_hosts[rack].append(name)
         return host
+
+    def add_gateway(self, name: str, hosts: Iterable[str], *, capacity: float,
+                    backends: Iterable[str] = ()) -> tuple[int, int]:
+        """Put ``hosts`` behind one shared link each way of ``capacity`` bytes/s (no latency of its
+        own): their traffic to and from every other host crosses it, except traffic among
+        themselves and with ``backends`` (their storage and database, reached from inside).
+        Returns the (outbound, inbound) link ids."""
+        hosts, backends = list(hosts), frozenset(backends)
+        if not hosts:
+            raise TopologyError(f"gateway {name!r}: no hosts behind it")
+        if name in self.gateways:
+            raise TopologyError(f"gateway {name!r} already exists")
+        if any(h in self._gateways for h in hosts):
+            raise TopologyError(f"gateway {name!r}: a host is behind a gateway already")
+        for h in [*hosts, *backends]:
+            self.host(h)
+        out = self._link(f"gw:{name}", "out", capacity, 0.0, "gateway-out")
+        into = self._link("in", f"gw:{name}", capacity, 0.0, "gateway-in")
+        group = frozenset(hosts)
+        for h in hosts:
+            self._gateways[h] = (out, into, group | backends)
+        self.gateways[name] = (out, into)
+        self._routes.clear()
+        return out, into
+
+    def gateway(self, name: str) -> tuple[int, int]:
+        """The (outbound, inbound) link ids of gateway ``name`` (what a model records to report the
+        utilisation of the egress its hosts share)."""
+        try:
+            return self.gateways[name]
+        except KeyError:
+            raise TopologyError(f"unknown gateway {name!r}") from None
 
     # -- builders ---------------------------------------------------------------------------
     @classmethod
@@ -236,6 +281,11 @@ class Topology:
                 raise TopologyError(f"no route from {src!r} (rack {a.rack}) to {dst!r} (rack {b.rack}): "
                                     "a rack without an uplink reaches only its own hosts")
             path = (a.up, ra.uplink, rb.downlink, b.down)
+        out, into = self._gateways.get(src), self._gateways.get(dst)
+        if path and out is not None and dst not in out[2]:
+            path = (path[0], out[0], *path[1:])
+        if path and into is not None and src not in into[2]:
+            path = (*path[:-1], into[1], path[-1])
         hit = (path, float(sum(self.links[i].latency for i in path)))
         self._routes[key] = hit
         return hit

@@ -17,12 +17,16 @@ from regsim.scenario import ScenarioError, scenario_from_dict
 from regsim.sim.calibrate import calibrate
 from regsim.sim.calibration_workloads import _tls_contexts, tls_handshake, tls_handshakes
 from regsim.sim.profile import load_profile
+from regsim.sim.tee import DEFAULTS as TEE_DEFAULTS
 
 from .helpers import build, scripted
 
 PRICE = load_profile("reference").prices
-VERIFY, HIT = PRICE["jwt_verify"].per_op_s, PRICE["jwt_cache_hit"].per_op_s
-HASH, SIGN = PRICE["password_hash"].per_op_s, PRICE["jwt_sign"].per_op_s
+# the scenarios below sign and verify with ES256 (the registry's default algorithm)
+VERIFY, HIT = PRICE["jwt_verify_es256"].per_op_s, PRICE["jwt_cache_hit"].per_op_s
+HASH, SIGN = PRICE["password_hash"].per_op_s, PRICE["jwt_sign_es256"].per_op_s
+#: the HTTP handling of a manifest GET on a frontend, of the start of a blob GET, of a token request
+HTTP_GET, HTTP_PULL, HTTP_TOKEN = (PRICE[k].per_op_s for k in ("http_manifest_get", "http_blob_get", "http_token"))
 QUERY_S = 100e-6  # the database's service time when the profile prices no db_query
 #: a workload that (for these seeds) sends nothing by itself: requests are scripted with submit()
 QUIET = {"kind": "poisson", "rate": "0.0001/s", "duration": "1s", "clients": 4, "mix": {"manifest": "100%"}}
@@ -133,7 +137,7 @@ def test_a_database_pool_saturates_at_pool_size_over_its_hold_time():
 def test_jwt_without_a_cache_saturates_the_frontend_cores_at_cores_over_verify_cost():
     over = {"registry.auth": {"mode": "jwt", "cache": 0, "token_ttl": "1h"}}
     k = load(20_000, 4000, **over)
-    bound = 2 / VERIFY  # two cores, one signature check per request
+    bound = 2 / (VERIFY + HTTP_GET)  # two cores, one signature check and one manifest GET's HTTP handling per request
     assert k["capacity_rps"] == pytest.approx(bound, rel=0.01) and k["bottleneck"] == "frontend_cpu"
     assert 0.93 * bound < k["throughput_rps"] < 1.01 * bound and k["saturated"]
     assert k["frontend_cpu_utilisation"] > 0.97 and k["db_queries_per_request"] < 0.01
@@ -141,7 +145,7 @@ def test_jwt_without_a_cache_saturates_the_frontend_cores_at_cores_over_verify_c
 
 def test_jwt_with_a_cache_costs_a_lookup_per_request():
     k = load(2000, 2000, **{"registry.auth": {"mode": "jwt", "token_ttl": "1h"}})
-    assert k["capacity_rps"] == pytest.approx(2 / HIT, rel=0.01) and not k["saturated"]
+    assert k["capacity_rps"] == pytest.approx(2 / (HIT + HTTP_GET), rel=0.01) and not k["saturated"]
     assert k["throughput_rps"] == pytest.approx(2000, rel=0.05)
 
 
@@ -149,9 +153,9 @@ def test_basic_credentials_hash_the_password_on_the_frontend_for_every_request()
     sc = scenario(**{"registry.auth": {"mode": "db", "db": {"credentials": "basic", "latency": "1ms"}}})
     run, (req,) = scripted(sc, [(1.0, 0, "manifest")])
     path = run.world.topology.latency(run.clients[0][1], "fe0")
-    assert req.latency == pytest.approx(path + HASH + 2 * (1e-3 + QUERY_S), rel=0.001)  # + the manifest read
+    assert req.latency == pytest.approx(path + HTTP_GET + HASH + 2 * (1e-3 + QUERY_S), rel=0.001)  # + the manifest read
     k = load(50, 120, **{"registry.auth": {"mode": "db", "db": {"credentials": "basic"}}})
-    assert k["capacity_rps"] == pytest.approx(2 / HASH, rel=0.01) and k["saturated"]
+    assert k["capacity_rps"] == pytest.approx(2 / (HASH + HTTP_GET), rel=0.01) and k["saturated"]
 
 
 def test_every_request_runs_the_real_database_check(monkeypatch):
@@ -192,8 +196,8 @@ def test_clients_refresh_tokens_once_per_ttl_at_the_token_service():
     run.run()
     assert 45 <= run.auth.refreshes <= 75  # 20 clients x 30 s / 10 s, each at its next request (0.1 s)
     assert run.auth.login_failures == 0 and all(r.failure is None for r in run.requests)
-    # a login is a password check and a signature on the token service's cores
-    assert run.world.cpus[AUTH_HOST].busy_s == pytest.approx(run.auth.logins * (HASH + SIGN), rel=1e-9)
+    # a login is a token request's HTTP handling, a password check and a signature on the token service's cores
+    assert run.world.cpus[AUTH_HOST].busy_s == pytest.approx(run.auth.logins * (HTTP_TOKEN + HASH + SIGN), rel=1e-9)
     verifier: TokenVerifier = run.auth.authorizers["fe0"].verifier
     assert verifier.cache is not None and len(verifier.cache) <= run.auth.logins + 20  # each token verified once
 
@@ -253,7 +257,7 @@ def test_bad_credentials_fail_through_the_real_password_check():
     assert len(bad) == 3 and all(r.failure == "auth" and "wrong password" in r.error for r in bad)
     assert all(r.failure is None for r in reqs if r not in bad)  # logs in again with the right password
     assert run.auth.login_failures == 3 and run.auth.logins == 1
-    assert run.world.cpus[AUTH_HOST].busy_s == pytest.approx(4 * HASH + SIGN, rel=1e-9)  # every check hashed
+    assert run.world.cpus[AUTH_HOST].busy_s == pytest.approx(4 * (HTTP_TOKEN + HASH) + SIGN, rel=1e-9)  # every check hashed
 
 
 # -- the TEE's cost ----------------------------------------------------------------------------------------
@@ -273,15 +277,21 @@ def test_a_confidential_vm_adds_8_percent_to_a_disk_bound_pull():
     k = tee_rise({"enabled": True, "kind": "tdx", "overrides": {"cpu_slowdown": 1.03, "transition": "4us",
                                                                   "copy_rate": "6.4GB/s", "io_chunk": "1MiB"}})
     layer, read = 50_000_000, 50_000_000 / 500e6
-    added = math.ceil(layer / (1 << 20)) * 4e-6 + layer / 6.4e9
+    # + the CPU work on the pull's critical path (its HTTP handling and token check), 3 % slower
+    added = math.ceil(layer / (1 << 20)) * 4e-6 + layer / 6.4e9 + (1.03 - 1) * (HTTP_PULL + HIT)
     assert k["tee_pull_latency_rise"] == pytest.approx(added / (read + (k["baseline_latency_p50_s"] - read)), rel=1e-3)
     assert k["tee_pull_latency_rise"] == pytest.approx(0.08, abs=0.002)
 
 
 def test_sgx_is_flat_while_the_working_set_fits_and_far_worse_once_paging_bounds_the_pull():
-    rise = {ws: tee_rise({"enabled": True, "kind": "sgx", "working_set": ws})["tee_pull_latency_rise"]
-            for ws in ("64MB", "128MB", "256MB", "1GB")}
-    assert rise["128MB"] == pytest.approx(rise["64MB"], rel=1e-3)  # paging only slows decryption, off the critical path
+    kpis = {ws: tee_rise({"enabled": True, "kind": "sgx", "working_set": ws}) for ws in ("64MB", "128MB", "256MB", "1GB")}
+    rise = {ws: k["tee_pull_latency_rise"] for ws, k in kpis.items()}
+    # paging slows decryption, off the critical path, and the per-operation CPU work on it (the
+    # pull's HTTP handling and token check): 128 MB rises over 64 MB by that much only
+    sgx = TEE_DEFAULTS["sgx"]
+    scale = {ws: sgx.adjustments(int(float(ws[:-2]) * 1e6))["http_blob_get"].scale for ws in ("64MB", "128MB")}
+    on_path = (scale["128MB"] - scale["64MB"]) * (HTTP_PULL + HIT) / kpis["64MB"]["baseline_latency_p50_s"]
+    assert rise["128MB"] - rise["64MB"] == pytest.approx(on_path, rel=0.02, abs=1e-4)
     assert rise["256MB"] > 2 * rise["64MB"] and rise["1GB"] > 5 * rise["64MB"]
 
 

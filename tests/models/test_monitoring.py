@@ -9,6 +9,7 @@ import pytest
 from regsim.models import simulate
 from regsim.models.requests.monitoring import (LEVELS, Above, AtLeast, Consecutive, Monitor, OffHoursBurst, Observation,
                                       standard_rules)
+from regsim.registry.receipts import Kind, WorkItem
 from regsim.results import load
 from regsim.runner import run_scenario
 from regsim.spec.operations import WorkingHours
@@ -77,13 +78,17 @@ def test_the_monitor_routes_observations_and_checks_its_rules():
 
 def test_a_database_outage_fires_the_critical_alert_at_the_fifth_consecutive_failure():
     """db-down at 2.5 s: client 0's requests at 3..7 s are refused at the database, each as soon as its
-    first query reaches it (one way from the client to the frontend); the fifth refusal fires."""
+    first query reaches it -- one way from the client to the frontend, and the frontend's HTTP
+    handling of the manifest GET (``http_manifest_get``, before the credentials are checked); the
+    fifth refusal fires."""
     sc = scenario(**{"failures.events": [{"at": "2.5s", "kind": "db-down", "duration": "10s"}]})
     run, reqs = scripted(sc, [(float(t), 0, "manifest") for t in range(1, 9)] + [(4.0, 1, "manifest")])
-    one_way = run.world.topology.latency(run.clients[0][1], run.world.frontends[0])
+    frontend = run.world.frontends[0]
+    one_way = run.world.topology.latency(run.clients[0][1], frontend)
+    handling = run.world.profile.cost(WorkItem(Kind.HTTP_MANIFEST_GET, 1, frontend))
     (alert,) = run.monitor.alerts
     assert alert.level == "critical" and alert.rule == "consecutive-auth-failures" and alert.subject == "client0"
-    assert alert.time == pytest.approx(7.0 + one_way, rel=1e-12)
+    assert alert.time == pytest.approx(7.0 + one_way + handling, rel=1e-12)
     assert "database 'db' is down" in alert.message
 
 

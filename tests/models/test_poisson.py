@@ -20,9 +20,15 @@ from regsim.models.core.world import build_world
 from regsim.registry.blobstore import extent_key
 from regsim.registry.receipts import Kind, WorkItem
 from regsim.scenario import ScenarioError
+from regsim.sim.profile import load_profile
 from tests.scenario.layouts import manifest_bytes, write_layout
 
 from .helpers import build
+
+_PRICES = load_profile("reference").prices
+#: the frontend's HTTP handling of a blob GET's start, and of a push's three upload steps
+HTTP_PULL = _PRICES["http_blob_get"].per_op_s
+HTTP_PUSH = sum(_PRICES[k].per_op_s for k in ("http_upload_start", "http_upload_chunk", "http_upload_finish"))
 
 MB = 1_000_000
 #: a workload that (for these seeds) sends nothing by itself: requests are scripted with submit()
@@ -66,7 +72,7 @@ def test_idle_pull_takes_the_disk_read_of_f_over_k_when_disks_are_the_bottleneck
     sc = scenario(**{"registry.storage.codec": codec, "registry.storage.disk": "100MB/s",
                      "registry.encryption": "aes-256-gcm"})
     run, pull = one(sc, "pull")
-    assert pull.latency == pytest.approx(one_way(run) + 40 * MB / k / 100e6, rel=0.002)  # + headers, tags
+    assert pull.latency == pytest.approx(one_way(run) + HTTP_PULL + 40 * MB / k / 100e6, rel=0.002)  # + headers, tags
     assert not pull.degraded and not pull.decoded
 
 
@@ -78,7 +84,7 @@ def test_any_codec_reads_f_over_k_per_disk_and_stores_n_over_k(k, m, replicas, m
     sc = scenario(**{"registry.storage.codec": codec, "registry.storage.nodes": n,
                      "registry.storage.disk": "50MB/s", "image.layers": [f"{mb}MB"]})
     run, pull = one(sc, "pull")
-    assert pull.latency == pytest.approx(one_way(run) + mb * MB / k_read / 50e6, rel=0.003)
+    assert pull.latency == pytest.approx(one_way(run) + HTTP_PULL + mb * MB / k_read / 50e6, rel=0.003)
     overhead = request_result(run.record()).kpis["storage_overhead"]
     assert n / k_read <= overhead < n / k_read * 1.01
 
@@ -88,7 +94,7 @@ def test_idle_pull_is_the_egress_transfer_when_the_network_is_the_bottleneck():
     run, pull = one(sc, "pull")
     fe, client = run.world.frontends[0], run.clients[0][1]
     path = run.world.topology.latency(fe, client)
-    assert pull.latency == pytest.approx(one_way(run) + path + 40 * MB / 125e6, rel=0.001)
+    assert pull.latency == pytest.approx(one_way(run) + HTTP_PULL + path + 40 * MB / 125e6, rel=0.001)
 
 
 @pytest.mark.parametrize("codec,stored", [("replicate(3)", 3.0), ("rs(4,2)", 1.5)])
@@ -98,7 +104,7 @@ def test_idle_push_fans_the_fragments_out_through_the_frontend_nic(codec, stored
                      "workload.mix": {"push": "100%"}})
     run, push = one(sc, "push")
     fan_out = stored * 40 * MB / 125e6
-    assert push.latency == pytest.approx(one_way(run) + fan_out, rel=0.002)
+    assert push.latency == pytest.approx(one_way(run) + HTTP_PUSH + fan_out, rel=0.002)
 
 
 def test_storage_overhead_is_three_for_replicas_and_n_over_k_for_reed_solomon():

@@ -79,6 +79,22 @@ def test_the_series_span_the_whole_rollout_from_its_first_start(start):
     assert sent == pytest.approx(k["registry_egress_bytes"], rel=0.03)
 
 
+@pytest.mark.parametrize("frontends", [1, 2])
+def test_the_registry_egress_series_reads_the_shared_egress_whatever_the_frontends(frontends):
+    """40 nodes pull 50 MB each through 1 Gbit/s of egress (10 Gbit/s node NICs): the egress is
+    saturated from the first pull to the last, so its series reads 1.0 -- the frontends' shared
+    gateway link, not the mean over their NICs, each of which runs at the full egress (that read
+    1 / frontends with two)."""
+    result = simulate(scenario(**{"registry.frontends": frontends}), seed=4)
+    k, series = result.kpis, result.series
+    egress = series[series.metric == "registry_egress_utilisation"].sort_values("time_s")
+    t, busy = egress.time_s.to_numpy(), egress.value.to_numpy()
+    middle = busy[(t > 0.05 * k["makespan_s"]) & (t < 0.95 * k["makespan_s"])]
+    assert middle.size > 10 and np.all(middle == pytest.approx(1.0, abs=1e-6))
+    assert busy.max() <= 1.0 + 1e-9
+    assert k["makespan_s"] == pytest.approx(k["central_bound_s"], rel=0.01)  # N*F/u_s, whatever the frontends
+
+
 def test_an_image_read_from_disk_is_the_image_every_node_pulls(tmp_path):
     write_layout(tmp_path / "layout", {"v1": [3_000_000, 1_000_000]})
     doc = {"name": "fromdisk", "cluster": {"nodes": 10}, "image": {"from": "layout", "tag": "v1"}}

@@ -1,8 +1,19 @@
 """The simulated platform of one variant, built from its scenario.
 
 Cluster nodes sit in racks behind top-of-rack switches; the registry site is one more rack
-holding the frontends (which share the registry's egress), the storage nodes (named ``s0``..., as
-the registry names them in its receipts) and the database. Every host gets CPU cores priced by
+holding the frontends, the storage nodes (named ``s0``..., as the registry names them in its
+receipts) and the database. The frontends sit behind a load balancer and share the site's egress:
+their traffic to and from every host but the storage nodes and the database crosses one gateway
+link each way at ``registry.egress``
+(:meth:`~regsim.sim.topology.Topology.add_gateway`), and each frontend's NIC runs at the same rate
+(the scenario states no NIC rate of its own for a frontend), so a lone client can draw the whole
+egress from any frontend and N busy clients share it -- rather than each frontend holding a fixed
+``egress / frontends``. Storage-to-frontend traffic stays inside the rack (storage NIC, then the
+frontend's downlink) and never crosses the gateway, so it does not count against the clients'
+egress; responses, uploads, cache fills and P2P origins' preheats do (origins sit in the
+registry rack, yet fetch through the egress). The rack's uplink is sized for the egress plus the
+storage nodes' NICs, as before, so that what else the rack sends (P2P origins' uploads) is not
+squeezed into the egress. Every host gets CPU cores priced by
 the run's cost profile (transformed by the TEE model when the registry runs in one), storage
 nodes get disks, and one :class:`ReceiptExecutor` turns the real registry's receipts into time.
 """
@@ -25,6 +36,8 @@ from regsim.sim.tee import TeeModel
 from regsim.sim.topology import Topology
 
 REGISTRY_RACK = "registry"
+#: the gateway (load balancer) the frontends share the site's egress through
+EGRESS = "registry-egress"
 DATABASE = "db"
 
 
@@ -57,6 +70,13 @@ class World:
     tee: TeeModel | None = None
     node_rack: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def egress_link(self) -> int:
+        """The link id of the registry site's egress: the frontends' shared gateway, outbound. Its
+        utilisation is the registry's egress utilisation (each frontend's NIC runs at the full
+        egress, so a mean over the NICs reads ``1 / frontends`` of it when one frontend sends)."""
+        return self.topology.gateway(EGRESS)[0]
+
 
 def build_world(scenario: ModelConfig, seed: int, *, coalesce_s: float = 0.0) -> World:
     cluster, reg = scenario.cluster, scenario.registry
@@ -78,17 +98,22 @@ def build_world(scenario: ModelConfig, seed: int, *, coalesce_s: float = 0.0) ->
             node_rack[name] = r
 
     storage_spec = reg.storage
-    per_frontend = reg.egress / reg.frontends
+    # the rack's uplink carries the frontends' egress and what else the rack sends (P2P origins
+    # that models add later, storage nodes); the frontends' share of it is bounded by their gateway
     site_uplink = reg.egress + storage_spec.nodes * storage_spec.nic.up
     topo.add_rack(REGISTRY_RACK, uplink=site_uplink, latency=cluster.latency.core + reg.latency)
     frontends = [f"fe{i}" for i in range(reg.frontends)]
     for name in frontends:
-        topo.add_host(name, rack=REGISTRY_RACK, nic_up=per_frontend, nic_down=per_frontend, cores=reg.cores)
+        topo.add_host(name, rack=REGISTRY_RACK, nic=reg.egress, cores=reg.cores)
+
     storage = [f"s{i}" for i in range(storage_spec.nodes)]
     for name in storage:
         topo.add_host(name, rack=REGISTRY_RACK, nic_up=storage_spec.nic.up, nic_down=storage_spec.nic.down,
                       disk_read=storage_spec.disk.read, disk_write=storage_spec.disk.write)
     topo.add_host(DATABASE, rack=REGISTRY_RACK, nic=storage_spec.nic.up)
+    # one shared link each way between the frontends and every host but their back-ends: the site's
+    # egress (clients, caches, P2P origins and scanners all fetch through it)
+    topo.add_gateway(EGRESS, frontends, capacity=reg.egress, backends=storage + [DATABASE])
 
     profile = load_profile(scenario.profile)
     net = Network(env, topo, coalesce_s=coalesce_s)

@@ -9,19 +9,40 @@ service rate when a queue builds, whatever the window's length, and blind to the
 (a request that waits for a token refresh at the end of a short window). Utilisations are time
 averages over the window.
 
-The **saturation point** of a variant follows from the utilisation law: each resource ``r`` --
-the frontends' cores, the registry's egress, the database's connection pool in ``db`` mode, and
-the token service's cores (with its users database in ``jwt`` mode) when the mix has token
-requests -- was busy ``B_r`` over the whole run while its ``C`` requests were served, so each
-request demands ``D_r = B_r / C`` of it and ``r`` can serve at most ``servers_r / D_r`` requests
-per second. ``capacity_rps`` is the least of these and ``bottleneck`` names its resource. (Token
-refreshes are not per request: they come at about ``clients / token_ttl`` whatever the rate, so
-they load the token service, reported as its utilisation, without bounding the request rate.) A run
-is ``saturated`` when it completes requests (answered or failed) 5 % slower than they arrived -- 95 %
-of them over the time from the first arrival until 95 % were done, against 95 % over the time until
-95 % had arrived, so the arrivals the run actually drew count, not the nominal rate -- or a resource
-was 95 % busy over the window. A database pool of ``c`` connections held ``s``
-seconds per request saturates at ``c / s``.
+The **saturation point** of a variant follows from the utilisation law, applied to every resource
+a request may queue for (:data:`RESOURCES`): the frontends' cores (``frontend_cpu``: request work;
+``tls_handshakes``: the server side of TLS handshakes, on the same cores), the token service's
+cores (``token_service_cpu``: logins, refreshes included), the database's connection pool
+(``db_pool``; the database's own CPU is not modelled apart from the pool, see
+:mod:`regsim.sim.database`), and the network: the registry site's egress (``egress``: pulled
+bytes) and, over the same duplex link, its ingress (``ingress``: pushed bytes). Each resource ``r``
+accumulated ``B_r`` of busy time (core-seconds, connection-seconds, bytes) over the whole run
+while its ``C`` requests completed, so a request of the observed mix demands ``D_r = B_r / C`` of
+it, and ``r`` alone allows at most ``servers_r / D_r`` requests per second (``servers``: cores,
+connections, bytes/s). ``capacity_rps`` is the least of these and ``bottleneck`` names that
+resource: the one that saturates first. TLS handshakes and request work share the frontends'
+cores, so they have one bound, ``cores / (D_frontend_cpu + D_tls_handshakes)``, named
+``tls_handshakes`` when the handshakes take the larger share of those cores' time per request
+(``D_tls_handshakes > D_frontend_cpu``: request work is HTTP handling, token checks and the
+rest), ``frontend_cpu`` otherwise. Token refreshes count like any other demand: they come at about
+``clients / token_ttl`` (not in proportion to the rate), so the token service's bound is the rate
+at which the observed mix -- the same clients, the same refreshes per request -- saturates it.
+
+Demands are measured over two spans (:func:`demands`): the measurement window (when at least
+:data:`MIN_WINDOW_REQUESTS` requests completed in it) and the whole run (the drain after the
+window included). Each can only overstate a demand -- the window by work already done on requests
+still in flight at its end, the whole run by a drain whose requests cost more than the window's
+(behind a saturated token service, waits outgrow the tokens' lifetime and every request needs a
+login) -- so each resource's demand is the lesser of the two. When the window's is taken and its
+resource was ~100 % busy, ``capacity_rps`` is the rate at which requests completed in the window
+(answered or failed) over that utilisation: the utilisation law on the window.
+
+A run is ``saturated`` when it completes requests (answered or failed) 5 % slower than they
+arrived -- 95 % of them over the time from the first arrival until 95 % were done, against 95 %
+over the time until 95 % had arrived, so the arrivals the run actually drew count, not the nominal
+rate -- or a resource was 95 % busy over the window. Utilisations are time averages over the
+window (``frontend_cpu``'s includes its handshakes). A database pool of ``c`` connections held
+``s`` seconds per request saturates at ``c / s``.
 
 Everything here reads a :class:`~.record.RunRecord`; :func:`resource_counters` is what the run
 reads off its platform and auth path at the end of the window and of the run.
@@ -31,15 +52,17 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from regsim.registry.receipts import Kind, WorkItem
 from regsim.spec.quantities import format_duration
 
 from .monitoring import LEVELS, alert_counts
-from .record import RunRecord
+from .record import Counters, RunRecord
 from .request import FAILURES
 
 if TYPE_CHECKING:
@@ -47,8 +70,9 @@ if TYPE_CHECKING:
 
     from .auth_path import AuthPath
 
-__all__ = ["FAILURES", "MAX_BINS", "SATURATION", "access_kpis", "access_notes", "access_series", "answer_rate",
-           "arrival_rate", "capacity", "method", "resource_counters", "tee_kpis"]
+__all__ = ["FAILURES", "MAX_BINS", "MIN_WINDOW_REQUESTS", "RESOURCES", "SATURATION", "access_kpis", "access_notes",
+           "access_series", "answer_rate", "arrival_rate", "capacity", "demand_spans", "demands", "method",
+           "resource_counters", "servers", "tee_kpis"]
 
 NAN = float("nan")
 #: a run is saturated when it completes requests slower than SATURATION * offered, or a resource is this busy
@@ -57,17 +81,45 @@ SATURATION = 0.95
 MAX_BINS = 200
 
 
-def resource_counters(world: World, auth: AuthPath, done: int) -> dict[str, float]:
+#: demands per request come from the window's counters when at least this many requests completed in
+#: the window (:func:`demand_span`), from the whole run's otherwise
+MIN_WINDOW_REQUESTS = 100
+
+#: the two parts of the frontends' cores' demand
+FRONTEND = ("frontend_cpu", "tls_handshakes")
+
+#: the resources :func:`capacity` bounds the request rate by, in the order the report lists them
+RESOURCES = ("frontend_cpu", "tls_handshakes", "token_service_cpu", "db_pool", "egress", "ingress")
+
+
+def resource_counters(world: World, auth: AuthPath, done: int,
+                      handshakes: Mapping[str, int] | None = None) -> dict[str, float]:
     """The counters the KPIs need, read now (the run reads them at the end of the window and at
-    its end; ``done``: requests finished so far): busy time of each resource in its unit
-    (core-seconds, bytes, ...)."""
+    its end; ``done``: requests finished so far; ``handshakes``: the access layer's TLS handshakes
+    so far, "full" and "resumed"): busy time of each resource in its unit (core-seconds,
+    connection-seconds, bytes).
+
+    ``frontend_cpu`` is every core-second of the frontends, handshakes included;
+    ``tls_handshakes`` is the part of it the handshakes took, priced as the executor prices them.
+    """
+    handshakes = handshakes or {}
+    executor = world.executor
+    tls = 0.0
+    if world.frontends:
+        fe = world.frontends[0]
+        profile = executor.tee_profile if fe in executor.tee_nodes else executor.profile
+        for name, kind in (("full", Kind.TLS_HANDSHAKE_FULL), ("resumed", Kind.TLS_HANDSHAKE_RESUMED)):
+            if handshakes.get(name):
+                tls += handshakes[name] * profile.cost(WorkItem(kind, 1, fe))
     return {
         "time": world.env.now,
         "done": float(done),
         "frontend_cpu": sum(world.cpus[fe].busy_s for fe in world.frontends),
+        "tls_handshakes": tls,
         "token_service_cpu": auth.cpu.busy_s if auth.database is not None else 0.0,
         "db_pool": sum(db.in_use.area for db in auth.databases),
         "egress": float(world.net.bytes_by_tag.get("egress", 0.0)),
+        "ingress": float(world.net.bytes_by_tag.get("ingress", 0.0)),
         "logins": float(auth.logins),
         "refreshes": float(auth.refreshes),
     }
@@ -114,20 +166,96 @@ def method(run: RunRecord) -> str:
     return "none"
 
 
-def capacity(run: RunRecord) -> tuple[float, str, dict[str, float]]:
-    """(requests/s the bottleneck allows, its name, each resource's utilisation over the window)."""
-    reg, window = run.config.registry, max(run.window, 1e-12)
-    servers = {"frontend_cpu": reg.frontends * reg.cores, "egress": reg.egress}
+def servers(run: RunRecord) -> dict[str, float]:
+    """Each resource's capacity in the unit of its busy time per second: cores, connections, bytes/s."""
+    reg = run.config.registry
+    cores = reg.frontends * reg.cores
+    out = {"frontend_cpu": float(cores), "tls_handshakes": float(cores)}
     if run.auth.has_database:
-        servers["token_service_cpu"] = reg.auth.service_cores
-        servers["db_pool"] = run.auth.db_pool
-    at_window, at_end = run.window_counters, run.end_counters
-    utilisation = {name: at_window[name] / (n * window) for name, n in servers.items()}
-    logins_only = {"token_service_cpu"} | ({"db_pool"} if reg.auth.mode == "jwt" else set())
-    per_request = {name for name in servers if name not in logins_only or run.config.workload.mix.auth > 0}
-    done = len(run.requests)
-    bounds = {name: servers[name] * done / at_end[name] for name in per_request if at_end[name] > 0}
-    if not bounds or not done:
+        out["token_service_cpu"] = float(reg.auth.service_cores)
+        out["db_pool"] = float(run.auth.db_pool)
+    # the site's link to the core carries the egress each way (core/world.py)
+    out["egress"] = out["ingress"] = float(reg.egress)
+    return out
+
+
+def _span_demands(run: RunRecord, counters: Counters) -> dict[str, float]:
+    """Each resource's busy time per request completed, both read from ``counters`` (every counter
+    is zero at time 0); ``frontend_cpu`` without the handshakes' part."""
+    done = counters.get("done", 0.0)
+    if not done:
+        return {}
+    out = {name: counters.get(name, 0.0) / done for name in servers(run)}
+    out["frontend_cpu"] = max(0.0, out["frontend_cpu"] - out["tls_handshakes"])  # the handshakes' part apart
+    return out
+
+
+def demand_spans(run: RunRecord) -> dict[str, str]:
+    """Where each resource's demand comes from: ``"window"`` or ``"run"`` (see :func:`demands`)."""
+    return _choose(run)[1]
+
+
+def _choose(run: RunRecord) -> tuple[dict[str, float], dict[str, str]]:
+    whole = _span_demands(run, run.end_counters)
+    window = (_span_demands(run, run.window_counters)
+              if run.window_counters.get("done", 0.0) >= MIN_WINDOW_REQUESTS else {})
+    chosen: dict[str, float] = {}
+    spans: dict[str, str] = {}
+    # the frontends' two parts share their cores: one choice for both, by their sum
+    groups = [("frontend_cpu", "tls_handshakes")] + [(name,) for name in whole if name not in FRONTEND]
+    for group in groups:
+        run_d = sum(whole.get(name, 0.0) for name in group)
+        win_d = sum(window.get(name, 0.0) for name in group) if window else math.inf
+        span, source = ("window", window) if 0 < win_d <= run_d else ("run", whole)
+        for name in group:
+            chosen[name], spans[name] = source.get(name, 0.0), span
+    return {name: d for name, d in chosen.items() if d > 0}, {name: spans[name] for name in chosen if chosen[name] > 0}
+
+
+def demands(run: RunRecord) -> dict[str, float]:
+    """Each resource's demand per completed request (its busy time over the requests completed);
+    resources no request used are left out.
+
+    Two spans give an estimate, and each can only err high in a run that starts empty (the steady
+    state at time 0 has no work under way):
+
+    - the **window** (from time 0, when every counter is zero, to the end of the measurement
+      window; used only when at least :data:`MIN_WINDOW_REQUESTS` requests completed in it): it
+      counts work already done for requests still in flight at its end -- the earlier stages of
+      requests queued behind later arrivals' (a manifest GET's HTTP handling waiting for its
+      signature check on the same FIFO cores, a session check's first query waiting for its
+      second), which an overloaded run piles up;
+    - the **whole run** (every request sent, all their work, the drain after the window
+      included): exact for the run's own mix, but that mix is not the window's when the drain
+      costs more per request -- behind a saturated token service the waits outgrow the tokens'
+      lifetime, so the drain's requests each need a login where the window's mostly did not.
+
+    So each resource's demand is the lesser of the two (the frontends' request work and handshakes,
+    which share cores, by their sum): when the bottleneck was busy throughout the window and the
+    window's estimate is taken, ``capacity_rps`` is the rate at which requests completed in the
+    window over its utilisation (the utilisation law), within a few percent of that rate.
+    """
+    return _choose(run)[0]
+
+
+def capacity(run: RunRecord) -> tuple[float, str, dict[str, float]]:
+    """(requests/s the bottleneck allows, its name, each resource's utilisation over the window).
+
+    The bound of each resource is ``servers / demand`` (:func:`demands`); the frontends' cores
+    serve both request work and TLS handshakes, so theirs is ``cores / (both demands)``, named
+    ``tls_handshakes`` when the handshakes' demand exceeds the request work's (they take the larger
+    share of the cores' time), ``frontend_cpu`` otherwise.
+    """
+    window = max(run.window, 1e-12)
+    n = servers(run)
+    at_window = run.window_counters
+    utilisation = {name: at_window.get(name, 0.0) / (count * window) for name, count in n.items()}
+    d = demands(run)
+    bounds = {name: n[name] / d[name] for name in d if name not in ("frontend_cpu", "tls_handshakes")}
+    cpu, tls = d.get("frontend_cpu", 0.0), d.get("tls_handshakes", 0.0)
+    if cpu + tls > 0:
+        bounds["tls_handshakes" if tls > cpu else "frontend_cpu"] = n["frontend_cpu"] / (cpu + tls)
+    if not bounds:
         return NAN, "", utilisation
     name = min(bounds, key=bounds.__getitem__)
     return bounds[name], name, utilisation
@@ -228,14 +356,21 @@ def access_series(run: RunRecord) -> list[pd.DataFrame]:
     return frames
 
 
+def _busy(run: RunRecord, name: str) -> str:
+    """``name``'s utilisation over the window, as a percentage."""
+    util = capacity(run)[2].get(name, NAN)
+    return "n/a" if math.isnan(util) else f"{util:.0%}"
+
+
 def access_notes(run: RunRecord, k: dict) -> list[str]:
     """The notes of the access layer, the auth path, the TEE, the faults and the alerts (``k``: the KPIs)."""
     label = k["auth_method"]
     notes = []
     if not math.isnan(k["capacity_rps"]):
         notes.append(
-            f"{label}: saturates at about {k['capacity_rps']:,.0f} requests/s ({k['bottleneck']} is the bottleneck, "
-            f"by the utilisation law over the window); offered {k['offered_rps']:,.0f}/s, answered "
+            f"{label}: saturates at about {k['capacity_rps']:,.0f} requests/s ({k['bottleneck']} is the bottleneck: "
+            f"the resource that saturates first, by the utilisation law on the run's demands per request; "
+            f"{_busy(run, k['bottleneck'])} busy over the window); offered {k['offered_rps']:,.0f}/s, answered "
             f"{k['throughput_rps']:,.0f}/s with p50 {k['latency_p50_s'] * 1e3:.3g} ms and p99 "
             f"{k['latency_p99_s'] * 1e3:.3g} ms{' -- saturated' if k['saturated'] else ''}.")
     if run.auth.has_database:

@@ -5,7 +5,9 @@ own random streams: it draws each request's kind from the mix and hands it to ``
 client)``, and stops after the workload's duration or its ``requests``, whichever comes first;
 then it calls ``on_stop``, and :attr:`Arrivals.window` is when the workload stopped sending
 (the run's measurement window). Kept apart from the run so that what is sent, and when, depends
-on the workload and the streams only.
+on the workload and the streams only -- and on :meth:`Arrivals.stop`, by which a run with
+``workload.precision`` ends the sending once its statistics are precise enough (a run without it
+never calls it, so its draws are the same as ever).
 
 - **open loop** (``kind: poisson``): exponential gaps at ``rate``, each request from a client
   drawn at random; arrivals do not wait for answers, so an overloaded registry builds a queue.
@@ -63,6 +65,8 @@ class Arrivals:
         self.sent = 0
         #: when the workload stopped sending: its duration, or when the request limit was reached
         self.window = duration
+        #: :meth:`stop` was called: no more requests are sent
+        self.stopped = False
         if isinstance(workload, Closed):
             think_time = max(workload.think_time, 1e-9)
             #: requests the run should see (for the progress bar and the real data plane's budget)
@@ -79,6 +83,18 @@ class Arrivals:
             return self.sent / max(self.window, 1e-12)
         return float(self.workload.rate)
 
+    def stop(self) -> None:
+        """Send no more requests from now on (the window ends now); ``on_stop`` is called at once.
+
+        A run stops the arrivals early when its statistics are precise enough
+        (``workload.precision``); requests already sent are answered as usual.
+        """
+        if self.stopped:
+            return
+        self.stopped = True
+        self.window = self.env.now
+        self.on_stop()
+
     def process(self) -> Steps:
         """The SimPy process that sends the workload's requests."""
         return self._closed_loop() if self.closed else self._open_loop()
@@ -93,6 +109,8 @@ class Arrivals:
             if t >= self.duration:
                 break
             yield env.timeout(t - env.now)
+            if self.stopped:
+                return
             self.submit(draw(), int(picks.integers(self.clients)))
             self.sent += 1
         if self.sent >= self.limit:
@@ -104,12 +122,13 @@ class Arrivals:
         draw = KindDraw(self.workload.mix, self.kinds)
         loops = [self.env.process(self._client(i, draw)) for i in range(self.clients)]
         yield self.env.all_of(loops)
-        self.on_stop()
+        if not self.stopped:
+            self.on_stop()
 
     def _client(self, client: int, draw: KindDraw) -> Steps:
         env, think, rng = self.env, self.workload.think_time, self.think  # type: ignore[union-attr]
         yield env.timeout(float(rng.exponential(think)) if think > 0 else 0.0)
-        while env.now < self.duration and self.sent < self.limit:
+        while env.now < self.duration and self.sent < self.limit and not self.stopped:
             self.sent += 1
             if self.sent >= self.limit:
                 self.window = env.now

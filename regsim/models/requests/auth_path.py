@@ -13,7 +13,10 @@ authorizer; the receipt of that check is priced on the platform like any other w
   password hash check on the frontend, a permission look-up.
 
 The token service is a host of its own in the registry rack (``registry.auth.service_cores``
-cores, outside any TEE); a login holds one of its cores for all its CPU work. Database queries go to the database server of ``world`` -- a connection
+cores, outside any TEE); a login holds one of its cores for all its CPU work, which starts with
+the HTTP handling of the token request (``http_token``). Every request a frontend serves pays the
+HTTP handling of its endpoint class on the frontend's cores (the ``http`` kinds the request kind
+hands to :meth:`AuthPath.check`), besides its token check. Database queries go to the database server of ``world`` -- a connection
 pool, a network latency -- or, in ``jwt`` mode, to a users database with the same parameters.
 Clients log in again when their credentials expire (``registry.auth.token_ttl``), one login per
 client at a time. Tokens, sessions and caches read the simulated clock, so a token that expires
@@ -36,7 +39,7 @@ import simpy
 from regsim.registry import receipts
 from regsim.registry.auth import AuthSpec, BasicCredentials, BearerToken, Scope, make_auth
 from regsim.registry.errors import Unauthorized
-from regsim.registry.receipts import Receipt, WorkItem
+from regsim.registry.receipts import Kind, Receipt, WorkItem
 from regsim.sim.cpu import HostCPU
 from regsim.sim.database import DatabaseDown, DatabaseServer
 from regsim.sim.receipt_executor import ReceiptExecutor
@@ -156,14 +159,19 @@ class AuthPath:
     # -- a request's credentials and their check ------------------------------------------------------
 
     def check(self, client: str, host: str, frontend: str, replay: Replay, *, fresh: bool = False,
-              then: Receipt | Iterable[WorkItem] = ()) -> Steps:
+              then: Receipt | Iterable[WorkItem] = (), http: Iterable[str] = ()) -> Steps:
         """Get ``client``'s credentials (logging in first if it must), have ``frontend`` check them
         for real, and price that check followed by the request's own work ``then`` in one round trip.
 
+        ``http`` names the ``http_*`` kinds of the request's HTTP handling (one item each, on
+        ``frontend``'s cores, before the check): the server parses and routes a request, and
+        answers it, whether its credentials pass or not.
+
         Raises :class:`AuthFailure` when the credentials are refused or the database is down.
         """
+        handling = [WorkItem(kind, 1, frontend) for kind in http]
         if self.mode == "none":
-            yield from replay.request(host, frontend, then)
+            yield from replay.request(host, frontend, combine(handling, then))
             return
         creds = yield from self._credentials(client, host, fresh)
         error: Unauthorized | None = None
@@ -173,7 +181,8 @@ class AuthPath:
             except Unauthorized as exc:
                 error = exc
         try:
-            yield from replay.request(host, frontend, work if error else combine(work, then))
+            yield from replay.request(host, frontend, combine(handling, work) if error
+                                      else combine(handling, work, then))
         except DatabaseDown as exc:
             raise AuthFailure("database", f"{client}: {exc}") from None
         if error is not None:
@@ -214,6 +223,9 @@ class AuthPath:
         try:
             error: Unauthorized | None = None
             with receipts.collect() as work:
+                # the token request's HTTP handling at the token service (GET /token; in db mode
+                # the session login's request, priced alike), then the login's own work
+                receipts.record(Kind.HTTP_TOKEN, 1, node=AUTH_HOST)
                 try:
                     if self.mode == "jwt":
                         response = self.service.request(BasicCredentials(client, password), self.scope)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from regsim.spec.base import Section
 from regsim.spec.infra import cross_field
@@ -39,6 +39,50 @@ class Mix(Section):
         return self
 
 
+#: the request kinds a precision target may name (the order of ``workload.mix``)
+Kind = Literal["pull", "push", "auth", "manifest"]
+
+
+class Precision(Section):
+    """Run a load point until its latency p99 is known to a stated precision (``workload.precision``).
+
+    Set, it makes ``workload.requests`` and ``workload.duration`` caps rather than the sample's
+    size: the arrivals stop as soon as the p99 of every kind in ``kinds`` has a ``confidence``
+    interval whose half-width is within ``p99_rel`` of the estimate (batch means by sectioning,
+    over ``batches`` batches of the requests after the warm-up, :mod:`.steady_state`), or when a
+    cap is hit. Latency KPIs then leave out the warm-up (MSER-5) and report each kind's p99 apart
+    from the requests that paid for a login or a new connection. Unset (the default), a run sends
+    ``requests`` (or for ``duration``) exactly as before.
+    """
+
+    p99_rel: Fraction = 0.05
+    confidence: Fraction = 0.95
+    batches: int = Field(default=20, ge=2, strict=True)
+    #: the kinds whose p99 must be that precise; null: every kind with a share of the mix
+    kinds: list[Kind] | None = None
+
+
+def _check_precision(workload: Poisson | Closed) -> None:
+    """A precision target names only kinds the mix sends (else it could never be met)."""
+    precision = workload.precision
+    if precision is None or precision.kinds is None:
+        return
+    absent = [k for k in precision.kinds if getattr(workload.mix, k) <= 0]
+    if absent:
+        raise cross_field("precision", f"kinds names {', '.join(absent)}, which workload.mix never sends")
+
+
+def precise_kinds(workload: Poisson | Closed) -> list[str]:
+    """The kinds whose p99 ``workload.precision`` watches: its ``kinds``, else every kind the mix
+    sends; empty without a precision target."""
+    precision = workload.precision
+    if precision is None:
+        return []
+    if precision.kinds is not None:
+        return list(dict.fromkeys(precision.kinds))
+    return [k for k in ("pull", "push", "auth", "manifest") if getattr(workload.mix, k) > 0]
+
+
 class Poisson(Section):
     """Requests arriving as a Poisson process, each one a pull, a push or an auth request."""
 
@@ -49,6 +93,12 @@ class Poisson(Section):
     clients: PositiveCount | None = None
     requests: PositiveCount | None = None
     repositories: PositiveCount = 1
+    precision: Precision | None = None
+
+    @model_validator(mode="after")
+    def _precise_kinds(self) -> Poisson | Closed:
+        _check_precision(self)
+        return self
 
 
 class Closed(Section):
@@ -61,6 +111,12 @@ class Closed(Section):
     mix: Mix = {"pull": "90%", "push": "5%", "auth": "5%"}  # type: ignore[assignment]
     requests: PositiveCount | None = None
     repositories: PositiveCount = 1
+    precision: Precision | None = None
+
+    @model_validator(mode="after")
+    def _precise_kinds(self) -> Poisson | Closed:
+        _check_precision(self)
+        return self
 
 
 @dataclass(frozen=True)

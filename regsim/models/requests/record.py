@@ -94,3 +94,10 @@ class RunRecord:
     tee: TeeStats | None
     #: SimPy events the run processed
     events: int
+    #: with ``workload.precision``: what each request paid to set up, in the order of ``requests``
+    #: (a mask of :data:`.steady_state.CONNECT` and :data:`.steady_state.LOGIN`; empty without it)
+    setup: tuple[int, ...] = ()
+    #: with ``workload.precision``: how often the run checked its intervals, and whether the last
+    #: check found them tight enough (so the arrivals stopped before their caps)
+    precision_checks: int = 0
+    stopped_precise: bool = False

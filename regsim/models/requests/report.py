@@ -19,6 +19,14 @@ The row puts side by side what a storage codec costs and buys:
 Figures that were not measured (no degraded pull, no repair) are NaN; runs that move no blobs
 leave these out altogether (:func:`stores_blobs`). The access layer's, the
 auth path's and the monitor's KPIs, series, alerts and notes follow (:mod:`.access_report`).
+
+With ``workload.precision`` the latency KPIs are steady-state ones (:func:`steady_state_kpis`,
+:mod:`.steady_state`): requests that started in the warm-up (MSER-5) are left out of every
+latency quantile (``latency_*``, ``pull_*``, ``push_*``, ``auth_p50_s``), and each kind's
+``<kind>_p50_s``/``<kind>_p99_s`` (pull: healthy pulls) is taken over the requests that paid no
+set-up -- no login and no new connection, whose share follows their own rates and not the
+load's -- with the p99's confidence interval by batch means; ``login_wait_share`` and
+``connect_share`` say how many paid one. Without it the row is exactly as it always was.
 :func:`storage_overhead` is what the run measures on its registry for the record.
 """
 
@@ -38,16 +46,18 @@ from regsim.spec.quantities import format_duration, format_rate
 
 from .access_report import access_kpis, access_notes, access_series
 from .monitoring import alert_frame
+from .config import precise_kinds
 from .record import RunRecord
-from .request import Request
+from .request import KINDS, Request
+from .steady_state import CONNECT, LOGIN, series, steady_state
 
 if TYPE_CHECKING:
     from regsim.registry.registry import Registry
 
     from .request_kinds import BlobSizes
 
-__all__ = ["classify", "durability_of", "request_result", "slowdown", "storage_kpis", "storage_overhead",
-           "stores_blobs"]
+__all__ = ["classify", "durability_of", "request_result", "slowdown", "steady_state_kpis", "storage_kpis",
+           "storage_overhead", "stores_blobs"]
 
 #: durability inputs used when the scenario gives none (no random failures in the simulated window).
 DEFAULT_AFR = 0.02
@@ -147,13 +157,91 @@ def request_result(run: RunRecord, baseline: RunRecord | None = None) -> Variant
     if dur is not None:
         kpis.update(storage_kpis(run, by, dur))
     kpis.update(access)
+    if run.config.workload.precision is not None:
+        kpis.update(steady_state_kpis(run))
     by["request"] = answered
     samples = {name: np.asarray(_latencies(by[key])) for name, key in
                (("pull_time_s", "pull"), ("push_time_s", "push"), ("degraded_pull_time_s", "degraded"),
                 ("repair_pull_time_s", "repair"), ("request_time_s", "request")) if by[key]}
+    notes = (_notes(run, kpis, dur) if dur is not None else []) + access_notes(run, kpis)
+    if run.config.workload.precision is not None:
+        notes.append(_steady_note(run, kpis))
     return VariantResult(kpis=kpis, series=_series(run), samples=samples, alerts=alert_frame(run.alerts),
-                         notes=(_notes(run, kpis, dur) if dur is not None else []) + access_notes(run, kpis),
-                         events=run.events)
+                         notes=notes, events=run.events)
+
+
+def steady_state_kpis(run: RunRecord) -> dict[str, float | int | str]:
+    """The steady-state latency KPIs of a run with ``workload.precision`` (:mod:`.steady_state`).
+
+    ``warmup_s`` is the MSER-5 cut (the latest over the watched kinds' series of requests without
+    set-up), ``warmup_requests`` the requests that started before it. Every latency quantile of the
+    row is recomputed without them: ``latency_p50_s``/``latency_p99_s`` over every answered request
+    (set-up included: what clients saw), ``auth_p50_s`` over token requests, and per kind the mix
+    sends ``<kind>_p50_s``, ``<kind>_p99_s`` (pull and push also ``_p90_s``) over the requests of
+    the kind that paid no set-up (pulls: healthy ones), with ``<kind>_p99_ci_low_s`` and
+    ``_high_s``: the ``confidence`` interval over ``batches`` batches (NaN with too few requests).
+    ``precision_met`` is 1 when every watched kind's interval is within ``p99_rel`` of its
+    estimate; ``stopped_precise`` 1 when the arrivals stopped for that reason before a cap.
+    """
+    precision = run.config.workload.precision
+    assert precision is not None
+    watched = precise_kinds(run.config.workload)
+    mix = run.config.workload.mix
+    kinds = [k for k in KINDS if getattr(mix, k) > 0 or k in watched]
+    ss = steady_state(series(run.requests, run.setup, kinds), 0.99, precision.confidence, precision.batches,
+                      cut_by=watched)
+    cut = ss.warmup_s
+    after = [(r, paid) for r, paid in zip(run.requests, run.setup) if r.start >= cut]
+    answered = [(r, paid) for r, paid in after if r.error is None]
+    latencies = [r.latency for r, _ in answered]
+    out: dict[str, float | int | str] = {
+        "latency_p50_s": _quantiles(latencies)[0], "latency_p99_s": _quantiles(latencies)[2],
+        "auth_p50_s": _quantiles([r.latency for r, _ in answered if r.kind == "auth"])[0],
+    }
+    for kind in kinds:
+        ci = ss.p99[kind]
+        own = series(run.requests, run.setup, [kind])[kind]
+        kept = own[1][own[0] >= cut]
+        p50, p90, _ = _quantiles(list(kept))
+        out[f"{kind}_p50_s"] = p50
+        if kind in ("pull", "push"):
+            out[f"{kind}_p90_s"] = p90
+        out[f"{kind}_p99_s"] = ci.estimate
+        out[f"{kind}_p99_ci_low_s"], out[f"{kind}_p99_ci_high_s"] = ci.low, ci.high
+        out[f"{kind}_p99_requests"] = ci.n
+    login = [r.latency for r, paid in answered if paid & LOGIN]
+    watched_ci = [ss.p99[k] for k in watched]
+    out.update({
+        "warmup_s": cut, "warmup_requests": len(run.requests) - len(after),
+        "batches": min((ci.batches for ci in watched_ci), default=0),
+        "precision_target": precision.p99_rel, "precision_confidence": precision.confidence,
+        "precision_met": int(bool(watched_ci) and all(ci.relative_half_width <= precision.p99_rel
+                                                      for ci in watched_ci)),
+        "stopped_precise": int(run.stopped_precise), "precision_checks": run.precision_checks,
+        "setup_share": _ratio(sum(1 for _, paid in answered if paid), len(answered)),
+        "login_wait_share": _ratio(len(login), len(answered)),
+        "connect_share": _ratio(sum(1 for _, paid in answered if paid & CONNECT), len(answered)),
+        "login_wait_p50_s": _quantiles(login)[0],
+    })
+    return out
+
+
+def _steady_note(run: RunRecord, k: dict) -> str:
+    """The note of the steady-state statistics: the warm-up, each watched p99 and its interval, why it stopped."""
+    precision = run.config.workload.precision
+    assert precision is not None
+    parts = []
+    for kind in precise_kinds(run.config.workload):
+        lo, hi = k[f"{kind}_p99_ci_low_s"], k[f"{kind}_p99_ci_high_s"]
+        ci = "no interval: too few requests" if math.isnan(lo) else f"{lo * 1e3:.4g}-{hi * 1e3:.4g} ms"
+        parts.append(f"{kind} p99 {k[f'{kind}_p99_s'] * 1e3:.4g} ms ({ci})")
+    why = ("the arrivals stopped when every interval was within "
+           f"{precision.p99_rel:.3g} of its estimate" if run.stopped_precise
+           else "the arrivals ran to their cap (workload.requests or duration)")
+    return (f"steady state: warm-up of {k['warmup_s']:.4g} s ({k['warmup_requests']} requests) cut by MSER-5; "
+            + "; ".join(parts) + f" at {precision.confidence:.0%} over {k['batches']} batches, "
+            f"requests that paid a login ({k['login_wait_share']:.2%}) or a new connection "
+            f"({k['connect_share']:.2%}) apart; {why}.")
 
 
 def storage_kpis(run: RunRecord, by: dict[str, list[Request]], dur: DurabilityResult) -> dict[str, float | int | str]:

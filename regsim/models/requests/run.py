@@ -67,16 +67,17 @@ from .access import AccessLayer, NetworkFailure
 from .access_report import resource_counters
 from .arrivals import Arrivals
 from .auth_path import AuthFailure, AuthPath
-from .config import Closed, Poisson, RequestsConfig
+from .config import Closed, Poisson, RequestsConfig, precise_kinds
 from .monitoring import AUTH as AUTH_FAILURE
 from .monitoring import PULL as PULLED
 from .monitoring import Monitor, standard_rules
 from .record import AuthStats, RunRecord, TeeStats
-from .report import request_result, storage_overhead
+from .report import request_result
 from .request import KINDS, PULL, Request
 from .request_kinds import BlobSizes, RegistryRequests, Repositories
 from .scan import Scanner
 from .scripted_faults import FailurePlan, Faults, plan_failures
+from .steady_state import PrecisionWatch, connects, series, waits_for_login
 from .storage_failures import StorageFailures
 from .storage_series import StorageSampler
 
@@ -142,6 +143,16 @@ class RequestRun:
                                  clients=len(self.clients), kinds=streams.kinds, gaps=streams.arrivals,
                                  picks=streams.clients, think=streams.think, submit=self.submit,
                                  on_stop=self._stop_sending)
+        precision = config.workload.precision
+        #: with ``workload.precision``: the stop rule (:mod:`.steady_state`), what each answered
+        #: request paid to set up (in the order of ``requests``), and the start of each request in
+        #: flight (a check reads only requests older than all of these)
+        self.watch = (PrecisionWatch(precise_kinds(config.workload), rel=precision.p99_rel,
+                                     confidence=precision.confidence, batches=precision.batches)
+                      if precision is not None else None)
+        self.setup: list[int] = []
+        self._in_flight: dict[int, float] = {}
+        self.stopped_precise = False
         mix = config.workload.mix
         work.check_real_budget(round(self.arrivals.expected * (mix.pull + mix.push)))
         self.finished = self.env.event()
@@ -208,7 +219,7 @@ class RequestRun:
         self._check_done()
 
     def _mark_window(self) -> None:
-        self.window_counters = resource_counters(self.world, self.auth, len(self.requests))
+        self.window_counters = resource_counters(self.world, self.auth, len(self.requests), self.access.handshakes)
 
     def submit(self, kind: str, client: int = 0, *, at: float | None = None) -> simpy.Process:
         """Send one request of ``kind`` from client number ``client``, now or at time ``at``.
@@ -227,8 +238,14 @@ class RequestRun:
         if at is not None and at > self.env.now:
             yield self.env.timeout(at - self.env.now)
         req = Request(kind, client, self.env.now, during_repair=self.storage.repairing)
+        watched = self.watch is not None
+        if watched:
+            self._in_flight[id(req)] = req.start
+            setup = connects(self.access, client, self.env.now)
         try:
             req.frontend = yield from self.access.enter(client, host)
+            if watched:
+                setup |= waits_for_login(self.auth, client, kind, self.env.now)
             yield from self.kinds.serve(req, host, req.frontend)
         except NetworkFailure as exc:
             req.failure, req.error = "network", f"NetworkFailure: {exc}"
@@ -241,11 +258,27 @@ class RequestRun:
         req.end = self.env.now
         self.access.leave(client)
         self.requests.append(req)
+        if watched:
+            self.setup.append(setup)
+            del self._in_flight[id(req)]
         self._observe(req)
         self._outstanding -= 1
         if self.progress is not None:
             self.progress(min(1.0, len(self.requests) / self.arrivals.expected))
+        if watched:
+            self._check_precision()
         self._check_done()
+
+    def _check_precision(self) -> None:
+        """Stop the arrivals once every watched p99 is precise enough (``workload.precision``)."""
+        watch = self.watch
+        assert watch is not None
+        if not self._arriving or not watch.due(len(self.requests)):
+            return
+        before = min(self._in_flight.values(), default=self.env.now)
+        if watch.check(series(self.requests, self.setup, watch.kinds, before=before)):
+            self.stopped_precise = True
+            self.arrivals.stop()
 
     def _check_done(self) -> None:
         if not (self._arriving or self._outstanding or self.storage.active or self.scanner.active
@@ -277,17 +310,19 @@ class RequestRun:
             duration=self.arrivals.duration, window=self.arrivals.window, end_time=self.end_time,
             offered_rps=self.arrivals.offered_rate(), interval=self.sampler.interval,
             window_counters=dict(self.window_counters),
-            end_counters=resource_counters(world, auth, len(self.requests)),
+            end_counters=resource_counters(world, auth, len(self.requests), self.access.handshakes),
             handshakes=self.access.handshakes.copy(),
             auth=AuthStats(has_database=auth.database is not None,
                            db_pool=sum(db.pool_size for db in auth.databases),
                            db_queries=sum(db.queries for db in auth.databases),
                            login_failures=auth.login_failures, token_ttl=auth.ttl),
             plan=self.plan, repair=self.storage.stats(),
-            storage_overhead=storage_overhead(self.work.registry, self.blobs),
+            storage_overhead=self.blobs.storage_overhead(self.work.registry),  # with retired pushes
             storage_disk_utilisation=float(np.mean([world.disks[s].utilisation() for s in world.storage])),
             registry_cpu_busy_s=sum(world.cpus[fe].busy_s for fe in world.frontends),
             samples=tuple(self.sampler.samples), storage_samples=tuple(self.sampler.storage_samples),
             capacity=self.repositories.capacity, alerts=tuple(self.monitor.alerts),
             scans=tuple(self.scanner.records), faults=tuple(self.faults.log), tee=tee,
-            events=int(getattr(self.env, "events", 0)))
+            events=int(getattr(self.env, "events", 0)),
+            setup=tuple(self.setup), precision_checks=self.watch.checks if self.watch is not None else 0,
+            stopped_precise=self.stopped_precise)

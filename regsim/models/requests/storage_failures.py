@@ -126,6 +126,11 @@ class StorageFailures:
         self.fragments = self.blobs = 0
         #: blobs the repair found with fewer than k good fragments: their data is gone
         self.unrecoverable: set[str] = set()
+        #: a node may be replaced in this run (a scripted storage repair, random failures or the
+        #: degraded phases), and then the repair rebuilds every blob stored: while False, a blob no
+        #: request reads again may be deleted from the real registry once its push is priced
+        #: (:meth:`.request_kinds.RegistryRequests._push`), keeping a long run's memory bounded
+        self.replaces = False
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -158,7 +163,9 @@ class StorageFailures:
         self.log.append((self.env.now, "restore", node))
 
     def replace(self, node: str) -> None:
-        """The node comes back empty; the repair rebuilds every fragment now lost."""
+        """The node comes back empty; the repair rebuilds every fragment now lost (of the blobs
+        still stored: call it only in a run planned to replace nodes, see :attr:`replaces`)."""
+        self.replaces = True
         self.registry.replace_node(node)
         self.world.disks[node].repair()
         self.log.append((self.env.now, "replace", node))
@@ -168,16 +175,20 @@ class StorageFailures:
 
     def script(self, events: Iterable[tuple[float, str, str]]) -> None:
         """Scripted ``(time, node, "fail" | "repair")`` events; a repair replaces the node."""
-        self._play(self.injector.schedule(events))
+        events = list(events)
+        self._play(self.injector.schedule(events))  # checks each event is (time, node, kind)
+        self.replaces = self.replaces or any(kind == "repair" for _, _, kind in events)
 
     def random(self, nodes: Iterable[str], afr: float, repair_s: float) -> None:
         """Fail each of ``nodes`` at random at ``afr``, replacing it ``repair_s`` after each failure."""
         for node in nodes:
+            self.replaces = True
             self.injector.add(node, afr=afr, repair=Repair(repair_s))
 
     def phases(self, duration: float, a: str, b: str) -> None:
         """The degraded-read phases of ``docs/scenarios.md``: A fails at T/4, B at T/2; at 3T/4 A
         comes back with its data and B is replaced, so the repair rebuilds B's fragments only."""
+        self.replaces = True
         def play():
             yield self.env.timeout(duration / 4)
             self.fail(a)

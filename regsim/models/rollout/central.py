@@ -57,7 +57,9 @@ class _Rollout:
         self.pulls: list[tuple[str, int, float, float]] = []  # node, repeat, start, end
         self.egress_bytes = 0
         self.total = len(targets) * self.rollout.repeat
-        self.recorder = LinkRecorder(world.net, [world.topology.host(fe).up for fe in world.frontends])
+        # the frontends' shared gateway: each frontend's NIC runs at the full egress, so a mean over
+        # them would read 1 / frontends of the egress's utilisation
+        self.recorder = LinkRecorder(world.net, [world.egress_link])
         self.replay = Replay(world)
     def start(self) -> None:
         spread = float(self.rollout.start)
@@ -129,6 +131,6 @@ class _Rollout:
         return rollout_result(record, kpis, self._utilisation, notes)
 
     def _utilisation(self, at: np.ndarray) -> dict[str, np.ndarray]:
-        """Registry egress utilisation at the times ``at`` (the mean over the frontends' uplinks)."""
-        busy = self.recorder.at(at).mean(axis=1) if self.recorder.links.size else np.zeros_like(at)
-        return {"registry_egress": busy}
+        """Registry egress utilisation at the times ``at``: of the site's egress, the gateway link
+        the frontends share (:attr:`~regsim.models.core.world.World.egress_link`)."""
+        return {"registry_egress": self.recorder.at(at)[:, 0]}

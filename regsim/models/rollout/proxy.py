@@ -99,7 +99,9 @@ class ProxyRun:
         if spread > 0:
             offsets = self.world.rr.stream("rollout-starts").uniform(0.0, spread, len(self.targets))
         topo = self.world.topology
-        links = [topo.host(fe).up for fe in self.world.frontends] + [topo.host(c.host).up for c in self.caches.values()]
+        # the registry's egress is the frontends' shared gateway (a mean over their NICs, each at the
+        # full egress, would read 1 / frontends of it); then each cache's uplink
+        links = [self.world.egress_link] + [topo.host(c.host).up for c in self.caches.values()]
         # the network adopts links the topology gained (the caches') on its next transfer: a local no-op one
         self.world.net.transfer(self.world.frontends[0], self.world.frontends[0], 0)
         self.recorder = LinkRecorder(self.world.net, links)
@@ -189,9 +191,8 @@ class ProxyRun:
         return rollout_result(record, kpis, self._utilisation, notes)
 
     def _utilisation(self, times: np.ndarray) -> dict[str, np.ndarray]:
-        """Mean utilisation of the frontends' uplinks (registry egress) and of the caches' at ``times``."""
+        """Utilisation of the registry's egress (the frontends' gateway) and the caches' mean
+        uplink utilisation at ``times``."""
         assert self.recorder is not None, "the run has not started"
         values = self.recorder.at(times)
-        frontends = len(self.world.frontends)
-        return {"registry_egress": values[:, :frontends].mean(axis=1),
-                "cache_egress": values[:, frontends:].mean(axis=1)}
+        return {"registry_egress": values[:, 0], "cache_egress": values[:, 1:].mean(axis=1)}

@@ -1,0 +1,61 @@
+"""The platform of a variant (core/world.py): frontends behind a load balancer share the site's egress."""
+
+import pytest
+
+from regsim.models import simulate
+from regsim.models.core.world import build_world
+
+from .helpers import build
+
+F = 900_000_000          # bytes of the image
+U = 125_000_000          # 1 Gbit/s of registry egress, in bytes/s
+
+BASE = {
+    "name": "w",
+    "cluster": {"nodes": 1, "node": {"nic": "10Gbps"}},
+    "registry": {"frontends": 2, "egress": "1Gbps", "storage": {"codec": "replicate(3)", "nodes": 3}},
+    "image": {"layers": ["900MB"]},
+}
+
+
+def scenario(**over):
+    return build(BASE, over)
+
+
+def test_a_frontend_can_send_the_whole_egress_and_the_frontends_share_one_egress_link():
+    world = build_world(scenario(), seed=1)
+    topo = world.topology
+    node, (fe0, fe1), s0 = world.nodes[0], world.frontends, world.storage[0]
+    to_client = [set(topo.path(fe, node)) for fe in (fe0, fe1)]
+    shared = to_client[0] & to_client[1]
+    assert min(topo.links[i].capacity for i in to_client[0]) == pytest.approx(U)
+    assert any(topo.links[i].kind == "gateway-out" and topo.links[i].capacity == pytest.approx(U) for i in shared)
+    # storage reads reach a frontend inside the rack, without the egress link
+    assert not any(topo.links[i].kind.startswith("gateway") for i in topo.path(s0, fe0))
+
+
+def test_one_client_pulls_f_over_u_with_two_frontends():
+    k = simulate(scenario(), seed=1).kpis
+    assert k["makespan_s"] == pytest.approx(F / U, rel=0.01)  # 7.2 s, not 14.4 s
+
+
+@pytest.mark.parametrize("frontends", [1, 2, 4])
+def test_n_clients_at_once_share_the_egress_n_f_over_u(frontends):
+    n = 8
+    sc = scenario(**{"cluster.nodes": n, "registry.frontends": frontends, "image.layers": ["100MB"]})
+    k = simulate(sc, seed=1).kpis
+    bound = n * 100_000_000 / U
+    assert k["central_bound_s"] == pytest.approx(bound)
+    assert bound <= k["makespan_s"] <= 1.01 * bound
+
+
+def test_a_p2p_origin_preheats_900_mb_over_1_gbit_in_7_2_s():
+    sc = scenario(**{"cluster.nodes": 4, "distribution": {"strategy": "p2p-scheduler", "p2p": {"origins": 1}}})
+    k = simulate(sc, seed=1).kpis
+    assert k["origin_preheat_s"] == pytest.approx(F / U, rel=0.01)
+
+
+def test_two_origins_preheating_share_the_egress():
+    sc = scenario(**{"cluster.nodes": 4, "distribution": {"strategy": "p2p-scheduler", "p2p": {"origins": 2}}})
+    k = simulate(sc, seed=1).kpis
+    assert k["origin_preheat_s"] == pytest.approx(2 * F / U, rel=0.01)
