@@ -55,10 +55,10 @@ def _note_agrees(k, notes):
 def test_short_tokens_and_one_service_core_make_the_token_service_the_bottleneck():
     """50 clients with 5 s tokens need ~10 logins/s of 0.32 s on one core: the token service
     saturates. Each request of the window demands (logins / requests completed in the window) x
-    (the ``GET /token``'s HTTP handling + hash + signature) of it -- the window's, not the whole
-    run's, whose drain (waits longer than the tokens live, a login per request) costs four times
-    more per request -- so ``capacity_rps`` is the rate at which the window completed requests,
-    over the token service's utilisation."""
+    (the ``GET /token``'s HTTP handling + hash + signature) of it, so ``capacity_rps`` is the rate
+    at which the window completed requests,
+    over the token service's utilisation. (Before tokens were dated from the login's service, the
+    drain paid a login per request: its tokens had expired in the queue.)"""
     sc = scenario(**{"registry.auth": {"mode": "jwt", "token_ttl": "5s", "service_cores": 1},
                      "workload.rate": "100/s", "workload.requests": 2000})
     run, k, notes = measure(sc)
@@ -72,9 +72,10 @@ def test_short_tokens_and_one_service_core_make_the_token_service_the_bottleneck
     served = window["done"] / k["window_s"]  # requests completed per second of window
     assert k["capacity_rps"] == pytest.approx(served / k["token_service_utilisation"], rel=1e-9)  # utilisation law
     assert k["capacity_rps"] == pytest.approx(served, rel=0.01)  # it serves at its capacity
-    # the whole run's mix would say a quarter of that: 1 / (logins per request x login) over the run
+    # a token is dated from when its login is served, so one that waited in the service's queue
+    # still lives its whole TTL: the drain costs about what the window does per request
     whole = run.auth.logins / len(run.requests) * (TOKEN_HTTP + HASH + SIGN)
-    assert 1 / whole < 0.3 * k["capacity_rps"]
+    assert 0.7 * k["capacity_rps"] < 1 / whole <= k["capacity_rps"]
     _note_agrees(k, notes)
 
 

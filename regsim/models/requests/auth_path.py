@@ -220,6 +220,7 @@ class AuthPath:
 
     def _login(self, client: str, host: str, password: str, *, refresh: bool) -> Generator[simpy.Event, object, None]:
         done = self._logging_in[client] = self.env.event()
+        started = self.env.now
         try:
             error: Unauthorized | None = None
             with receipts.collect() as work:
@@ -244,6 +245,12 @@ class AuthPath:
             if error is not None:
                 self.login_failures += 1
                 raise AuthFailure("credentials", f"{client}: login refused: {error.message}")
+            if self.env.now > started:
+                # the real login ran when the request arrived, to learn its work; a token service
+                # signs when it gets to the request, so the client's credentials date from the
+                # moment the login is served (its price is already paid: not priced again)
+                with receipts.suspended():
+                    issued = self._issue(client)
             self.held[client] = issued
             self.logins += 1
             self.refreshes += refresh
