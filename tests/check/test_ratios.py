@@ -25,6 +25,8 @@ def test_each_check_times_equivalent_work_on_both_sides():
     ours, ref = outputs["jwt-cached-verify"]
     assert ours.subject == ref["sub"] == "alice"
     assert outputs["aes-gcm-64MiB"][0] > 64 * 1024  # the envelope's length, header included
+    ours, ref = outputs["push-pipeline-64MiB"]
+    assert ours.hex == ref  # the stages hash the very bytes the push stored
 
 
 def test_a_ratio_is_reference_time_over_ours_and_must_reach_the_factor():

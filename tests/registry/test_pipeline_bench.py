@@ -3,15 +3,28 @@
 Pipeline: sha256 -> AES-256-GCM envelope encryption -> RS(4,2) encode -> six filesystem nodes
 (fsync on). Each stage is timed alone in the same run, on the same bytes; the stage bound is the
 sum of the stage times (one thread runs them one after the other), and the registry's
-``put_blob`` should reach >= 0.9 of it: whatever it loses is glue (copies, metadata, receipts).
+``put_blob`` should reach >= 0.9 of it: whatever it loses is glue (copies, metadata, receipts,
+directory levels of the fragment layout).
 Also the sha256 stage against hashlib itself (>= 0.85). Assertions are loosened by 0.8 for a noisy
 shared machine; the printed figures are the ones to report.
+
+The ``fs_write`` stage writes six *new* objects each round, one per node, as a push does (a new
+blob's fragments never replace anything). It used to rewrite the same six keys every round, and a
+replacement is not the same disk work: the filesystem hands the new file the blocks the replaced
+one just freed, while a push takes blocks the disk has not had in use. On this project's VM
+(ext4 over a thin-provisioned virtual disk) writing into fresh space measured ~2x slower
+(median of six fsynced 16 MiB fragments: 470-550 ms new, 195-250 ms replaced), so the old bound
+timed a cheaper operation than the pipeline can do and the ratio fell with the disk's state, not
+with the code. The stage's objects sit under one existing directory: the directories the
+registry's layout adds per blob stay on the pipeline's side of the ratio, as glue.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import shutil
 import time
 
 import pytest
@@ -71,9 +84,13 @@ def test_push_pipeline_against_stage_bound(benchmark, blob, tmp_path):
     framed = [frame(FragmentHeader.describe("blobs/k", codec.name, i, 4, 6, len(ciphertext), f), f)
               for i, f in enumerate(fragments)]
 
+    stage_round = itertools.count()
+
     def write_fragments():
+        # New objects every round, kept like the pushed blobs are (module docstring).
+        r = next(stage_round)
         for i, (node, f) in enumerate(zip(nodes, framed)):
-            node.put(f"fragments/k/{i}", f)
+            node.put(f"fragments/k/{r}-{i}", f)
 
     stage_fns = {
         "sha256": lambda: hashlib.sha256(blob).digest(),
@@ -96,7 +113,11 @@ def test_push_pipeline_against_stage_bound(benchmark, blob, tmp_path):
         with receipts.collect():
             reg.put_blob("bench/app", blob)
 
-    benchmark.pedantic(push, setup=setup, rounds=ROUNDS, iterations=1, warmup_rounds=0)
+    try:
+        benchmark.pedantic(push, setup=setup, rounds=ROUNDS, iterations=1, warmup_rounds=0)
+    finally:  # ~1.4 GB of fragments: pytest keeps the last runs' temporary directories
+        shutil.rmtree(tmp_path / "stages", ignore_errors=True)
+        shutil.rmtree(tmp_path / "reg", ignore_errors=True)
     pipeline = benchmark.stats.stats.min
     stages = {name: min(b[name] for b in bounds) for name in stage_fns}
     bound = sum(stages.values())

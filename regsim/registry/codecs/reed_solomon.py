@@ -85,7 +85,9 @@ class ReedSolomon:
                 chunks.append(view[lo:hi])
             else:  # the tail of the blob, or wholly past it: zero padding to the common length
                 tail = view[lo:size] if lo < size else b""
-                chunks.append(bytes(tail) + bytes(chunk - len(tail)))
+                # join copies the tail once; bytes(tail) + padding copied it twice (a whole
+                # fragment of a blob whose size k does not divide, e.g. every encrypted extent)
+                chunks.append(b"".join((tail, bytes(chunk - len(tail)))))
         return chunks
 
     # -- decoding ------------------------------------------------------------------------------

@@ -52,7 +52,9 @@ class RarestFirst:
             return _NONE
         if n == 1:
             counts = availability[idx]
-            ties = (counts == counts.min()).nonzero()[0]
+            # the minimum as counts[argmin]: ndarray.min() goes through the generic ufunc
+            # reduction and costs ~4x an argmin (about a third of a whole pick); same value
+            ties = (counts == counts[counts.argmin()]).nonzero()[0]
             pick = ties[int(rng.random() * ties.size)]
             return idx[pick:pick + 1]
         key = availability[idx] + rng.random(idx.size)
