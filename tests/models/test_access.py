@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from regsim.models import simulate
 from regsim.models.requests.access import NETWORK_TIMEOUT_S, TokenBucket
-from regsim.models.requests.auth_path import AUTH_HOST
+from regsim.models.requests.auth_path import AUTH_HOST, REFRESH_MARGIN_S
 from regsim.models.requests.run import RequestRun
 from regsim.registry.auth import TokenVerifier
 from regsim.scenario import ScenarioError, scenario_from_dict
@@ -361,3 +361,16 @@ def test_a_simulated_request_costs_a_few_real_token_checks(benchmark):
           f"real check {best * 1e3:.3f} ms, ratio {ratio:.1f} (target {REQUEST_TARGET})")
     benchmark.extra_info.update(requests=len(run.requests), per_request_s=per_request, check_s=best, ratio=ratio)
     assert ratio < REQUEST_TARGET / 0.8
+
+
+def test_the_run_starts_in_the_steady_state_with_no_client_due_for_a_login():
+    """Credentials have more than the refresh margin left when the run starts (their times are
+    whole seconds, so ages are drawn within TTL - margin - 1 s): with 10 s tokens no client of
+    1,000 needs a login in the first 50 ms. Aged over the whole TTL, 33 of them did, at once."""
+    sc = scenario(**{"registry.auth.token_ttl": "10s", "workload": {
+        "kind": "poisson", "rate": "10000/s", "duration": "50ms", "clients": 1000, "mix": {"manifest": "100%"}}})
+    run = RequestRun.build(sc, 3)
+    lives = [expiry for _, expiry in run.auth.held.values()]
+    assert min(lives) > REFRESH_MARGIN_S and max(lives) <= 10.0
+    run.run()
+    assert len(run.requests) > 400 and run.auth.logins == 0

@@ -23,7 +23,8 @@ client at a time. Tokens, sessions and caches read the simulated clock, so a tok
 in the simulation is expired for the real verifier too.
 
 The run starts in the steady state: each client already holds credentials issued a uniformly
-random time ago within the TTL, so refreshes arrive at their long-run rate from the start.
+random time ago within the TTL less the refresh margin (none is due at t = 0), so refreshes
+arrive at their long-run rate from the start.
 Users are provisioned at set-up with one shared password hash; none of the set-up is priced.
 """
 
@@ -56,6 +57,8 @@ EPOCH = 1_700_000_000.0
 AUTH_HOST = "auth"
 #: a client renews credentials this long before they expire
 REFRESH_MARGIN_S = 1.0
+#: the resolution of a token's issue and expiry times (JWT NumericDate, as the token service writes it)
+TIME_STEP_S = 1.0
 PASSWORD, WRONG_PASSWORD = "correct horse battery staple", "wrong horse battery staple"
 
 Steps = Generator[simpy.Event, object, object]
@@ -119,7 +122,8 @@ class AuthPath:
     # -- set-up: users and the steady state ---------------------------------------------------------
 
     def prepare(self, clients: Iterable[str], rng: np.random.Generator) -> None:
-        """Provision a user per client and hand each one credentials of a random age within the TTL."""
+        """Provision a user per client and hand each one credentials of a random age, as in the
+        steady state: young enough that none is due for a refresh when the run starts."""
         if self.mode == "none":
             return
         clients = list(clients)
@@ -131,7 +135,11 @@ class AuthPath:
                 self.db.grant(client, "*", "pull,push")
             if self.basic:
                 return
-            for client, age in zip(clients, rng.uniform(0.0, self.ttl, len(clients))):
+            # in the steady state a client's credentials have between the refresh margin and the
+            # whole TTL left: ages spread over [0, TTL - margin), so nobody needs a login at t = 0
+            # (less one second more: a token's times are whole seconds, so it may live 1 s less)
+            oldest = max(self.ttl - REFRESH_MARGIN_S - TIME_STEP_S, 0.0)
+            for client, age in zip(clients, rng.uniform(0.0, oldest, len(clients))):
                 self._offset = -float(age)
                 try:
                     self.held[client] = self._issue(client)
