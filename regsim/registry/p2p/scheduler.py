@@ -37,7 +37,7 @@ the graph between the two peers.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,7 +132,7 @@ class Scheduler:
                     self._unlink(peer_id, pid)
         room = self.parents - len(current)
         if room > 0:
-            for parent in self._rank(peer_id, need, current):
+            for parent in self._rank(peer_id, child, need, current):
                 if self.streaming and self._closes_cycle(peer_id, parent.peer_id):
                     continue
                 self._link(peer_id, parent.peer_id)
@@ -183,24 +183,47 @@ class Scheduler:
             return False
         return self._topo.closes_cycle(parent, child)
 
-    def _rank(self, peer_id: Hashable, need: np.ndarray, current: dict[Hashable, None]) -> list[Member]:
-        """Sampled members and origins that could serve the peer, best first."""
+    def _rank(self, peer_id: Hashable, child: Member, need: np.ndarray,
+              current: dict[Hashable, None]) -> Iterator[Member]:
+        """Sampled members and origins that could serve the peer, best first.
+
+        The candidates are sorted on (load ratio, -pieces held, random) first and tested for
+        usefulness lazily, in that order, so a decision that fills its parents from the first few
+        tests no more than those few: filtering after a stable sort yields the same sequence as
+        sorting the filtered list, and the test draws nothing from the generator. Usefulness is
+        first settled by counts where it can be (:meth:`_serves`).
+        """
         mine = self._children.get(peer_id, ())
         load = self._load
-        pool, ratios = [], []
-        for m in self.swarm.origins + self.swarm.sample_peers(self.sample, self.rng, exclude=peer_id):
+        pool, keys = [], []
+        members = self.swarm.sample_peers(self.sample, self.rng, exclude=peer_id)
+        origins = self.swarm.origin_members
+        if origins:
+            members = [*origins, *members]
+        for m in members:
             pid = m.peer_id
             used = load.get(pid, 0)
-            if used < m.slots.limit and pid != peer_id and pid not in current and pid not in mine:
+            limit = m.slots.limit
+            if used < limit and pid != peer_id and pid not in current and pid not in mine:
                 pool.append(m)
-                ratios.append(used / m.slots.limit)
+                keys.append((used / limit, -m.held))
         if not pool:
-            return []
-        useful = self._can_serve(peer_id, pool, need)
+            return
         jitter = self.rng.random(len(pool)).tolist()
         # a handful of candidates: a Python sort on (load ratio, -pieces held, random) is cheapest
-        order = sorted((i for i in range(len(pool)) if useful[i]), key=lambda i: (ratios[i], -pool[i].held, jitter[i]))
-        return [pool[i] for i in order]
+        order = sorted(range(len(pool)), key=lambda i: (*keys[i], jitter[i]))
+        held = child.held
+        for i in order:
+            m = pool[i]
+            if self._serves(m, held, need):
+                yield m
+
+    def _serves(self, member: Member, held: int, need: np.ndarray) -> bool:
+        """:meth:`_can_serve` for one member: a member holding more pieces than the peer (``held``)
+        holds one the peer lacks, so only a member holding no more needs the bitmap test."""
+        if member.held > held or bool(np.logical_and(member.have, need).any()):
+            return True
+        return self.streaming and self._in_tree(member)
 
     def release(self, peer_id: Hashable, parent_id: Hashable | None = None) -> None:
         """A transfer ended: drop the edge to ``parent_id``, or all the peer's parents if None."""

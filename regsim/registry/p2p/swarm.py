@@ -38,6 +38,9 @@ class Swarm:
         self._members: dict[Hashable, Member] = {}
         self._peers: RandomPool[Hashable] = RandomPool()
         self._origins: dict[Hashable, Member] = {}
+        #: the origins as a tuple, rebuilt on an origin's join or leave (a scheduler reads it
+        #: on every decision; copying the dict's values each time was measurable there).
+        self.origin_members: tuple[Member, ...] = ()
         #: non-origin members holding every piece.
         self.completed = 0
 
@@ -53,6 +56,7 @@ class Swarm:
         self._members[pid] = member
         if member.is_origin:
             self._origins[pid] = member
+            self.origin_members = tuple(self._origins.values())
         else:
             self._peers.add(pid)
             if self.num_pieces and have.all():
@@ -65,6 +69,7 @@ class Swarm:
         del self._members[peer_id]
         if member.is_origin:
             del self._origins[peer_id]
+            self.origin_members = tuple(self._origins.values())
         else:
             self._peers.discard(peer_id)
             if self.num_pieces and member.have.all():
