@@ -98,14 +98,20 @@ def test_seed_scenario_under_the_scheduler_within_12_s(benchmark):
     assert figures["cpu"] <= 12 / SLACK
 
 
-def _cost(nodes: int, pieces: int) -> float:
+def _cost(nodes: int, pieces: int, repeat: int = 3) -> float:
+    """The least CPU time of ``repeat`` runs: one run's figure moved by 20 % between two calls in one
+    process (the first pays for warming caches), enough to decide a ratio near its limit."""
     sc = star(nodes, layers=[f"{pieces * 4 * 1048576}B"])
-    t = time.process_time()
-    simulate_p2p(sc, 1)
-    return time.process_time() - t
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.process_time()
+        simulate_p2p(sc, 1)
+        best = min(best, time.process_time() - t)
+    return best
 
 
 def test_cost_grows_no_faster_than_nodes_times_pieces(benchmark):
+    _cost(100, 20, repeat=1)  # warm-up: imports and first-use caches are not the model's cost
     base = benchmark.pedantic(_cost, args=(300, 80), rounds=1, iterations=1)
     nodes2, pieces2 = _cost(600, 80), _cost(300, 160)
     print(f"\ncost 300 nodes x 80 pieces {base:.2f} s cpu; 2x nodes {nodes2 / base:.2f}x; "
