@@ -194,6 +194,11 @@ class Topology:
         self._routes.clear()
         return out, into
 
+    def gateway_of(self, host: str) -> tuple[int, int, frozenset[str]] | None:
+        """The (outbound, inbound) links of the gateway ``host`` is behind and the hosts it reaches
+        without crossing it; None for a host behind no gateway."""
+        return self._gateways.get(host)
+
     def gateway(self, name: str) -> tuple[int, int]:
         """The (outbound, inbound) link ids of gateway ``name`` (what a model records to report the
         utilisation of the egress its hosts share)."""

@@ -59,3 +59,27 @@ def test_two_origins_preheating_share_the_egress():
     sc = scenario(**{"cluster.nodes": 4, "distribution": {"strategy": "p2p-scheduler", "p2p": {"origins": 2}}})
     k = simulate(sc, seed=1).kpis
     assert k["origin_preheat_s"] == pytest.approx(2 * F / U, rel=0.01)
+
+
+def test_the_p2p_fluid_plane_routes_back_to_source_through_the_shared_egress():
+    """Peers that go back to source over the fluid plane pull from the frontends through the same
+    gateway as everything else: two frontends serving two nodes 100 MB each send 2 x 100 MB at
+    the egress, 1.6 s, not at twice the egress."""
+    import simpy
+
+    from regsim.models.rollout.planes import FluidPlane
+
+    world = build_world(scenario(**{"cluster.nodes": 2}), seed=1)
+    env, done, fids = simpy.Environment(), {}, {}
+
+    def arrived(owner, t):
+        done[owner] = t
+        plane.close(fids[owner])
+
+    plane = FluidPlane(env, world.topology, arrived, window_s=0.0,
+                       groups={"registry_egress": [world.egress_link]})
+    for i, (fe, node) in enumerate(zip(world.frontends, world.nodes)):
+        fids[i] = plane.open(fe, node, 100e6, i)
+    env.run()
+    assert max(done.values()) == pytest.approx(2 * 100e6 / U, rel=1e-6)
+    assert plane.utilisation([0.5])["registry_egress"][0] == pytest.approx(1.0)

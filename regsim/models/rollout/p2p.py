@@ -132,9 +132,9 @@ class P2PRun:
                                   retry_s=RETRY_INTERVAL)
         if plane == "fluid":
             self.plane = FluidPlane(world.env, topo, self.driver.on_arrival, rounds=rounds,
-                                    groups=self._groups(fluid=True), window_s=window_fraction * self.unit / nic.down)
+                                    groups=self._groups(), window_s=window_fraction * self.unit / nic.down)
         else:
-            self.plane = ExactPlane(world.env, world.net, self.driver.on_arrival, groups=self._groups(fluid=False))
+            self.plane = ExactPlane(world.env, world.net, self.driver.on_arrival, groups=self._groups())
         self.driver.attach(self.plane)
         self.registry_egress = 0
         self.preheat_s = 0.0
@@ -145,15 +145,13 @@ class P2PRun:
         self.verified_bytes = 0
         self._shadow: list[tuple[Swarm, Origin]] = []
 
-    def _groups(self, *, fluid: bool) -> dict[str, list[int]]:
+    def _groups(self) -> dict[str, list[int]]:
         """Links whose mean utilisation the series report, by name.
 
-        The registry's egress is the frontends' shared gateway link on the exact plane (the flow
-        network routes through it). The fluid plane routes over hosts' NICs and racks' uplinks
-        only, so there it is the frontends' uplinks, whose mean :meth:`_utilisation` turns into
-        their summed load over the egress."""
+        The registry's egress is the frontends' shared gateway link, which both planes route
+        through."""
         topo = self.world.topology
-        egress = [topo.host(fe).up for fe in self.world.frontends] if fluid else [self.world.egress_link]
+        egress = [self.world.egress_link]
         groups = {
             "registry_egress": egress,
             "origin_upload": [topo.host(o).up for o in self.origins],
@@ -354,12 +352,5 @@ class P2PRun:
         return rollout_result(record, kpis, self._utilisation, notes)
 
     def _utilisation(self, times: np.ndarray) -> dict[str, np.ndarray]:
-        """The plane's group utilisations at ``times``, the registry's egress as the share of
-        ``registry.egress`` in use: on the fluid plane the frontends' uplinks' loads summed (their
-        mean times their capacity over the egress), on the exact plane the gateway's own."""
-        out = self.plane.utilisation(times)
-        if isinstance(self.plane, FluidPlane):
-            topo = self.world.topology
-            nics = sum(topo.links[topo.host(fe).up].capacity for fe in self.world.frontends)
-            out["registry_egress"] = out["registry_egress"] * nics / self.config.registry.egress
-        return out
+        """The plane's group utilisations at ``times`` (the registry's egress: its gateway's)."""
+        return self.plane.utilisation(times)

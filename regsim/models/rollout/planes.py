@@ -168,12 +168,27 @@ class FluidPlane:
         if src == dst:
             raise TopologyError(f"a connection needs two hosts, got {src!r} twice")
         a, b = self._ends_of(src), self._ends_of(dst)
+        up, down = self._gated(src, dst, a[0], out=True), self._gated(dst, src, b[1], out=False)
         if self.topology.host(src).rack == self.topology.host(dst).rack:
-            return a[0], b[1], self.pad, self.pad
+            return up, down, self.pad, self.pad
         if a[2] < 0 or b[3] < 0:
             raise TopologyError(f"no route from {src!r} to {dst!r}: a rack without an uplink reaches only "
                                 "its own hosts")
-        return a[0], a[2], b[3], b[1]
+        return up, a[2], b[3], down
+
+    def _gated(self, host: str, other: str, nic: int, *, out: bool) -> int:
+        """``host``'s NIC link on a route to or from ``other``, or the gateway it sits behind (the
+        registry's frontends share the site's egress) when the route crosses it. Routes here have
+        room for four links, so the gateway stands in for the NIC: that loses nothing while the NIC
+        is no slower than the gateway, as the world builds it; a slower one is refused."""
+        gateway = self.topology.gateway_of(host)
+        if gateway is None or other in gateway[2]:
+            return nic
+        shared = gateway[0] if out else gateway[1]
+        if self.topology.links[nic].capacity < self.topology.links[shared].capacity:
+            raise TopologyError(f"{host!r} is behind a gateway faster than its NIC; the fluid plane routes "
+                                "through one of the two only")
+        return shared
 
     # -- the manager --------------------------------------------------------------------------
     def _changed(self) -> None:
