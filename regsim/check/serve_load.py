@@ -22,7 +22,6 @@ it the way a person does, as a command, and talks to it over HTTP only.
 from __future__ import annotations
 
 import base64
-import hashlib
 import http.client
 import json
 import math
@@ -38,6 +37,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..registry.descriptors import OCI_LAYER, OCI_MANIFEST, Descriptor
+from ..registry.digest import compute
+from ..registry.manifests import image_documents
 
 __all__ = ["BAND", "LAYER_BYTES", "Comparison", "Experiment", "Measured", "ServerHandle", "Setup", "Simulated",
            "format_table", "measure", "push_image", "run_experiment", "running_server", "scenario_for", "simulate",
@@ -134,10 +137,6 @@ def running_server(config: dict[str, Any] | None = None) -> Iterator[ServerHandl
                     stream.close()
 
 
-def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def fetch_token(host: str, port: int, scope: str) -> str:
     """A bearer token for ``scope`` from the server's token endpoint, with the user's password."""
     basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -158,31 +157,26 @@ def push_image(host: str, port: int) -> dict[str, str]:
     token = fetch_token(host, port, f"repository:{REPO}:pull,push")
     auth = {"Authorization": f"Bearer {token}"}
     layer = os.urandom(LAYER_BYTES)
-    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    layer_digest = compute(layer)
+    image = image_documents([Descriptor(OCI_LAYER, layer_digest, len(layer))])
     conn = http.client.HTTPConnection(host, port, timeout=60)
     try:
-        for blob in (config, layer):
-            conn.request("POST", f"/v2/{REPO}/blobs/uploads/?digest={_digest(blob)}", body=blob,
+        for blob, digest in ((image.config, image.config_digest), (layer, layer_digest)):
+            conn.request("POST", f"/v2/{REPO}/blobs/uploads/?digest={digest}", body=blob,
                          headers={**auth, "Content-Type": "application/octet-stream"})
             reply = conn.getresponse()
             reply.read()
             if reply.status != 201:
                 raise RuntimeError(f"pushing a blob answered {reply.status}")
-        manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": _digest(config),
-                       "size": len(config)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": _digest(layer),
-                        "size": len(layer)}]}).encode()
-        conn.request("PUT", f"/v2/{REPO}/manifests/{TAG}", body=manifest,
-                     headers={**auth, "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        conn.request("PUT", f"/v2/{REPO}/manifests/{TAG}", body=image.manifest,
+                     headers={**auth, "Content-Type": OCI_MANIFEST})
         reply = conn.getresponse()
         reply.read()
         if reply.status != 201:
             raise RuntimeError(f"pushing the manifest answered {reply.status}")
     finally:
         conn.close()
-    return {"manifest": f"/v2/{REPO}/manifests/{TAG}", "pull": f"/v2/{REPO}/blobs/{_digest(layer)}"}
+    return {"manifest": f"/v2/{REPO}/manifests/{TAG}", "pull": f"/v2/{REPO}/blobs/{layer_digest}"}
 
 
 # -- the load --------------------------------------------------------------------------------------

@@ -62,14 +62,19 @@ class Precision(Section):
     kinds: list[Kind] | None = None
 
 
-def _check_precision(workload: Poisson | Closed) -> None:
-    """A precision target names only kinds the mix sends (else it could never be met)."""
-    precision = workload.precision
-    if precision is None or precision.kinds is None:
-        return
-    absent = [k for k in precision.kinds if getattr(workload.mix, k) <= 0]
-    if absent:
-        raise cross_field("precision", f"kinds names {', '.join(absent)}, which workload.mix never sends")
+class _Loop(Section):
+    """What the open and the closed loop share beyond their fields (each declares its own, in the
+    order the resolved scenario shows them): a precision target names only kinds the mix sends,
+    else it could never be met."""
+
+    @model_validator(mode="after")
+    def _precise_kinds(self) -> _Loop:
+        precision = getattr(self, "precision", None)
+        if precision is not None and precision.kinds is not None:
+            absent = [k for k in precision.kinds if getattr(self.mix, k) <= 0]  # type: ignore[attr-defined]
+            if absent:
+                raise cross_field("precision", f"kinds names {', '.join(absent)}, which workload.mix never sends")
+        return self
 
 
 def precise_kinds(workload: Poisson | Closed) -> list[str]:
@@ -83,7 +88,7 @@ def precise_kinds(workload: Poisson | Closed) -> list[str]:
     return [k for k in ("pull", "push", "auth", "manifest") if getattr(workload.mix, k) > 0]
 
 
-class Poisson(Section):
+class Poisson(_Loop):
     """Requests arriving as a Poisson process, each one a pull, a push or an auth request."""
 
     kind: Literal["poisson"] = "poisson"
@@ -95,13 +100,8 @@ class Poisson(Section):
     repositories: PositiveCount = 1
     precision: Precision | None = None
 
-    @model_validator(mode="after")
-    def _precise_kinds(self) -> Poisson | Closed:
-        _check_precision(self)
-        return self
 
-
-class Closed(Section):
+class Closed(_Loop):
     """A closed loop: each client sends a request, waits for the answer, thinks, and sends the next."""
 
     kind: Literal["closed"] = "closed"
@@ -112,11 +112,6 @@ class Closed(Section):
     requests: PositiveCount | None = None
     repositories: PositiveCount = 1
     precision: Precision | None = None
-
-    @model_validator(mode="after")
-    def _precise_kinds(self) -> Poisson | Closed:
-        _check_precision(self)
-        return self
 
 
 @dataclass(frozen=True)
