@@ -22,7 +22,6 @@ SCALE_DOWN: dict[str, list[str]] = {
     "trace-caching": ["sweep.registry.cache.placement=[registry, rack]", "sweep.registry.cache.capacity=[20MB]",
                       "sweep.registry.cache.policy=[none, lru+prefetch]"],
     "seed-1000-nodes": ["cluster.nodes=40", "cluster.racks=2", "workload.start=5s", "image.layers=[10MB, 30MB, 50MB]"],
-    "kraken-2600": ["cluster.nodes=40", "cluster.racks=2", "image.layers=[60MB, 60MB]"],
     "p2p-vs-central-sweep": ["sweep.cluster.nodes=[10, 30]", "image.layers=[20MB, 30MB]"],
 }
 

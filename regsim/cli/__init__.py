@@ -18,10 +18,10 @@ import os
 import sys
 
 from ..errors import UserError
-from . import calibrate, check, compare, demo, experiment, image, list_, report, run, serve, trace, validate
+from . import calibrate, check, compare, demo, experiment, image, list_, report, reproduce, run, serve, trace, validate
 from .paths import path_error
 
-VERBS = [run, validate, list_, report, compare, calibrate, demo, serve, image, check, trace, experiment]
+VERBS = [run, validate, list_, report, compare, calibrate, demo, serve, image, check, reproduce, trace, experiment]
 
 #: the exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130

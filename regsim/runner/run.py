@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,14 +56,17 @@ class RunResult:
         return load(self.folder)
 
 
-def plan(scenario: Scenario, model: Model | None = None) -> list[VariantTask]:
-    """One task per variant of ``scenario``'s sweep, each with its model (``model``, or the registered one).
+def plan(scenario: Scenario, model: Model | None = None, only: Collection[str] | None = None) -> list[VariantTask]:
+    """One task per variant of ``scenario``'s sweep, each with its model (``model``, or the registered one);
+    with ``only``, just the variants of those ids (each keeps the seed it has in the whole sweep).
 
     Invalid combinations become tasks that carry their error. Raises
     :class:`~regsim.models.ModelError` when a valid variant has no registered model.
     """
     tasks = []
     for v in expand(scenario, source=scenario.name):
+        if only is not None and v.id not in only:
+            continue
         if v.scenario is None:
             tasks.append(VariantTask(v.id, v.values, v.seed, None, error=v.error))
             continue
@@ -88,14 +92,15 @@ def _expect(reporter: Reporter, tasks: list[VariantTask]) -> None:
 def run_scenario(scenario: Scenario, *, out: str | Path | None = None, root: str | Path = "results",
                  run_id: str | None = None, jobs: int | None = 1, dask: str | None = None,
                  executor: Executor | None = None, quiet: bool = True, reporter: Reporter | None = None,
-                 model: Model | None = None, plots: bool = True) -> RunResult:
+                 model: Model | None = None, plots: bool = True, only: Collection[str] | None = None) -> RunResult:
     """Simulate every variant of ``scenario`` and write ``root/<name>/<run-id>/`` (or ``out``).
 
     ``jobs`` and ``dask`` choose the executor (as ``--jobs`` and ``--dask``), unless ``executor``
     is given. ``quiet=False`` draws progress bars (or pass a ``reporter``). ``model`` replaces
     the registered model for every variant (for experiments with a model under development).
+    ``only`` runs just the variants of those ids (``regsim reproduce`` runs the ones it compares).
     """
-    tasks = plan(scenario, model)
+    tasks = plan(scenario, model, only)
     runnable = [t for t in tasks if t.error is None]
     if executor is None:
         if jobs is None and dask is None:  # one process per CPU, but no more than there are variants

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from regsim.spec.base import Section, base_dir
+from regsim.spec.expect import Expect
 from regsim.spec.infra import Cluster, RegistrySpec, cross_field
 from regsim.spec.operations import Monitoring, Scan
 from regsim.spec.quantities import Count, Duration, format_duration
@@ -70,6 +71,8 @@ class Scenario(Section):
     monitoring: Monitoring = Field(default_factory=Monitoring)
     scan: Scan = Field(default_factory=Scan)
     sweep: dict[Annotated[str, Field(min_length=1)], Annotated[list[Any], Field(min_length=1)]] = {}
+    #: a published measurement this scenario reproduces (``regsim reproduce``; ``run`` ignores it)
+    expect: Expect | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

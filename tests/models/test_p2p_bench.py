@@ -75,7 +75,7 @@ def report(name: str, figures: dict, primitive: float) -> None:
 
 def test_kraken_scenario_within_60_s(benchmark):
     primitive = simpy_loop()
-    figures = benchmark.pedantic(run_child, args=("kraken-2600.yaml",), rounds=1, iterations=1)
+    figures = benchmark.pedantic(run_child, args=("published/kraken-2600.yaml",), rounds=1, iterations=1)
     report("kraken-2600", figures, primitive)
     assert figures["cpu"] <= 60 / SLACK
 

@@ -222,7 +222,8 @@ def test_measuring_degraded_reads_needs_two_storage_nodes():
 
 # -- the shipped scenarios ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")) + sorted(SCENARIOS.glob("ci/*.yaml")),
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")) + sorted(SCENARIOS.glob("ci/*.yaml"))
+                         + sorted(SCENARIOS.glob("published/*.yaml")),
                          ids=lambda p: p.stem)
 def test_every_variant_of_every_shipped_scenario_is_valid(path):
     variants = expand(load_scenario(path), str(path))
