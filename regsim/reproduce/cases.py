@@ -79,7 +79,7 @@ def load_case(path: Path) -> Case:
     scenario = load_scenario(path)
     if scenario.expect is None:
         raise ReproduceError(f"{path}: no 'expect' block; a published case states its source and figures there "
-                             "(docs/validation.md, 'Adding a case')")
+                             "(docs/validation.md, section Adding a case)")
     variants = expand(scenario, source=str(path))
     return Case(path, scenario, {m.name: _variant_of(path, variants, m) for m in scenario.expect.metrics})
 

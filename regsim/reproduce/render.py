@@ -106,6 +106,28 @@ $ regsim reproduce --update-docs   # rerun every case and rewrite this page and 
 
 Figures below are from the run of {date} (`{command}`). A verdict is *ok* inside the band,
 *MISS* outside it, *known miss* outside it for a stated reason.
+
+## Adding a case
+
+Write the published set-up as a scenario under `scenarios/published/`, named after the case, and
+add an `expect` block (every key is in [scenarios.md](scenarios.md#expect)):
+
+```yaml
+expect:
+  source: {{title: "...", where: "venue, repository and file, or address", figure: "Figure 7"}}
+  from_source: {{cluster.nodes: "2,600 hosts"}}          # each setting the source gives
+  assumed: {{cluster.racks: "not stated; why this value"}} # each one it does not
+  metrics:
+    - {{name: pull p50, kpi: pull_p50_s, published: 10, unit: s, tolerance: 20%,
+       why: "the source gives whole seconds"}}
+```
+
+A metric reads one `summary.csv` column of one variant (`variant:` names its swept values) and
+may rescale it (`divide_by`). Its band is relative (`tolerance`) or a factor (`factor`, for
+figures spanning orders of magnitude), and `why` says what makes it that wide -- the source's
+rounding, its run-to-run spread, a value read off a plot -- never what the model happens to give.
+Mark expensive figures `quick: false`; `regsim reproduce --quick` must stay within 3 minutes on
+two cores. Then run `regsim reproduce --update-docs` and commit the page and its record.
 """
 
 
