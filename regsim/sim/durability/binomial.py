@@ -19,7 +19,13 @@ It is not the Markov chain's answer. Failures only count together when they fall
 fixed period, while in reality the second failure may come any time during the first one's repair
 (and the third during either of theirs): for small rates the estimate is low by a factor of about
 ``(m + 1)!`` against serial repair and ``(m + 1)`` against parallel repair (6x and 3x for
-3 replicas). regsim reports it as the ``p_loss_year_binomial`` column for comparison only.
+3 replicas). Only the ``m + 1`` is the fixed periods' doing; the further ``m!`` of serial repair
+comes from the chain's exponential rebuild times queued one at a time (serial rebuilds of fixed
+length give the parallel figure to leading order; docs/durability.md, "Backblaze's Vaults").
+This module follows the calculator's first version (1 February 2018). Its July 2018 version,
+which produced the published 17+3 figure (7.354e-12), uses ``365 / w`` periods and
+``q = 1 - exp(-AFR / periods)``; for that case this module lands 0.8 % above it.
+regsim reports it as the ``p_loss_year_binomial`` column for comparison only.
 """
 
 from __future__ import annotations
