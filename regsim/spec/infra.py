@@ -170,6 +170,10 @@ class Storage(Section):
     nic: Link = "25Gbps"  # type: ignore[assignment]
     segment_size: Size = Field(default="1MiB", ge=1024)  # type: ignore[assignment]
     capacity: PositiveSize | None = None
+    #: the frontends run on the storage nodes (every node is both, as in MinIO): one NIC each way
+    #: per machine carries its clients' traffic and its share of the fragments; ``frontends``
+    #: must then equal ``nodes``
+    colocated: bool = False
 
     @model_validator(mode="after")
     def _enough_nodes(self) -> Storage:
@@ -306,3 +310,10 @@ class RegistrySpec(Section):
     tls: Tls = Field(default_factory=Tls)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     cache: Cache = Field(default_factory=Cache)
+
+    @model_validator(mode="after")
+    def _colocated_frontends(self) -> RegistrySpec:
+        if self.storage.colocated and self.frontends != self.storage.nodes:
+            raise cross_field("frontends", f"storage.colocated runs one frontend on each storage node, so frontends "
+                                           f"must equal storage.nodes ({self.storage.nodes}), got {self.frontends}")
+        return self

@@ -16,6 +16,17 @@ storage nodes' NICs, as before, so that what else the rack sends (P2P origins' u
 squeezed into the egress. Every host gets CPU cores priced by
 the run's cost profile (transformed by the TEE model when the registry runs in one), storage
 nodes get disks, and one :class:`ReceiptExecutor` turns the real registry's receipts into time.
+
+Every fragment a push writes and every fragment a pull reads crosses the network: a transfer from
+the frontend to the storage node (push) or back (pull), over the frontend's NIC and the storage
+node's, so the storage cluster's own traffic shares those NICs with the clients' (a frontend's
+NIC carries a pull's response out while the fragments come in, and a push's upload in while its
+``n`` fragments go out). With ``registry.storage.colocated`` the frontends *are* the storage nodes
+(``s0``... serve clients too, MinIO's layout): each machine has one NIC each way
+(``storage.nic``), the registry's cores and the storage disk; a fragment that stays on the
+frontend's own node moves no bytes on the network, every other one crosses two NICs. The
+frontends still share the site's egress (``registry.egress``), which a co-located scenario sets to
+at least the sum of its nodes' NICs when clients reach every node directly.
 """
 
 from __future__ import annotations
@@ -102,14 +113,20 @@ def build_world(scenario: ModelConfig, seed: int, *, coalesce_s: float = 0.0) ->
     # that models add later, storage nodes); the frontends' share of it is bounded by their gateway
     site_uplink = reg.egress + storage_spec.nodes * storage_spec.nic.up
     topo.add_rack(REGISTRY_RACK, uplink=site_uplink, latency=cluster.latency.core + reg.latency)
-    frontends = [f"fe{i}" for i in range(reg.frontends)]
-    for name in frontends:
-        topo.add_host(name, rack=REGISTRY_RACK, nic=reg.egress, cores=reg.cores)
-
     storage = [f"s{i}" for i in range(storage_spec.nodes)]
-    for name in storage:
-        topo.add_host(name, rack=REGISTRY_RACK, nic_up=storage_spec.nic.up, nic_down=storage_spec.nic.down,
-                      disk_read=storage_spec.disk.read, disk_write=storage_spec.disk.write)
+    if storage_spec.colocated:
+        # every storage node is a frontend too: one machine, one NIC each way, the registry's cores
+        frontends = list(storage)
+        for name in storage:
+            topo.add_host(name, rack=REGISTRY_RACK, nic_up=storage_spec.nic.up, nic_down=storage_spec.nic.down,
+                          cores=reg.cores, disk_read=storage_spec.disk.read, disk_write=storage_spec.disk.write)
+    else:
+        frontends = [f"fe{i}" for i in range(reg.frontends)]
+        for name in frontends:
+            topo.add_host(name, rack=REGISTRY_RACK, nic=reg.egress, cores=reg.cores)
+        for name in storage:
+            topo.add_host(name, rack=REGISTRY_RACK, nic_up=storage_spec.nic.up, nic_down=storage_spec.nic.down,
+                          disk_read=storage_spec.disk.read, disk_write=storage_spec.disk.write)
     topo.add_host(DATABASE, rack=REGISTRY_RACK, nic=storage_spec.nic.up)
     # one shared link each way between the frontends and every host but their back-ends: the site's
     # egress (clients, caches, P2P origins and scanners all fetch through it)
@@ -117,7 +134,8 @@ def build_world(scenario: ModelConfig, seed: int, *, coalesce_s: float = 0.0) ->
 
     profile = load_profile(scenario.profile)
     net = Network(env, topo, coalesce_s=coalesce_s)
-    cpus = {name: HostCPU(env, topo.host(name).cores, profile, name=name) for name in frontends + storage}
+    hosts = list(dict.fromkeys(frontends + storage))  # a co-located node once
+    cpus = {name: HostCPU(env, topo.host(name).cores, profile, name=name) for name in hosts}
     disks = {name: Disk(env, topo.host(name).disk_read, topo.host(name).disk_write, name=name) for name in storage}
     database = None
     if reg.auth.mode == "db":
@@ -128,7 +146,7 @@ def build_world(scenario: ModelConfig, seed: int, *, coalesce_s: float = 0.0) ->
         tee = TeeModel.for_kind(reg.tee.kind, **reg.tee.overrides.model_kwargs())
     executor = ReceiptExecutor(env, cpus=cpus, disks=disks, network=net, profile=profile, database=database,
                                tee=tee, default_node=frontends[0], parallel_transfers=True,
-                               tee_nodes=frontends + storage if tee else None,
+                               tee_nodes=hosts if tee else None,
                                working_set_bytes=reg.tee.working_set if tee else 0)
     return World(env, RunRandom(seed), topo, net, profile, executor, nodes, frontends, storage, cpus, disks,
                  database, tee, node_rack)

@@ -8,6 +8,10 @@ The row puts side by side what a storage codec costs and buys:
 - **storage**: ``storage_overhead`` is what the real registry holds on its storage nodes
   (``Registry.stored_bytes()``: fragments with their headers, encryption tags included) per
   plaintext byte it was given -- about 3.0 for ``replicate(3)``, 1.5 for ``rs(4,2)``;
+- **throughput**: ``push_throughput_Bps``/``pull_throughput_Bps`` (bytes of the requests sent in
+  the window, per second of the window) and ``push_goodput_Bps``/``pull_goodput_Bps`` (the same
+  bytes per second of the time they took to serve, :func:`goodput`: the aggregate a saturated
+  closed loop delivers);
 - **latency**: push and pull p50/p90/p99 of healthy requests; ``degraded_pull_p50_s`` of pulls
   that had to read around a lost fragment (``degraded1_``/``degraded2_``: one, two or more of
   the blob's fragments lost); ``repair_pull_p50_s`` of healthy pulls made while the repair ran;
@@ -56,7 +60,7 @@ if TYPE_CHECKING:
 
     from .request_kinds import BlobSizes
 
-__all__ = ["classify", "durability_of", "request_result", "slowdown", "steady_state_kpis", "storage_kpis",
+__all__ = ["classify", "durability_of", "goodput", "request_result", "slowdown", "steady_state_kpis", "storage_kpis",
            "storage_overhead", "stores_blobs"]
 
 #: durability inputs used when the scenario gives none (no random failures in the simulated window).
@@ -244,6 +248,18 @@ def _steady_note(run: RunRecord, k: dict) -> str:
             f"({k['connect_share']:.2%}) apart; {why}.")
 
 
+def goodput(requests: list[Request]) -> float:
+    """Bytes of ``requests`` per second of the time they were served: from the first one's start to
+    the last one's end (NaN without any). ``push_throughput_Bps``/``pull_throughput_Bps`` divide
+    the same bytes by the window instead, which a closed loop overstates by the requests still in
+    flight when it stops sending (they are answered after it); a saturated closed loop's goodput is
+    the rate its bottleneck delivers, short only by the drain at its end."""
+    if not requests:
+        return NAN
+    span = max(r.end for r in requests) - min(r.start for r in requests)
+    return sum(r.size for r in requests) / span if span > 0 else NAN
+
+
 def storage_kpis(run: RunRecord, by: dict[str, list[Request]], dur: DurabilityResult) -> dict[str, float | int | str]:
     """What the codec costs and buys: storage, push and pull latency, degraded reads, repair, durability."""
     sc, storage = run.config, run.repair
@@ -263,6 +279,8 @@ def storage_kpis(run: RunRecord, by: dict[str, list[Request]], dur: DurabilityRe
         "pull_p50_s": pull[0], "pull_p90_s": pull[1], "pull_p99_s": pull[2],
         "push_throughput_Bps": sum(r.size for r in by["push"]) / span,
         "pull_throughput_Bps": sum(r.size for r in answered if r.kind == "pull") / span,
+        "push_goodput_Bps": goodput(by["push"]),
+        "pull_goodput_Bps": goodput([r for r in answered if r.kind == "pull"]),
         "degraded_pulls": len(by["degraded"]),
         "degraded_pull_p50_s": _quantiles(_latencies(by["degraded"]))[0],
         "degraded1_pull_p50_s": _quantiles(_latencies(by["degraded1"]))[0],
