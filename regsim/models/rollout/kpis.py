@@ -7,8 +7,9 @@ compares like with like. Columns every strategy reports (``summary.csv``), in th
 the strategy's own columns at the places :func:`rollout_kpis` names:
 
 - ``strategy``, ``nodes``, ``image_bytes``, ``data_plane``;
-- ``pull_p50_s``, ``pull_p90_s``, ``pull_p99_s``, ``pull_p999_s``, ``pull_max_s`` (a pull: from
-  its start to its last layer) and ``makespan_s`` (first start to last end);
+- ``pull_mean_s`` (the mean pull time, what a benchmark's "average time" is), ``pull_p50_s``,
+  ``pull_p90_s``, ``pull_p99_s``, ``pull_p999_s``, ``pull_max_s`` (a pull: from its start to its
+  last layer) and ``makespan_s`` (first start to last end);
 - the strategy's own bound (``central_bound_s``, ``proxy_bound_s``, ``kumar_ross_bound_s``),
   ``makespan_over_bound`` and ``central_bound_s`` (N*F/u_registry, what central pulls would need);
 - ``registry_egress_bytes`` (everything the registry sent: preheats and cache fills included),
@@ -31,7 +32,7 @@ from regsim.models.core.world import World
 SERIES_POINTS = 200
 
 #: the pull-time columns of :func:`pull_kpis`, in order
-PULL_COLUMNS = ("pull_p50_s", "pull_p90_s", "pull_p99_s", "pull_p999_s", "pull_max_s", "makespan_s")
+PULL_COLUMNS = ("pull_mean_s", "pull_p50_s", "pull_p90_s", "pull_p99_s", "pull_p999_s", "pull_max_s", "makespan_s")
 #: the columns :func:`rollout_kpis` computes for every strategy (a strategy's own bound aside)
 COMMON_COLUMNS = ("strategy", "nodes", "image_bytes", "data_plane", *PULL_COLUMNS, "makespan_over_bound",
                   "central_bound_s", "registry_egress_bytes", "back_to_source_share", "peer_bytes_share",
@@ -87,15 +88,17 @@ def frontend_busy_s(world: World) -> float:
 
 
 def pull_kpis(starts: Mapping[Hashable, float], ends: Mapping[Hashable, float]) -> tuple[dict[str, float], np.ndarray]:
-    """Pull-time quantiles and the makespan of the pulls in ``ends``; also their pull times, in ``ends``' order."""
+    """Mean and quantiles of the pull times and the makespan of the pulls in ``ends``; also their pull
+    times, in ``ends``' order."""
     pulls = list(ends)
     times = np.array([ends[p] - starts[p] for p in pulls])
     if not pulls:
         return dict.fromkeys(PULL_COLUMNS, 0.0), times
     q = np.quantile(times, [0.5, 0.9, 0.99, 0.999])
     makespan = max(ends.values()) - min(starts[p] for p in pulls)
-    return {"pull_p50_s": float(q[0]), "pull_p90_s": float(q[1]), "pull_p99_s": float(q[2]),
-            "pull_p999_s": float(q[3]), "pull_max_s": float(times.max()), "makespan_s": float(makespan)}, times
+    return {"pull_mean_s": float(times.mean()), "pull_p50_s": float(q[0]), "pull_p90_s": float(q[1]),
+            "pull_p99_s": float(q[2]), "pull_p999_s": float(q[3]), "pull_max_s": float(times.max()),
+            "makespan_s": float(makespan)}, times
 
 
 def rollout_kpis(record: RolloutRecord, *, setup: Mapping[str, float | int | str] | None = None,
