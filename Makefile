@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test test-fast bench check strip-notebooks install install-dev clean
+.PHONY: demo test test-fast bench check reproduce strip-notebooks install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,6 @@ strip-notebooks: install-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks .hypothesis
+
+reproduce: install
+	$(BIN)/regsim reproduce
