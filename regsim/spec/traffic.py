@@ -17,7 +17,7 @@ from regsim.registry.names import validate_name, validate_tag
 
 from .base import ImageSource, Section
 from .image_source import ImageSourceError, read_layer_sizes
-from .infra import cross_field
+from .infra import Link, cross_field
 from .quantities import Count, Duration, Fraction, PositiveCount, PositiveSize, Rate, Size
 
 #: the image of the article behind regsim: 900 MB in three layers.
@@ -82,6 +82,9 @@ class P2P(Section):
     parents: PositiveCount = 4
     upload_slots: PositiveCount = 4
     origins: PositiveCount = 1
+    #: each origin's network interface; null: the nodes' (``cluster.node.nic``). Dedicated seeders
+    #: (Kraken's origins, Dragonfly's supernodes) often have more than an agent's host
+    origin_nic: Link | None = None
     selection: Literal["rarest-first", "random", "sequential"] = "rarest-first"
     seeders: Count = 0
 

@@ -115,9 +115,10 @@ class P2PRun:
                 raise ModelError("distribution.p2p.seeders needs the modelled or sampled data plane: "
                                  "seeders hold no real bytes")
         topo, nic = world.topology, config.cluster.node.nic
+        self.origin_nic = self.p2p.origin_nic or nic
         self.origins = [f"origin{i}" for i in range(self.p2p.origins)]
         for host in self.origins:
-            topo.add_host(host, rack=REGISTRY_RACK, nic_up=nic.up, nic_down=nic.down)
+            topo.add_host(host, rack=REGISTRY_RACK, nic_up=self.origin_nic.up, nic_down=self.origin_nic.down)
         self.piece_size = int(self.p2p.piece_size)
         pieces = sum(math.ceil(s / self.piece_size) for s in self.work.sizes)
         self.group = 1 if self.real else max(1, math.ceil(len(self.targets) * pieces / max_arrivals))
@@ -318,7 +319,7 @@ class P2PRun:
         from_peers = sum(p.from_peers for p in peers)
         from_origins = sum(p.from_origins for p in peers)
         delivered = from_peers + from_origins + sum(p.from_source for p in peers)
-        server_up = len(self.origins) * nic.up + len(self.seeders) * nic.up
+        server_up = len(self.origins) * self.origin_nic.up + len(self.seeders) * nic.up
         bound = kumar_ross_bound(image, n, server_up, nic.down, n * nic.up)
         central = n * image / config.registry.egress
         stats = self.plane.stats
@@ -340,7 +341,7 @@ class P2PRun:
         notes = [
             f"{config.distribution.strategy}: {n} nodes x {image / 1e6:.0f} MB in pieces of "
             f"{self.piece_size / 2**20:g} MiB (scheduled as runs of {self.group}: {self.unit / 2**20:g} MiB), "
-            f"{len(self.origins)} preheated origin(s) at {nic.up * 8 / 1e9:.3g} Gbit/s; node NICs "
+            f"{len(self.origins)} preheated origin(s) at {self.origin_nic.up * 8 / 1e9:.3g} Gbit/s; node NICs "
             f"{nic.up * 8 / 1e9:.3g} up / {nic.down * 8 / 1e9:.3g} down Gbit/s. Kumar-Ross bound {bound:.1f} s; "
             f"simulated makespan {makespan:.1f} s ({makespan / bound:.3f}x the bound) on the {self.plane.name} "
             f"data plane; central pulls would need at least {central:.1f} s." if bound else "Empty rollout.",
