@@ -15,12 +15,16 @@ cluster keys::
 
 A blob becomes visible only when its info record is written, after every extent is stored and
 the digest of the whole stream has been checked; a failed or interrupted write leaves no record
-(and removes the extents it wrote).
+(and removes the extents it wrote). A process killed mid-write cannot remove them: such extents,
+stored but without a record, are *orphans*, which :meth:`BlobStore.sweep_orphans` removes once
+their newest fragment is older than a grace period (never those of a write in flight here).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 from . import digest as digests
@@ -28,7 +32,7 @@ from . import metadata as paths
 from .cluster.cluster import StorageCluster
 from .crypto.envelope import EnvelopeCipher
 from .digest import Digest, Digester
-from .errors import BlobUnknown, DigestInvalid, KeyNotFound
+from .errors import BlobLost, BlobUnknown, DataLoss, DigestInvalid, KeyNotFound
 from .metadata import MetadataStore
 
 DEFAULT_EXTENT_SIZE = 64 << 20
@@ -61,6 +65,13 @@ class BlobStore:
         self.clock = clock
         self.verify_reads = verify_reads
         self.extent_size = extent_size
+        #: blob -> its last BlobLost: blobs whose latest check or read found an extent unrecoverable
+        self._lost: dict[Digest, BlobLost] = {}
+        self._lost_lock = threading.Lock()
+        #: blobs whose extents are being written here, and orphans being removed (never both)
+        self._writes = threading.Condition()
+        self._writing: Counter[Digest] = Counter()
+        self._collecting: set[Digest] = set()
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -106,6 +117,20 @@ class BlobStore:
 
     def _write_all(self, d: Digest, extents: Iterable[tuple[int, Buffer, bool]],
                    check: Callable[[], None] | None = None) -> int:
+        with self._writes:
+            while d in self._collecting:  # an orphan sweep is removing this blob's old extents
+                self._writes.wait()
+            self._writing[d] += 1
+        try:
+            return self._write_extents(d, extents, check)
+        finally:
+            with self._writes:
+                self._writing[d] -= 1
+                if self._writing[d] <= 0:
+                    del self._writing[d]
+
+    def _write_extents(self, d: Digest, extents: Iterable[tuple[int, Buffer, bool]],
+                       check: Callable[[], None] | None) -> int:
         written: list[int] = []
         try:
             for index, data, last in extents:
@@ -171,6 +196,52 @@ class BlobStore:
             return self.cipher.decrypt_range(lambda off, n: self.cluster.read_at(key, off, n), lo, hi - lo, aad=aad)
         except KeyNotFound:
             raise BlobUnknown(f"blob {d} has a record but extent {index} is missing") from None
+        except DataLoss as exc:
+            raise self._lost_extent(d, index, exc) from None
+
+    def _lost_extent(self, d: Digest, index: int, exc: DataLoss) -> BlobLost:
+        """The BlobLost for extent ``index`` of ``d`` (from the cluster's DataLoss), remembered."""
+        detail = exc.detail if isinstance(exc.detail, dict) else {}
+        nodes = list(detail.get("nodes", ()))
+        unplaced = sum(node is None for node in detail.get("lost", {}).values())
+        where = ", ".join(nodes) or "none"
+        if unplaced:
+            where += f" (and {unplaced} fragment{'s' if unplaced > 1 else ''} no node holds)"
+        if "needed" in detail:
+            need = (f"{detail['codec']} needs {detail['needed']} fragments, "
+                    f"{detail['readable']} are readable")
+        else:
+            need = exc.message
+        lost = BlobLost(f"blob {d} is unrecoverable: extent {index}: {need}; missing on nodes: {where}",
+                        detail={"digest": str(d), "extent": index, "nodes": nodes})
+        with self._lost_lock:
+            self._lost[d] = lost
+        return lost
+
+    def check_readable(self, d: Digest, offset: int = 0, length: int | None = None) -> None:
+        """Raise :class:`BlobLost` now, before any byte is read, if an extent the range covers has
+        more fragments lost than the codec tolerates -- nodes down, or fragment objects gone (see
+        :meth:`StorageCluster.probe`; no payload is read). A check of the whole blob that passes
+        clears it from :meth:`lost_blobs`."""
+        info = self.info(d)
+        size, step = int(info["size"]), int(info["extent_size"])
+        end = size if length is None else min(size, offset + length)
+        first = offset // step
+        for index in range(first, (end - 1) // step + 1 if end > offset else first):
+            try:
+                self.cluster.probe(extent_key(d, index))
+            except KeyNotFound:
+                raise BlobUnknown(f"blob {d} has a record but extent {index} is missing") from None
+            except DataLoss as exc:
+                raise self._lost_extent(d, index, exc) from None
+        if offset == 0 and end >= size:
+            with self._lost_lock:
+                self._lost.pop(d, None)
+
+    def lost_blobs(self) -> dict[Digest, BlobLost]:
+        """Blobs whose latest check or read found an extent unrecoverable, with what was found."""
+        with self._lost_lock:
+            return dict(self._lost)
 
     def get(self, d: Digest) -> bytes:
         data = b"".join(self.iter_range(d))
@@ -188,6 +259,8 @@ class BlobStore:
         """Remove the blob's record, then its content; returns its size."""
         info = self.info(d)
         self.meta.delete(paths.blob_info(d))
+        with self._lost_lock:
+            self._lost.pop(d, None)
         self._remove_extents(d, range(int(info["extents"])))
         return int(info["size"])
 
@@ -197,6 +270,46 @@ class BlobStore:
                 self.cluster.delete(extent_key(d, index))
             except KeyNotFound:
                 pass
+
+    def orphans(self) -> dict[Digest, list[str]]:
+        """Extent keys stored in the cluster for blobs that have no record: what a write killed
+        before its record was written left (or, meanwhile, a write in flight)."""
+        found: dict[Digest, list[str]] = {}
+        for key in self.cluster.keys():
+            parts = key.split("/")
+            if len(parts) == 5 and parts[0] == "blobs":
+                found.setdefault(Digest(parts[1], parts[3]), []).append(key)
+        return {d: keys for d, keys in found.items() if not self.exists(d)}
+
+    def sweep_orphans(self, older_than_s: float, *, dry_run: bool = False) -> list[tuple[Digest, int]]:
+        """Remove orphan extents (:meth:`orphans`) whose newest fragment was written ``older_than_s``
+        seconds ago or more (on the wall clock: fragment times), unless a write of that blob is in
+        flight here; returns each blob swept with the bytes its fragments took. Orphans whose age
+        cannot be told (backends that keep no times) are kept."""
+        cutoff, swept = time.time() - older_than_s, []
+        for d, keys in sorted(self.orphans().items(), key=lambda item: str(item[0])):
+            with self._writes:
+                if d in self._writing or d in self._collecting:
+                    continue
+                try:
+                    ages = [self.cluster.modified(k) for k in keys]
+                    size = sum(self.cluster.stored_size(k) for k in keys)
+                except KeyNotFound:
+                    continue
+                if any(a is None or a > cutoff for a in ages) or self.exists(d):
+                    continue
+                if not dry_run:
+                    self._collecting.add(d)
+            swept.append((d, size))
+            if dry_run:
+                continue
+            try:
+                self._remove_extents(d, (int(k.rsplit("/", 1)[1]) for k in keys))
+            finally:
+                with self._writes:
+                    self._collecting.discard(d)
+                    self._writes.notify_all()
+        return swept
 
     def digests(self) -> Iterator[Digest]:
         for key in self.meta.keys("blobs"):

@@ -19,7 +19,10 @@ class RegistryConfig:
     create, generated in memory when absent). Blobs are stored in extents of ``extent_size`` bytes,
     each encrypted (in ``segment_size`` segments) and erasure-coded on its own, so they stream.
     ``replica_reads`` (``spread`` or ``primary``) says which copy of a replicated blob a read
-    fetches (see :class:`~regsim.registry.cluster.cluster.StorageCluster`).
+    fetches (see :class:`~regsim.registry.cluster.cluster.StorageCluster`). ``upload_grace_s`` is
+    how long an upload session, or a temporary part a killed writer left, may stay untouched before
+    :meth:`~regsim.registry.registry.Registry.sweep_uploads` and GC remove it (None: GC uses its
+    own grace period, a sweep an hour).
     """
 
     backend: str = "memory"
@@ -34,6 +37,7 @@ class RegistryConfig:
     frontend: str = "frontend"
     verify_reads: bool = False
     fsync: bool = True
+    upload_grace_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in ("memory", "filesystem"):
@@ -48,6 +52,9 @@ class RegistryConfig:
             raise ConfigError(f"registry.storage.replica_reads: expected 'spread' or 'primary', got {self.replica_reads!r}")
         if self.extent_size < 1:
             raise ConfigError(f"registry.extent_size: expected a positive number of bytes, got {self.extent_size}")
+        if self.upload_grace_s is not None and not self.upload_grace_s >= 0:
+            raise ConfigError(f"registry.upload_grace_s: expected a non-negative number of seconds, "
+                              f"got {self.upload_grace_s}")
         if self.segment_size < 1024:
             raise ConfigError(f"registry.segment_size: expected at least 1024 bytes, got {self.segment_size}")
 

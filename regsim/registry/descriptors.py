@@ -3,6 +3,12 @@
 A descriptor names content by digest and size (OCI image-spec, descriptor.md). The registry accepts
 OCI image manifests and indexes, and Docker's v2 schema 2 manifest and manifest list, which share
 the same shape.
+
+A descriptor may also carry ``urls``: places the content can be downloaded from other than the
+registry. Layers that do (non-distributable or "foreign" layers, e.g. media type
+``application/vnd.oci.image.layer.nondistributable.v1.tar+gzip``) are usually never pushed, and
+the registry accepts a manifest naming them without holding them (see
+:meth:`.manifests.Manifest.required_blobs`).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ class Descriptor:
     annotations: dict[str, str] | None = field(default=None, compare=False)
     artifact_type: str | None = None
     platform: dict[str, Any] | None = field(default=None, compare=False)
+    #: where else the content can be fetched from; ``None`` when the descriptor gives no ``urls``
+    urls: tuple[str, ...] | None = field(default=None, compare=False)
 
     @classmethod
     def from_json(cls, obj: object, where: str) -> Descriptor:
@@ -63,7 +71,12 @@ class Descriptor:
         if artifact_type is not None and not isinstance(artifact_type, str):
             raise ManifestInvalid(f"{where}.artifactType: expected a string")
         platform = obj.get("platform")
-        return cls(media_type, digest, size, annotations, artifact_type, platform)
+        urls = obj.get("urls")
+        if urls is not None:
+            if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+                raise ManifestInvalid(f"{where}.urls: expected a list of strings")
+            urls = tuple(urls)
+        return cls(media_type, digest, size, annotations, artifact_type, platform, urls)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"mediaType": self.media_type, "digest": str(self.digest), "size": self.size}
@@ -73,4 +86,6 @@ class Descriptor:
             out["annotations"] = dict(self.annotations)
         if self.platform:
             out["platform"] = dict(self.platform)
+        if self.urls:
+            out["urls"] = list(self.urls)
         return out

@@ -120,6 +120,14 @@ class DataLoss(RegistryError):
     code, status = "BLOB_UNKNOWN", 503
 
 
+class BlobLost(DataLoss):
+    """A stored blob cannot be read back: one of its extents has more fragments lost than the codec
+    tolerates. ``detail`` holds ``digest``, ``extent`` and the ``nodes`` its lost fragments were on.
+
+    503 with the spec's ``BLOB_UNKNOWN``: clients know that code, and treat a 5xx as the server's
+    trouble, worth retrying later (the nodes may come back), not as a blob that was never pushed."""
+
+
 class StorageUnavailable(RegistryError):
     """Too few storage nodes are up to write with the configured redundancy; names which are down."""
 

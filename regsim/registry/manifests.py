@@ -2,6 +2,9 @@
 
 Validation here is structural (schema version, media types, well-formed descriptors); whether the
 referenced content exists is the repository's check, since it depends on what was pushed there.
+Layers that carry ``urls`` (non-distributable, "foreign" layers) are named by a manifest but need
+not be in the registry: :meth:`Manifest.required_blobs` leaves them out, and
+:func:`validate_urls` is the policy their URLs must meet when a manifest is pushed.
 :func:`image_documents` builds the config and manifest of a plain image, for every caller that
 pushes one (the registry's ``push_image``, the simulator's models), so their bytes agree.
 """
@@ -9,8 +12,9 @@ pushes one (the registry's ``push_image``, the simulator's models), so their byt
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from . import receipts
 from .descriptors import (
@@ -44,8 +48,32 @@ class Manifest:
         return self.media_type in INDEX_MANIFESTS
 
     def blob_references(self) -> tuple[Descriptor, ...]:
-        """Blobs this manifest needs in its repository: config and layers."""
+        """Every blob this manifest names: config and layers, foreign layers (with ``urls``)
+        included. Garbage collection marks all of them: a foreign layer the repository happens
+        to hold is kept while a manifest names it, one it does not hold marks nothing stored."""
         return ((self.config,) if self.config else ()) + self.layers
+
+    def required_blobs(self) -> tuple[Descriptor, ...]:
+        """The blobs that must be in the repository for the manifest to be accepted: the config
+        and every layer except those with ``urls``, which clients fetch from those URLs (the OCI
+        image spec's non-distributable layers; the distribution spec lets a registry accept a
+        manifest naming them unpushed)."""
+        return ((self.config,) if self.config else ()) + tuple(d for d in self.layers if not d.urls)
+
+    def foreign_layers(self) -> tuple[Descriptor, ...]:
+        """The layers that carry ``urls``."""
+        return tuple(d for d in self.layers if d.urls)
+
+    def descriptors(self) -> Iterator[tuple[str, Descriptor]]:
+        """Every descriptor of the manifest with where it sits (``config``, ``layers[0]``, ...)."""
+        if self.config is not None:
+            yield "config", self.config
+        for i, d in enumerate(self.layers):
+            yield f"layers[{i}]", d
+        for i, d in enumerate(self.manifests):
+            yield f"manifests[{i}]", d
+        if self.subject is not None:
+            yield "subject", self.subject
 
     @property
     def effective_artifact_type(self) -> str | None:
@@ -84,6 +112,26 @@ def image_documents(layers: Sequence[Descriptor], *, config: bytes | None = None
         "layers": [d.to_json() for d in layers],
     }
     return ImageDocuments(config, config_digest, json.dumps(manifest).encode())
+
+
+#: the URL schemes a pushed descriptor's ``urls`` may use (the image spec: entries SHOULD use
+#: http and https); anything else (``file:``, ``ftp:``, a relative path) is refused on push
+URL_SCHEMES = frozenset({"http", "https"})
+
+
+def validate_urls(manifest: Manifest) -> None:
+    """Refuse (``MANIFEST_INVALID``) a manifest whose descriptors give a URL that is not an
+    absolute http(s) URL with a host. Checked when a manifest is pushed, not when a stored one is
+    parsed again, so a policy change never makes stored manifests unreadable."""
+    for where, desc in manifest.descriptors():
+        for i, url in enumerate(desc.urls or ()):
+            try:
+                parts = urlsplit(url)
+                ok = parts.scheme in URL_SCHEMES and bool(parts.hostname)
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ManifestInvalid(f"{where}.urls[{i}]: {url!r} is not an absolute http or https URL")
 
 
 def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:

@@ -9,7 +9,7 @@ Everything lives as small objects in one metadata backend (any BlobBackend), in 
     repositories/<name>/_referrers/<alg>/<hex>/<alg>/<hex>
                                                          descriptor of a manifest whose subject is
                                                          the first digest
-    repositories/<name>/_uploads/<id>/info               {"started", "offset", "parts"}
+    repositories/<name>/_uploads/<id>/info               {"started", "updated", "offset", "parts"}
     repositories/<name>/_uploads/<id>/parts/<n>          the n-th chunk received (8-digit n)
 
 Blob *content* is not here: it goes through the blob store into the storage cluster. Repository
@@ -50,6 +50,10 @@ def tag_link(name: str, tag: str) -> str:
 
 def referrer_link(name: str, subject: Digest, d: Digest) -> str:
     return f"repositories/{name}/_referrers/{subject.algorithm}/{subject.hex}/{d.algorithm}/{d.hex}"
+
+
+def upload_root(name: str, upload_id: str) -> str:
+    return f"repositories/{name}/_uploads/{upload_id}"
 
 
 def upload_info(name: str, upload_id: str) -> str:

@@ -93,6 +93,9 @@ class OciLayout:
                 return entry
         raise LayoutError(f"{self.root} has no image named {ref!r}; it has: {', '.join(self.refs()) or 'none'}")
 
+    def has_blob(self, digest: Digest) -> bool:
+        return (self.root / "blobs" / digest.algorithm / digest.hex).is_file()
+
     def blob_path(self, digest: Digest) -> Path:
         path = self.root / "blobs" / digest.algorithm / digest.hex
         if not path.is_file():
@@ -152,6 +155,8 @@ def _push(reg: Registry, layout: OciLayout, repo: str, desc: Descriptor, counts:
         if reg.has_blob(repo, blob.digest):
             counts["skipped"] += 1
             continue
+        if blob.urls and not layout.has_blob(blob.digest):
+            continue  # a non-distributable layer the layout does not carry: clients fetch it from its urls
         reg.put_blob_stream(repo, layout.stream(blob.digest), blob.digest)
         counts["blobs"] += 1
         counts["bytes"] += blob.size

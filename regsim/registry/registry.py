@@ -27,7 +27,7 @@ from .crypto.keyring import Keyring
 from .descriptors import OCI_LAYER, OCI_MANIFEST, Descriptor
 from .digest import Digest, verify
 from .errors import ConfigError
-from .gc import GcReport, collect_garbage
+from .gc import GcReport, UploadSweep, collect_garbage, sweep_uploads
 from .manifests import image_documents, parse_manifest
 from .metadata import MetadataStore
 from .names import validate_name
@@ -113,6 +113,15 @@ class Registry:
         """The blob's bytes (from ``offset``, ``length`` of them or to the end), one extent at a time."""
         return self.blobs.iter_range(self.repos.require_blob(repo, digest), offset, length)
 
+    def check_blob(self, repo: str, digest: str | Digest, offset: int = 0, length: int | None = None) -> None:
+        """BlobLost now if the range cannot be read back (nodes down, fragments gone), before any
+        byte of it is read (:meth:`BlobStore.check_readable`)."""
+        self.blobs.check_readable(self.repos.require_blob(repo, digest), offset, length)
+
+    def lost_blobs(self) -> list[Digest]:
+        """Blobs whose latest check or read found them unrecoverable, sorted."""
+        return sorted(self.blobs.lost_blobs(), key=str)
+
     def get_blob(self, repo: str, digest: str | Digest) -> bytes:
         return self.blobs.get(self.repos.require_blob(repo, digest))
 
@@ -148,9 +157,10 @@ class Registry:
     def finish_upload(self, repo: str, upload_id: str, digest: str | Digest,
                       final: Buffer | Iterable[Buffer] = b"", offset: int | None = None) -> Digest:
         """Close an upload: the content must hash to ``digest``; on mismatch the session stays open."""
-        self.uploads.append(repo, upload_id, final, offset)
-        d = self.put_blob_stream(repo, self.uploads.chunks(repo, upload_id), digest)
-        self.uploads.discard(repo, upload_id)
+        with self.uploads.hold(repo, upload_id):
+            self.uploads.append(repo, upload_id, final, offset)
+            d = self.put_blob_stream(repo, self.uploads.chunks(repo, upload_id), digest)
+            self.uploads.discard(repo, upload_id)
         return d
 
     def cancel_upload(self, repo: str, upload_id: str) -> None:
@@ -158,8 +168,10 @@ class Registry:
 
     # -- manifests ---------------------------------------------------------------------------
 
-    def put_manifest(self, repo: str, reference: str, data: bytes, media_type: str | None = None) -> Digest:
-        return self.repos.put_manifest(repo, reference, data, media_type)
+    def put_manifest(self, repo: str, reference: str, data: bytes, media_type: str | None = None, *,
+                     tags: Sequence[str] = ()) -> Digest:
+        """Store a manifest by tag or by digest; ``tags`` (with a digest) are tagged too."""
+        return self.repos.put_manifest(repo, reference, data, media_type, tags=tags)
 
     def get_manifest(self, repo: str, reference: str) -> StoredManifest:
         return self.repos.get_manifest(repo, reference)
@@ -222,9 +234,28 @@ class Registry:
     def repair(self) -> RepairReport:
         return repair(self.cluster)
 
-    def gc(self, *, grace_s: float = 3600.0, dry_run: bool = False, delete_untagged: bool = False) -> GcReport:
+    def gc(self, *, grace_s: float = 3600.0, dry_run: bool = False, delete_untagged: bool = False,
+           upload_grace_s: float | None = None) -> GcReport:
+        """Collect garbage (:func:`~.gc.collect_garbage`); stale uploads and temporary parts go after
+        ``upload_grace_s`` (default: the configuration's ``upload_grace_s``, else ``grace_s``)."""
+        if upload_grace_s is None:
+            upload_grace_s = self.config.upload_grace_s
         return collect_garbage(self.repos, self.blobs, self.meta, self.uploads, grace_s=grace_s,
-                               dry_run=dry_run, delete_untagged=delete_untagged, clock=self.clock)
+                               dry_run=dry_run, delete_untagged=delete_untagged, clock=self.clock,
+                               upload_grace_s=upload_grace_s, temp_backends=self._temp_backends())
+
+    def sweep_uploads(self, *, grace_s: float | None = None, dry_run: bool = False) -> UploadSweep:
+        """Discard upload sessions idle for longer than ``grace_s`` (default: the configuration's
+        ``upload_grace_s``, else an hour) and remove what writers that died left: temporary parts
+        on the metadata store and the storage nodes, and the stored extents of pushes killed before
+        their blob was recorded (:func:`~.gc.sweep_uploads`)."""
+        if grace_s is None:
+            grace_s = self.config.upload_grace_s if self.config.upload_grace_s is not None else 3600.0
+        return sweep_uploads(self.uploads, self._temp_backends(), grace_s=grace_s, dry_run=dry_run, clock=self.clock,
+                             blobs=self.blobs)
+
+    def _temp_backends(self) -> list:
+        return [self.meta.backend, *self.nodes]
 
     def stored_bytes(self) -> int:
         """Bytes held by the storage nodes (fragments and their headers), for storage overhead."""

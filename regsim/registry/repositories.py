@@ -2,13 +2,15 @@
 
 This is the OCI distribution spec's data model, transport-free. A blob is served by a repository
 only if it was pushed or mounted there; a manifest is accepted only if every blob (or, for an
-index, every manifest) it references is in the repository.
+index, every manifest) it references is in the repository -- except layers that carry ``urls``
+(non-distributable layers), which clients fetch from those URLs and which the repository need
+not hold. A manifest pushed by digest may be tagged in the same call (the spec's ``?tag=``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from . import metadata as paths
@@ -21,8 +23,9 @@ from .errors import (
     ManifestInvalid,
     ManifestUnknown,
     NameUnknown,
+    TagInvalid,
 )
-from .manifests import Manifest, parse_manifest
+from .manifests import Manifest, parse_manifest, validate_urls
 from .metadata import MetadataStore
 from .names import is_digest_reference, validate_name, validate_tag
 
@@ -71,22 +74,34 @@ class Repositories:
 
     # -- manifests -------------------------------------------------------------------------
 
-    def put_manifest(self, repo: str, reference: str, data: bytes, content_type: str | None = None) -> Digest:
+    def put_manifest(self, repo: str, reference: str, data: bytes, content_type: str | None = None, *,
+                     tags: Sequence[str] = ()) -> Digest:
+        """Store a manifest under ``reference`` (a tag, or the digest it must hash to, in that
+        digest's algorithm). ``tags`` (only with a digest reference) are tags to point at it as
+        well; each is checked against the tag grammar before anything is stored."""
         validate_name(repo)
+        if isinstance(tags, str):
+            tags = (tags,)
         manifest = parse_manifest(data, content_type)
         if is_digest_reference(reference):
             expected = Digest.parse(reference)
         else:
             validate_tag(reference)
+            if tags:
+                raise TagInvalid(f"tag parameters go with a push by digest; this push is to tag {reference!r}",
+                                 detail={"tags": list(tags)})
             expected = None
+        for tag in tags:
+            validate_tag(tag)
+        validate_urls(manifest)
         self._check_references(repo, manifest)
         d = self.blobs.put(data, expected)
         self.meta.write(
             paths.revision_link(repo, d),
             {"media_type": manifest.media_type, "size": len(data), "created": self.clock()},
         )
-        if expected is None:
-            self.meta.write(paths.tag_link(repo, reference), {"digest": str(d)})
+        for tag in [reference] if expected is None else dict.fromkeys(tags):
+            self.meta.write(paths.tag_link(repo, tag), {"digest": str(d)})
         if manifest.subject is not None:
             desc = Descriptor(manifest.media_type, d, len(data), manifest.annotations,
                               manifest.effective_artifact_type)
@@ -94,7 +109,7 @@ class Repositories:
         return d
 
     def _check_references(self, repo: str, manifest: Manifest) -> None:
-        missing = [str(b.digest) for b in manifest.blob_references() if not self.has_blob(repo, b.digest)]
+        missing = [str(b.digest) for b in manifest.required_blobs() if not self.has_blob(repo, b.digest)]
         if missing:
             raise ManifestBlobUnknown(
                 f"manifest references blobs unknown to repository {repo!r}: {', '.join(missing)}",

@@ -5,16 +5,23 @@ the last one ended (otherwise :class:`BlobUploadInvalid`, which the HTTP layer a
 and the upload becomes a blob only when it is finished with a digest that matches its content.
 Received bytes are staged in the metadata backend, one part per append (so a long upload is never
 copied again), and are never visible as a blob before it is finished.
+
+A session records when it started and when it last received bytes (``updated``); an append in
+progress is known to this object, so garbage collection (:func:`.gc.sweep_uploads`) discards only
+sessions idle for longer than its grace period and never one that is receiving bytes.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from . import metadata as paths
-from .errors import BlobUploadInvalid, BlobUploadUnknown
+from .errors import BlobUploadInvalid, BlobUploadUnknown, KeyNotFound
 from .metadata import MetadataStore
 
 Buffer = bytes | bytearray | memoryview
@@ -24,6 +31,10 @@ class Uploads:
     def __init__(self, meta: MetadataStore, *, clock: Callable[[], float] = time.time) -> None:
         self.meta = meta
         self.clock = clock
+        self._lock = threading.Lock()
+        #: (repo, upload id) -> appends in progress; (repo, upload id) being discarded by a sweep
+        self._active: Counter[tuple[str, str]] = Counter()
+        self._discarding: set[tuple[str, str]] = set()
 
     def start(self, repo: str) -> str:
         upload_id = uuid.uuid4().hex
@@ -39,6 +50,27 @@ class Uploads:
         ``offset``, when given, must equal the bytes received so far. Each call stores one new part,
         so appending never copies what was received before.
         """
+        with self.hold(repo, upload_id):
+            return self._append(repo, upload_id, data, offset)
+
+    @contextmanager
+    def hold(self, repo: str, upload_id: str) -> Iterator[None]:
+        """Mark the session busy meanwhile (an append, or the registry finishing it), so no sweep
+        discards it; BLOB_UPLOAD_UNKNOWN if a sweep is discarding it right now."""
+        session = (repo, upload_id)
+        with self._lock:
+            if session in self._discarding:
+                raise BlobUploadUnknown(f"upload {upload_id} in repository {repo!r} was discarded as stale")
+            self._active[session] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active[session] -= 1
+                if self._active[session] <= 0:
+                    del self._active[session]
+
+    def _append(self, repo: str, upload_id: str, data: Buffer | Iterable[Buffer], offset: int | None) -> int:
         info = self._info(repo, upload_id)
         if offset is not None and offset != info["offset"]:
             raise BlobUploadInvalid(
@@ -55,6 +87,7 @@ class Uploads:
             return int(info["offset"])
         info["offset"] = int(info["offset"]) + received
         info["parts"] = part + 1
+        info["updated"] = self.clock()
         self.meta.write(paths.upload_info(repo, upload_id), info)
         return info["offset"]
 
@@ -74,14 +107,69 @@ class Uploads:
     def content(self, repo: str, upload_id: str) -> bytes:
         return b"".join(self.chunks(repo, upload_id))
 
-    def discard(self, repo: str, upload_id: str) -> None:
-        info = self._info(repo, upload_id)
-        for part in range(int(info.get("parts", 0))):
-            self.meta.delete(paths.upload_part(repo, upload_id, part))
-        self.meta.delete(paths.upload_info(repo, upload_id))
+    def discard(self, repo: str, upload_id: str) -> int:
+        """Remove the session and every part it stored (also parts a crash left uncounted);
+        returns the bytes of parts removed."""
+        self._info(repo, upload_id)
+        return self._remove(repo, upload_id)
+
+    def _remove(self, repo: str, upload_id: str) -> int:
+        info_key = paths.upload_info(repo, upload_id)
+        freed = 0
+        for key in list(self.meta.keys(paths.upload_root(repo, upload_id))):
+            if key == info_key:
+                continue
+            try:
+                freed += self.meta.backend.stat(key)
+            except KeyNotFound:
+                continue
+            self.meta.delete(key)
+        self.meta.delete(info_key)  # last: a sweep interrupted half-way finds the session again
+        return freed
 
     def started(self, repo: str, upload_id: str) -> float:
         return float(self._info(repo, upload_id)["started"])
+
+    def last_active(self, repo: str, upload_id: str) -> float:
+        """When the session last received bytes (when it started, if it has received none)."""
+        info = self._info(repo, upload_id)
+        return max(float(info["started"]), float(info.get("updated", info["started"])))
+
+    def receiving(self, repo: str, upload_id: str) -> bool:
+        """Whether an append to the session is in progress in this process."""
+        with self._lock:
+            return (repo, upload_id) in self._active
+
+    def stored_bytes(self, repo: str, upload_id: str) -> int:
+        """Bytes of the parts the session has stored."""
+        total = 0
+        for key in self.meta.keys(paths.upload_root(repo, upload_id)):
+            if key != paths.upload_info(repo, upload_id):
+                try:
+                    total += self.meta.backend.stat(key)
+                except KeyNotFound:
+                    pass
+        return total
+
+    def discard_if_idle(self, repo: str, upload_id: str, cutoff: float) -> int | None:
+        """Discard the session if it received nothing after ``cutoff`` (a time on the clock) and
+        no append is in progress; returns the bytes removed, or None if it was kept. An append
+        that starts while the session is being discarded fails with BLOB_UPLOAD_UNKNOWN."""
+        session = (repo, upload_id)
+        with self._lock:
+            if session in self._active or session in self._discarding:
+                return None
+            self._discarding.add(session)
+        try:
+            try:
+                if self.last_active(repo, upload_id) > cutoff:
+                    return None
+            except BlobUploadUnknown:
+                return None  # finished or cancelled meanwhile
+            return self._remove(repo, upload_id)
+        finally:
+            with self._lock:
+                self._discarding.discard(session)
 
     def sessions(self) -> list[tuple[str, str]]:
         """Every (repository, upload id) in progress."""

@@ -39,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..registry.errors import RegistryError
 from .auth import DELETE, PULL, PUSH, Handler, guarded
-from .blobs import delete_blob, get_blob
+from .blobs import delete_blob, get_blob, quiet_cut_streams
 from .catalog import list_repositories
 from .errors import MethodNotAllowed, RouteUnknown, error_response, internal_error_handler, registry_error_handler
 from .manifests import delete_manifest, get_manifest, put_manifest
@@ -131,11 +131,13 @@ def create_app(services: Services, *, tls: bool = False) -> ASGIApp:
     """The ASGI app serving ``services``; ``tls`` adds the HSTS header (set it when the server
     terminates TLS itself)."""
     routes = api_routes()
+    quiet_cut_streams()
     metrics = None
     if services.config.http.metrics:
         cache = services.verifier.cache if services.verifier is not None else None
         metrics = Metrics(services.config.registry.backend,
-                          token_cache=(lambda: cache.stats) if cache is not None else None)
+                          token_cache=(lambda: cache.stats) if cache is not None else None,
+                          lost_blobs=lambda: len(services.registry.blobs.lost_blobs()))
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
 
     @contextlib.asynccontextmanager

@@ -5,19 +5,33 @@ a blob of any size is never whole in memory. ``Range: bytes=a-b`` (also ``a-`` a
 206 with ``Content-Range``; a range that starts past the end gets 416 with ``Content-Range:
 bytes */<size>``; a malformed or multi-part range is ignored, as RFC 9110 allows, and the whole
 blob is sent.
+
+A blob that cannot be read back -- an extent with more fragments lost than the codec tolerates --
+is answered 503 ``BLOB_UNKNOWN`` before any header is sent whenever the loss can be known then:
+the registry checks that every extent the request covers has enough fragments on live nodes
+(:meth:`Registry.check_blob`, no payload read) and the first extent is read before the response
+starts. A loss found later (a fragment damaged, or removed after the check) can only cut the
+connection: the server logs one line naming the blob and the nodes, no traceback
+(:class:`BlobResponse`). Either way ``regsim_blob_unrecoverable_reads_total`` counts it.
 """
 
 from __future__ import annotations
 
+import contextvars
+import itertools
+import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ..errors import RegsimError
 from ..registry.digest import Digest
+from ..registry.errors import BlobLost, RegistryError
+from ..registry.registry import Registry
 from .auth import services_of
 from .replies import DIGEST_HEADER, empty
 from .streams import in_thread
@@ -29,8 +43,68 @@ OCTETS = "application/octet-stream"
 SLICE = 1 << 20
 
 
+log = logging.getLogger("regsim.server")
+
+#: set in a request's context when its response was cut short on purpose (the uvicorn filter below)
+_STREAM_CUT: contextvars.ContextVar[bool] = contextvars.ContextVar("regsim_stream_cut", default=False)
+_UNFINISHED = "ASGI callable returned without completing response"
+
+
 class RangeNotSatisfiable(RegsimError):
     pass
+
+
+class _QuietCut(logging.Filter):
+    """Drops uvicorn's "returned without completing response" for a response :class:`BlobResponse`
+    cut on purpose (it has logged its own line); any other unfinished response is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_STREAM_CUT.get() and str(record.msg).startswith(_UNFINISHED))
+
+
+_QUIET_CUT = _QuietCut()
+
+
+def quiet_cut_streams() -> None:
+    """Install the filter on uvicorn's error logger (once, whatever the number of apps)."""
+    logger = logging.getLogger("uvicorn.error")
+    if _QUIET_CUT not in logger.filters:
+        logger.addFilter(_QUIET_CUT)
+
+
+class BlobResponse(StreamingResponse):
+    """A streamed blob that, when the registry fails mid-stream, logs one line and ends without
+    completing the body: the server then closes the connection (nothing else can tell a client
+    that a response whose headers are sent is wrong) and nothing reaches the exception handlers,
+    so no traceback is logged. ``on_cut(error)`` is called once for such a failure."""
+
+    def __init__(self, content: AsyncIterator[bytes | memoryview], *, what: str,
+                 on_cut: Callable[[RegistryError], None] | None = None, **kwargs) -> None:
+        super().__init__(content, **kwargs)
+        self.what = what
+        self.on_cut = on_cut
+        self.cut = False
+
+    async def stream_response(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        sent = 0
+        try:
+            async for chunk in self.body_iterator:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                sent += len(chunk)
+        except RegistryError as err:
+            self.cut = True
+            log.error("%s: connection cut after %s of %s bytes: %s", self.what, f"{sent:,}",
+                      self.headers.get("content-length", "?"), err.message)
+            if self.on_cut is not None:
+                self.on_cut(err)
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+        if self.cut:
+            _STREAM_CUT.set(True)  # this request's task: the filter sees it when uvicorn logs
 
 
 def slice_bounds(length: int, size: int = SLICE) -> list[tuple[int, int]]:
@@ -100,9 +174,32 @@ async def get_blob(request: Request) -> Response:
         offset, length = wanted
         status = 206
         headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{size}"
-    chunks = await in_thread(reg.iter_blob, repo, digest, offset, length)
+    try:
+        first, rest = await in_thread(_open_blob, reg, repo, digest, offset, length)
+    except BlobLost:
+        _count_loss(request, "before_headers")
+        raise  # 503 BLOB_UNKNOWN, logged in one line by the error handler
     headers["Content-Length"] = str(length)
-    return StreamingResponse(sliced(chunks), status_code=status, headers=headers, media_type=OCTETS)
+    return BlobResponse(sliced(itertools.chain(first, rest)), status_code=status, headers=headers, media_type=OCTETS,
+                        what=f"GET {request.url.path}",
+                        on_cut=lambda err: _count_loss(request, "mid_stream") if isinstance(err, BlobLost) else None)
+
+
+def _open_blob(reg: Registry, repo: str, digest: Digest, offset: int,
+               length: int) -> tuple[list[bytes], Iterator[bytes]]:
+    """Check the range can be read back, then read its first extent: a loss known now is raised
+    before the response starts. Returns that extent (in a list: none for an empty range) and the
+    iterator of the rest."""
+    reg.check_blob(repo, digest, offset, length)
+    chunks = reg.iter_blob(repo, digest, offset, length)
+    first = next(chunks, None)
+    return ([] if first is None else [first]), chunks
+
+
+def _count_loss(request: Request, when: str) -> None:
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.unrecoverable_reads.labels(when).inc()
 
 
 async def delete_blob(request: Request) -> Response:

@@ -9,6 +9,7 @@ how requests are authenticated::
       codec: rs(4,2)
       nodes: 6
       encryption: aes-256-gcm  # keyring defaults to <root>/keyring.json with the filesystem backend
+      upload_grace: 3600       # seconds before an idle upload or a killed writer's temp part is removed
     auth:
       mode: jwt                # none | jwt | db (token and database: aliases of jwt and db)
       service: regsim          # the token audience and the challenge's service
@@ -70,6 +71,9 @@ class StorageSection(_Section):
     extent_size: int = Field(default=16 << 20, ge=1 << 20)
     verify_reads: bool = False
     fsync: bool = True
+    #: seconds an upload session or a temporary part may stay untouched before the sweep at start
+    #: (and GC) removes it: what a server killed mid-upload leaves behind
+    upload_grace: float = Field(default=3600.0, ge=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> StorageSection:
@@ -170,7 +174,7 @@ class ServerConfig(_Section):
         return RegistryConfig(backend=r.backend, root=root, codec=r.codec, nodes=r.nodes, encryption=r.encryption,
                               keyring=keyring, segment_size=r.segment_size, extent_size=r.extent_size,
                               verify_reads=r.verify_reads,
-                              fsync=r.fsync)
+                              fsync=r.fsync, upload_grace_s=r.upload_grace)
 
 
 def config_error(source: str, problems: list[Problem]) -> ConfigError:

@@ -8,7 +8,7 @@ and the status the spec (or CNCF distribution, where the spec is silent) uses fo
 registry's own error classes already carry ``code`` and ``status``; this module only renders
 them, adds the headers some codes need (a ``WWW-Authenticate`` challenge on 401 and 403), and
 defines the few errors that exist only on the wire (a bad pagination number, a method a route
-does not serve).
+does not serve, too many ``tag`` parameters on a manifest push).
 """
 
 from __future__ import annotations
@@ -48,6 +48,12 @@ class PayloadTooLarge(RegistryError):
     """A manifest larger than the registry accepts (the spec: 413)."""
 
     code, status = "SIZE_INVALID", 413
+
+
+class TooManyTags(RegistryError):
+    """More ``tag`` query parameters on a manifest PUT than the server takes (the spec: 414)."""
+
+    code, status = "TAG_INVALID", 414
 
 
 class MethodNotAllowed(RegistryError):

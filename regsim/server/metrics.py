@@ -19,6 +19,9 @@ prices)::
     regsim_encryption_bytes_total{operation}     encrypt, decrypt
     regsim_auth_checks_total{method}             jwt_verify, jwt_cache_hit, db_query, password_hash
     regsim_auth_token_cache_{hits,misses}_total, regsim_auth_token_cache_entries (token auth)
+    regsim_blob_unrecoverable_reads_total{when}  blob GETs that found too many fragments lost:
+                                                 before_headers (503) or mid_stream (cut)
+    regsim_blobs_lost                            blobs whose latest read found them unrecoverable
 
 The receipt prices erasure coding by its work, in bytes multiplied (GF(2^8) multiply-accumulates,
 see :mod:`regsim.registry.codecs.metered`); that is what ``regsim_codec_work_bytes_total`` counts.
@@ -60,7 +63,8 @@ _STORAGE = {Kind.DISK_READ: "GetContent", Kind.DISK_WRITE: "PutContent"}
 class Metrics:
     """The metric families of one server; :meth:`middleware` fills them, :meth:`endpoint` shows them."""
 
-    def __init__(self, driver: str, *, token_cache: Callable[[], object] | None = None) -> None:
+    def __init__(self, driver: str, *, token_cache: Callable[[], object] | None = None,
+                 lost_blobs: Callable[[], int] | None = None) -> None:
         self.driver = driver
         r = self.registry = CollectorRegistry()
         self.requests = Counter("registry_http_requests_total", "HTTP requests by handler, status code and method",
@@ -88,6 +92,16 @@ class Metrics:
                               ["operation"], registry=r)
         self.auth = Counter("regsim_auth_checks_total", "authentication and authorization work by method",
                             ["method"], registry=r)
+        self.unrecoverable_reads = Counter(
+            "regsim_blob_unrecoverable_reads_total",
+            "blob GETs that found more fragments lost than the codec tolerates, by when: before_headers "
+            "(answered 503) or mid_stream (connection cut)", ["when"], registry=r)
+        for when in ("before_headers", "mid_stream"):
+            self.unrecoverable_reads.labels(when)
+        if lost_blobs is not None:
+            lost = Gauge("regsim_blobs_lost", "blobs whose latest check or read found an extent unrecoverable",
+                         registry=r)
+            lost.set_function(lost_blobs)
         if token_cache is not None:
             r.register(_TokenCacheCollector(token_cache))
 

@@ -130,8 +130,18 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def sweep_at_start(services, out: TextIO) -> None:
+    """Remove what a server killed mid-upload left: upload sessions, temporary parts and extents of
+    unfinished pushes untouched for longer than ``registry.upload_grace``; one line says what went
+    (nothing when nothing did)."""
+    swept = services.registry.sweep_uploads(grace_s=services.config.registry.upload_grace)
+    if swept.removed_anything:
+        out.write(f"regsim serve: {swept.summary()}\n")
+
+
 def _serve(config: ServerConfig, listen: Listen, out: TextIO, log_level: str) -> None:
     services = build_services(config)
+    sweep_at_start(services, out)
     sock = bind(listen.host, listen.port)
     host, port = sock.getsockname()[:2]
     app = create_app(services, tls=listen.tls)

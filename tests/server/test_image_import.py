@@ -241,3 +241,29 @@ def test_a_scenario_that_is_not_yaml_is_refused_untouched(tmp_path):
     with pytest.raises(ConfigError, match="not valid YAML"):
         write_scenario_image(scenario, [10])
     assert scenario.read_text() == "name: [unclosed\n"
+
+
+def test_a_nondistributable_layer_the_layout_lacks_is_not_imported(tmp_path):
+    """skopeo leaves foreign layers (descriptors with urls) out of a layout; the import pushes
+    the rest, and the registry accepts the manifest without them."""
+    root = tmp_path / "img"
+    root.mkdir()
+    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    foreign = {"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+               "digest": digest_of(b"elsewhere"), "size": 9, "urls": ["https://store.example.com/elsewhere"]}
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": OCI_CONFIG, **_blob(root, config)},
+                           "layers": [foreign, {"mediaType": OCI_LAYER, **_blob(root, LAYERS[0])}]}).encode()
+    desc = {"mediaType": OCI_MANIFEST, **_blob(root, manifest),
+            "annotations": {"org.opencontainers.image.ref.name": "v1"}}
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [desc]}))
+    reg = Registry(RegistryConfig())
+    report = import_image(reg, OciLayout(root), "team/app", "v1")
+    assert report.blobs == 2 and report.bytes == len(config) + len(LAYERS[0])
+    assert reg.get_manifest("team/app", "v1").data == manifest
+    assert not reg.has_blob("team/app", digest_of(b"elsewhere"))
+    # a layout missing an ordinary layer is still refused
+    (root / "blobs" / "sha256" / digest_of(LAYERS[0]).split(":")[1]).unlink()
+    with pytest.raises(LayoutError, match="lacks blob"):
+        import_image(Registry(RegistryConfig()), OciLayout(root), "team/other", "v1")

@@ -187,6 +187,22 @@ class StorageCluster:
                 raise KeyNotFound(f"{self.name}: no blob {key!r}") from None
             raise
 
+    def probe(self, key: str) -> None:
+        """Check, without reading any payload, that enough of the blob's fragments are there to
+        read it: DataLoss (naming the lost fragments and nodes) if fewer than ``k`` are on live
+        nodes that still hold the fragment's object. A fragment found missing is reported for
+        repair, as a read would. Damage inside a present fragment is found only by reading it."""
+        layout = self.layout(key)
+        reader = StripeReader(self, layout)
+        for index in reader.available():
+            node = layout.nodes[index]
+            if not self._nodes[node].exists(layout.fragment_key(index)):
+                reader._lose(index, KeyNotFound(f"fragment {index} of {key!r} is not on {node}"))
+        if layout.n - len(reader.lost) < layout.k:
+            if not self.exists(key):  # deleted meanwhile
+                raise KeyNotFound(f"{self.name}: no blob {key!r}")
+            raise reader.data_loss()
+
     def layout(self, key: str) -> StripeLayout:
         with self._lock:
             layout = self._layouts.get(key)
@@ -196,6 +212,29 @@ class StorageCluster:
 
     def stat(self, key: str) -> int:
         return self.layout(key).size
+
+    def modified(self, key: str) -> float | None:
+        """When the newest fragment of ``key`` on a live node was written (wall clock), or None when
+        that cannot be told (a node's backend keeps no times, or no fragment is found)."""
+        layout, newest = self.layout(key), None
+        for index, node in enumerate(layout.nodes):
+            if node is None or not self.is_live(node):
+                continue
+            backend = self._nodes[node]
+            when = getattr(getattr(backend, "inner", backend), "modified", None)
+            if when is None:
+                return None
+            try:
+                t = when(layout.fragment_key(index))
+            except KeyNotFound:
+                continue
+            newest = t if newest is None else max(newest, t)
+        return newest
+
+    def stored_size(self, key: str) -> int:
+        """Bytes the blob's fragments take on the nodes, headers included."""
+        layout = self.layout(key)
+        return layout.fragment_size * sum(node is not None for node in layout.nodes)
 
     def exists(self, key: str) -> bool:
         with self._lock:

@@ -121,7 +121,8 @@ class StripeReader:
         return DataLoss(
             f"blob {layout.key!r} is lost: {layout.codec} needs {needed} of {layout.n} fragments but only "
             f"{layout.n - len(self.lost)} are readable; lost nodes: {', '.join(nodes) or 'none'}; lost: {lost}",
-            detail={"key": layout.key, "lost": {i: node for i, (node, _) in self.lost.items()}},
+            detail={"key": layout.key, "lost": {i: node for i, (node, _) in self.lost.items()}, "nodes": nodes,
+                    "codec": layout.codec, "needed": needed, "readable": layout.n - len(self.lost)},
         )
 
     # -- reads ---------------------------------------------------------------------------------

@@ -363,6 +363,11 @@ class FilesystemBackend:
         with self._located(check_key(key)) as (dirs, name):
             return self._lstat(key, dirs[-1], name).st_size
 
+    def modified(self, key: str) -> float:
+        """When the object was last written (its file's mtime, on the wall clock); KeyNotFound."""
+        with self._located(check_key(key)) as (dirs, name):
+            return self._lstat(key, dirs[-1], name).st_mtime
+
     def exists(self, key: str) -> bool:
         try:
             self.stat(key)
@@ -449,17 +454,28 @@ class FilesystemBackend:
         """Remove temp files untouched for ``older_than_s`` seconds (left by crashed writers) and
         return how many. Writers open in this process are spared; other processes' look alike, so
         pick an age longer than any upload may stay idle."""
+        return len(self.stale_temps(older_than_s, remove=True))
+
+    def stale_temps(self, older_than_s: float, *, remove: bool = False) -> list[tuple[str, int]]:
+        """``(file name, bytes)`` of every temp file untouched for ``older_than_s`` seconds and not
+        open in this process (see :meth:`sweep_temp`); with ``remove`` they are deleted too (a
+        file a writer deleted meanwhile is left out)."""
         if older_than_s < 0:
             raise ValueError(f"older_than_s must be non-negative, got {older_than_s}")
-        cutoff, removed = time.time() - older_than_s, 0
+        cutoff, found = time.time() - older_than_s, []
         with os.scandir(self._tmp) as entries:
             for entry in entries:
                 if entry.path in self._open_temps or not entry.name.endswith(_TEMP_SUFFIX):
                     continue
                 try:
-                    if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime <= cutoff:
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                    if st.st_mtime > cutoff:
+                        continue
+                    if remove:
                         os.unlink(entry.path)
-                        removed += 1
                 except FileNotFoundError:
                     continue
-        return removed
+                found.append((entry.name, st.st_size))
+        return found
