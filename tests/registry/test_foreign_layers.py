@@ -23,23 +23,7 @@ CONFIG = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
 LAYER = b"an ordinary layer" * 100
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture(params=["replicate(1)", "rs(4,2)"])
-def reg(request, clock):
-    nodes = 6 if request.param.startswith("rs") else 1
-    return Registry(RegistryConfig(codec=request.param, nodes=nodes, encryption="aes-256-gcm"), clock=clock)
+from .clocked_registry import Clock, clock, reg  # noqa: F401 -- fixtures, used by name
 
 
 def foreign(content: bytes, media_type: str = ND_GZ, urls: object = None) -> dict:
