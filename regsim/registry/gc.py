@@ -154,9 +154,10 @@ def collect_garbage(
                     report.manifests_deleted.append(f"{repo}@{d}")
                     if not dry_run:
                         repos.delete_manifest(repo, str(d))
-    report.marked = len(marked)
+    stored = set(blobs.digests())
+    report.marked = len(marked & stored)  # a layer with urls that was never pushed is named, not stored
 
-    for d in sorted(blobs.digests()):
+    for d in sorted(stored):
         if d in marked:
             continue
         info = blobs.info(d)

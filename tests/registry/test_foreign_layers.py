@@ -150,6 +150,8 @@ def test_gc_keeps_the_manifest_and_sweeps_nothing_it_needs(reg, clock):
     for untagged in (False, True):
         report = reg.gc(grace_s=60, delete_untagged=untagged)
         assert report.swept == [] and report.manifests_deleted == []
+        # the manifest, its config, the plain layer and the pushed foreign one: what is stored
+        assert report.marked == 4
     assert reg.get_manifest("r", "v1").data == body
     assert reg.get_blob("r", compute(b"pushed foreign")) == b"pushed foreign"
     assert not reg.blobs.exists(compute(b"never pushed"))  # marking it stored nothing
