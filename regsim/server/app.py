@@ -127,9 +127,10 @@ class _CommonHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(services: Services, *, tls: bool = False) -> ASGIApp:
+def create_app(services: Services, *, tls: bool = False, certificate: object | None = None) -> ASGIApp:
     """The ASGI app serving ``services``; ``tls`` adds the HSTS header (set it when the server
-    terminates TLS itself)."""
+    terminates TLS itself); ``certificate`` (a :class:`.tls_reload.CertificateReloader`) adds its
+    expiry and reload counts to ``/metrics``."""
     routes = api_routes()
     quiet_cut_streams()
     metrics = None
@@ -137,7 +138,7 @@ def create_app(services: Services, *, tls: bool = False) -> ASGIApp:
         cache = services.verifier.cache if services.verifier is not None else None
         metrics = Metrics(services.config.registry.backend,
                           token_cache=(lambda: cache.stats) if cache is not None else None,
-                          lost_blobs=lambda: len(services.registry.blobs.lost_blobs()))
+                          lost_blobs=lambda: len(services.registry.blobs.lost_blobs()), certificate=certificate)
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
 
     @contextlib.asynccontextmanager

@@ -22,6 +22,8 @@ prices)::
     regsim_blob_unrecoverable_reads_total{when}  blob GETs that found too many fragments lost:
                                                  before_headers (503) or mid_stream (cut)
     regsim_blobs_lost                            blobs whose latest read found them unrecoverable
+    regsim_tls_certificate_expiry_timestamp_seconds   not-after of the certificate served (TLS only)
+    regsim_tls_certificate_reloads_total{result}      certificate reloads: ok, failed (TLS only)
 
 The receipt prices erasure coding by its work, in bytes multiplied (GF(2^8) multiply-accumulates,
 see :mod:`regsim.registry.codecs.metered`); that is what ``regsim_codec_work_bytes_total`` counts.
@@ -64,7 +66,7 @@ class Metrics:
     """The metric families of one server; :meth:`middleware` fills them, :meth:`endpoint` shows them."""
 
     def __init__(self, driver: str, *, token_cache: Callable[[], object] | None = None,
-                 lost_blobs: Callable[[], int] | None = None) -> None:
+                 lost_blobs: Callable[[], int] | None = None, certificate: object | None = None) -> None:
         self.driver = driver
         r = self.registry = CollectorRegistry()
         self.requests = Counter("registry_http_requests_total", "HTTP requests by handler, status code and method",
@@ -104,6 +106,8 @@ class Metrics:
             lost.set_function(lost_blobs)
         if token_cache is not None:
             r.register(_TokenCacheCollector(token_cache))
+        if certificate is not None:  # a tls_reload.CertificateReloader: expiry and reload counts
+            r.register(certificate)  # type: ignore[arg-type]
 
     def observe_receipt(self, receipt: Receipt) -> None:
         """Count a request's work items."""

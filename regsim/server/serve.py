@@ -11,15 +11,21 @@ A self-signed certificate made for one run (:func:`self_signed_listen` without a
 a temporary folder that :func:`serve` removes, private key included, when the server stops: the
 next run makes a new key, so nothing in it is worth keeping. Give a folder (``--tls-dir``) to
 keep the pair, e.g. to install the certificate as a trusted CA once.
+
+Over TLS the server's one ``SSLContext`` belongs to a :class:`.tls_reload.CertificateReloader`:
+SIGHUP, or a change to the certificate or key file, loads the pair into it again without dropping
+a connection (see :mod:`.tls_reload`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import shutil
 import signal
 import socket
+import ssl
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -36,6 +42,7 @@ from .app import create_app
 from .config import ServerConfig
 from .services import build_services
 from .tls import probing_protocol, self_signed, server_context
+from .tls_reload import CertificateReloader
 
 
 @dataclass(frozen=True)
@@ -87,15 +94,18 @@ def self_signed_listen(listen: Listen, folder: Path | None = None) -> Listen:
     return Listen(listen.host, listen.port, cert, key, temporary)
 
 
-def uvicorn_config(app, listen: Listen, *, log_level: str = "warning", access_log: bool = False) -> uvicorn.Config:
+def uvicorn_config(app, listen: Listen, *, log_level: str = "warning", access_log: bool = False,
+                   context: ssl.SSLContext | None = None) -> uvicorn.Config:
     """The uvicorn configuration regsim serves with (also used by the benchmark's reference app,
-    so both run the same HTTP stack)."""
+    so both run the same HTTP stack); over TLS, with ``context`` when given (the reloadable one),
+    else a context made from ``listen``'s pair."""
     options: dict = dict(log_level=log_level, access_log=access_log, lifespan="on", server_header=False,
                          date_header=True, timeout_keep_alive=30)
     if listen.tls:
         cert, key = listen.tls_cert, listen.tls_key
         return uvicorn.Config(app, http=AutoHTTPProtocol, ssl_certfile=str(cert),
-                              ssl_context_factory=lambda config, default: server_context(cert, key), **options)
+                              ssl_context_factory=lambda config, default: context or server_context(cert, key),
+                              **options)
     return uvicorn.Config(app, http=probing_protocol(AutoHTTPProtocol), **options)
 
 
@@ -144,7 +154,8 @@ def _serve(config: ServerConfig, listen: Listen, out: TextIO, log_level: str) ->
     sweep_at_start(services, out)
     sock = bind(listen.host, listen.port)
     host, port = sock.getsockname()[:2]
-    app = create_app(services, tls=listen.tls)
+    reloader = CertificateReloader(listen.tls_cert, listen.tls_key) if listen.tls else None
+    app = create_app(services, tls=listen.tls, certificate=reloader)
     scheme = "https" if listen.tls else "http"
     shown = f"[{host}]" if ":" in host else host
     out.write(f"regsim serve: listening on {scheme}://{shown}:{port} (auth: {config.auth.mode}, "
@@ -157,8 +168,42 @@ def _serve(config: ServerConfig, listen: Listen, out: TextIO, log_level: str) ->
                       "the certificate)\n")
     out.flush()
     logging.getLogger("regsim.server").setLevel(log_level.upper())
-    server = uvicorn.Server(uvicorn_config(app, listen, log_level=log_level))
+    server = ReloadingServer(uvicorn_config(app, listen, log_level=log_level,
+                                            context=reloader.context if reloader else None), reloader)
     try:
-        server.run(sockets=[sock])
+        with sighup_reloads(reloader):
+            server.run(sockets=[sock])
     finally:
         sock.close()
+
+
+class ReloadingServer(uvicorn.Server):
+    """uvicorn's server, with the certificate watcher running while it serves (TLS only)."""
+
+    def __init__(self, config: uvicorn.Config, reloader: CertificateReloader | None = None) -> None:
+        super().__init__(config)
+        self.reloader = reloader
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.reloader is None:
+            await super().serve(sockets)
+            return
+        self.reloader.start(asyncio.get_running_loop())
+        try:
+            await super().serve(sockets)
+        finally:
+            await asyncio.to_thread(self.reloader.stop)
+
+
+@contextlib.contextmanager
+def sighup_reloads(reloader: CertificateReloader | None) -> Iterator[None]:
+    """Meanwhile SIGHUP asks ``reloader`` for a reload (main thread only, where signals arrive)."""
+    if (reloader is None or not hasattr(signal, "SIGHUP")
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+    previous = signal.signal(signal.SIGHUP, lambda signum, frame: reloader.request())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous)
