@@ -10,9 +10,6 @@ from __future__ import annotations
 import errno
 import gc
 import os
-import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
@@ -35,6 +32,8 @@ from regsim.registry.storage import (
     make_backend,
     register_backend,
 )
+
+from .killed_child import kill_when_ready
 
 BAD_KEYS = ["../x", "/abs", "a//b", "a/./b", "a/\x00b", "a\\b", "", "a/", "a/../../b", "sp ace"]
 
@@ -370,17 +369,7 @@ sys.stdin.read()
 
 def test_killed_writer_process_leaves_no_object(fs):
     fs.put("blobs/victim", b"committed before the crash")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(fs.root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout.readline() == "writing\n"
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-        proc.stdout.close()
-        proc.stdin.close()
-    assert proc.returncode == -signal.SIGKILL
+    assert kill_when_ready(CHILD, str(fs.root)) == "writing"
     fresh = FilesystemBackend(fs.root)
     assert fresh.get("blobs/victim") == b"committed before the crash"
     assert list(fresh.list()) == ["blobs/victim"]

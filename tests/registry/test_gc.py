@@ -2,9 +2,6 @@
 writer killed mid-upload leaves goes after the upload grace period, and a live upload stays."""
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +13,7 @@ from regsim.registry.errors import BlobUnknown, BlobUploadUnknown
 from regsim.registry.registry import Registry
 
 
+from .killed_child import kill_when_ready
 from .clocked_registry import Clock, clock, reg  # noqa: F401 -- fixtures, used by name
 
 
@@ -103,16 +101,8 @@ def _fs_config(root: Path, **kw) -> RegistryConfig:
 
 def _kill_mid_upload(root: Path) -> str:
     """Run KILLED_UPLOADER against ``root``, SIGKILL it mid-part; returns the upload id."""
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_UPLOADER, str(root)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        uid = proc.stdout.readline().strip()
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-        proc.stdout.close()
-        proc.stdin.close()
-    assert proc.returncode == -signal.SIGKILL and uid
+    uid = kill_when_ready(KILLED_UPLOADER, str(root)).strip()
+    assert uid
     return uid
 
 
@@ -241,15 +231,7 @@ def _fragment_files(root: Path) -> list[Path]:
 
 def test_extents_of_a_push_killed_before_its_record_go_once_older_than_the_grace(tmp_path):
     root = tmp_path / "store"
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_PUSHER, str(root)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline() == "stored\n"
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-        proc.stdout.close()
-        proc.stdin.close()
+    assert kill_when_ready(KILLED_PUSHER, str(root)) == "stored"
     reg = Registry(_fs_config(root, upload_grace_s=600, extent_size=1 << 20))
     [orphan] = reg.blobs.orphans()
     assert len(reg.blobs.orphans()[orphan]) == 2 and list(reg.blobs.digests()) == []
