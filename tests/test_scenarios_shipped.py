@@ -47,10 +47,16 @@ def test_shipped_scenario_runs(path, tmp_path):
 
 
 def test_quickstart_meets_the_central_bound(tmp_path):
+    # under max-min the egress is the bottleneck and the makespan sits at N F / u_s; the default
+    # TCP-like model moves 0.97 of that at best, less where acknowledgements queue (docs/network.md)
+    fluid = load_scenario(SCENARIOS / "quickstart.yaml", ["cluster.nodes=40", "workload.start=all",
+                                                          "network.model=maxmin"])
+    run_scenario(fluid, out=tmp_path / "fluid", jobs=1, plots=False)
+    assert load(tmp_path / "fluid").summary["makespan_over_bound"].between(1.0, 1.01).all()
     scenario = load_scenario(SCENARIOS / "quickstart.yaml", ["cluster.nodes=40", "workload.start=all"])
     run_scenario(scenario, out=tmp_path / "a", jobs=1, plots=False)
     summary = load(tmp_path / "a").summary
-    assert summary["makespan_over_bound"].between(1.0, 1.01).all()
+    assert (summary["makespan_over_bound"] >= 1 / 0.97).all()
     # the same scenario and seed give byte-identical summaries
     run_scenario(scenario, out=tmp_path / "b", jobs=1, plots=False)
     assert (tmp_path / "a" / "summary.csv").read_bytes() == (tmp_path / "b" / "summary.csv").read_bytes()

@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..reproduce import (format_rows, load_cases, read_record, record_of, reproduce, stale_rows,
                              validation_page, write_record)
+    from ..reproduce.network_record import read_network_record
     from .paths import project_folder
 
     if args.jobs is not None and args.jobs < 1:
@@ -64,6 +65,6 @@ def run(args: argparse.Namespace) -> int:
     if args.update_docs:
         new = record_of(report, "regsim reproduce --update-docs")
         write_record(docs / "validation.json", new)
-        (docs / "validation.md").write_text(validation_page(cases, new), encoding="utf-8")
+        (docs / "validation.md").write_text(validation_page(cases, new, read_network_record(docs)), encoding="utf-8")
         print(f"\nwrote {docs / 'validation.md'} and {docs / 'validation.json'}")
     return 1 if failed else 0

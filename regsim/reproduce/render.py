@@ -8,6 +8,7 @@ from typing import Any
 
 from .cases import Case
 from .compare import Row
+from .network_record import network_section
 from .record import recorded
 
 __all__ = ["format_rows", "rows_from_record", "validation_page"]
@@ -131,8 +132,9 @@ two cores. Then run `regsim reproduce --update-docs` and commit the page and its
 """
 
 
-def validation_page(cases: Sequence[Case], record: dict[str, Any]) -> str:
-    """``docs/validation.md``: the summary table, then each case with its source and provenance."""
+def validation_page(cases: Sequence[Case], record: dict[str, Any], network: dict[str, Any] | None = None) -> str:
+    """``docs/validation.md``: the summary table, then each case with its source and provenance,
+    then (given ``docs/simgrid.json``) the network model against SimGrid."""
     rows = rows_from_record(cases, record)
     total_s = sum(float(c.get("wall_s") or 0) for c in record["cases"].values())
     total = f"{total_s / 60:.0f} min" if total_s >= 90 else f"{total_s:.0f} s"
@@ -140,4 +142,6 @@ def validation_page(cases: Sequence[Case], record: dict[str, Any]) -> str:
              format_rows(rows, markdown=True).split("\n\n")[0], "", "## The cases", ""]
     for case in cases:
         lines += _case_section(case, [r for r in rows if r.case == case.name], record)
+    if network is not None:
+        lines += network_section(network)
     return "\n".join(lines).rstrip() + "\n"

@@ -23,6 +23,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 from regsim.spec.base import Section, base_dir
 from regsim.spec.expect import Expect
 from regsim.spec.infra import Cluster, RegistrySpec, cross_field
+from regsim.spec.network import NetworkSpec
 from regsim.spec.operations import Monitoring, Scan
 from regsim.spec.quantities import Count, Duration, format_duration
 from regsim.spec.traffic import Distribution, Failures, Image
@@ -66,6 +67,7 @@ class Scenario(Section):
     image: Image = Field(default_factory=Image)
     workload: Workload = Field(default_factory=lambda: workload_sections()[DEFAULT_KIND]())
     distribution: Distribution = Field(default_factory=Distribution)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
     data_plane: Literal["real", "modelled", "sampled"] = "modelled"
     failures: Failures = Field(default_factory=Failures)
     monitoring: Monitoring = Field(default_factory=Monitoring)

@@ -30,6 +30,8 @@ def star(nodes=50, *, up="1Gbps", down="4Gbps", layers=("400MB",), origins=4, st
         "registry": {"egress": "10Gbps"},
         "image": {"layers": list(layers)},
         "distribution": {"strategy": strategy, "p2p": {"piece_size": "4MiB", "origins": origins}},
+    # the closed forms these tests check are max-min's; the TCP-like default has its own tests
+    "network": {"model": "maxmin"},
     }
     return build(doc, over)
 
@@ -313,7 +315,8 @@ def test_parallel_filling_is_max_min_and_never_overloads_a_link(pairs, caps):
 def racked(nodes=40, racks=4, **over):
     doc = {"name": "t", "cluster": {"nodes": nodes, "racks": racks, "node": {"nic": "10Gbps"}},
            "registry": {"egress": "1Gbps"}, "image": {"layers": ["50MB", "100MB"]},
-           "distribution": {"strategy": "proxy-cache", "proxy": {"egress": "10Gbps"}}}
+           "distribution": {"strategy": "proxy-cache", "proxy": {"egress": "10Gbps"}},
+           "network": {"model": "maxmin"}}  # the proxy bound is max-min's
     return build(doc, over)
 
 

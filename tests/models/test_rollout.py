@@ -19,6 +19,8 @@ BASE = {
     "cluster": {"nodes": 40, "racks": 2, "node": {"nic": "10Gbps"}},
     "registry": {"egress": "1Gbps", "storage": {"codec": "rs(4,2)", "nodes": 6}, "encryption": "aes-256-gcm"},
     "image": {"layers": ["20MB", "30MB"]},
+    # the closed forms these tests check are max-min's; the TCP-like default has its own tests
+    "network": {"model": "maxmin"},
 }
 
 

@@ -67,6 +67,8 @@ def scenario(path, **over):
                      "storage": {"codec": "replicate(1)", "nodes": 1, "disk": "100MB/s", "nic": "25Gbps"},
                      "cache": {"policy": "lru", "capacity": "10MB"}},
         "workload": {"kind": "trace", "path": str(path)},
+    # the closed forms these tests check are max-min's; the TCP-like default has its own tests
+    "network": {"model": "maxmin"},
     }
     return build(doc, over)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from regsim.reproduce import load_cases, read_record, validation_page
+from regsim.reproduce.network_record import read_network_record
 from regsim.reproduce.render import rows_from_record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +30,6 @@ def test_the_validation_page_is_current():
     missing = [f"{r.case} / {r.metric.name}" for r in rows_from_record(cases, record) if r.error and "record" in r.error]
     assert not missing, f"not in docs/validation.json (run `regsim reproduce --update-docs`): {missing}"
     assert set(record["cases"]) == {c.name for c in cases}, "the record holds a case that no longer exists"
-    expected = validation_page(cases, record)
+    expected = validation_page(cases, record, read_network_record(DOCS))
     assert (DOCS / "validation.md").read_text(encoding="utf-8") == expected, (
         "docs/validation.md differs from what `regsim reproduce --update-docs` writes; rerun it")

@@ -26,6 +26,7 @@ registry: {{egress: 1Gbps}}
 image: {{layers: [100MB]}}
 workload: {{kind: rollout, start: all}}
 distribution: {{strategy: central}}
+network: {{model: maxmin}}
 sweep:
   cluster.nodes: [10, 20]
 expect:

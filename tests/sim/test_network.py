@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import simpy
 
-from regsim.sim.network import LinkRecorder, Network, Transfer
+from regsim.sim.network import FlowModel, LinkRecorder, Network, Transfer
 from regsim.sim.topology import Topology, TopologyError
 
 GB = 1e9
@@ -94,7 +94,7 @@ def test_an_oversubscribed_rack_uplink_gives_the_hand_computed_rates() -> None:
         start(env, net, f"rack0-h{h}", f"rack1-h{h}", 250.0, out=done)
     start(env, net, "rack1-h0", "rack1-h1", 750.0, out=done, key="local")
     env.run(until=1.0)
-    routes, rates, counts, _ = net.snapshot()
+    routes, rates, counts, _, _ = net.snapshot()
     assert sorted(rates.tolist()) == pytest.approx([25.0, 25.0, 25.0, 25.0, 75.0])
     assert counts.tolist() == [1.0] * 5
     env.run()
@@ -124,7 +124,7 @@ def test_flows_on_one_route_merge_into_one_weighted_entry() -> None:
     start(env, net, "registry", "client0", 100, 0.0, done, "small")
     start(env, net, "registry", "client0", 300, 0.0, done, "large")
     env.run(until=0.5)
-    _, rates, counts, _ = net.snapshot()
+    _, rates, counts, _, _ = net.snapshot()
     assert counts.tolist() == [2.0] and rates.tolist() == [50.0]
     start(env, net, "registry", "client0", 100, 0.5, done, "late")  # requested at 0.5 + 0.5 = 1
     env.run()
@@ -184,17 +184,17 @@ def test_latency_weighted_shares_are_proportional_to_one_over_latency() -> None:
     topo.add_host("near", rack="switch", nic=1e6, latency=1e-3)  # route latency 2 ms
     topo.add_host("far", rack="switch", nic=1e6, latency=3e-3)  # route latency 4 ms
     env = simpy.Environment()
-    net = Network(env, topo, sharing="latency-weighted")
+    net = Network(env, topo, model=FlowModel(bandwidth_factor=1.0, weight_s=0.0, reverse_load=0.0, window=None))
     near, far = net.transfer("registry", "near", 1e6), net.transfer("registry", "far", 1e6)
     env.run(until=0.5)
     t_near, t_far = (net._table.members[i][0][2] for i in range(2))
     assert net.rate(t_near) == pytest.approx(200.0) and net.rate(t_far) == pytest.approx(100.0)
     # SimGrid's LV08 penalty adds weight_s / capacity per link: 3.0003 ms against 5.0003 ms
     env = simpy.Environment()
-    lv08 = Network(env, topo, sharing="latency-weighted", weight_s=0.3)
+    lv08 = Network(env, topo, model=FlowModel(bandwidth_factor=1.0, weight_s=0.3, reverse_load=0.0, window=None))
     lv08.transfer("registry", "near", 1e6), lv08.transfer("registry", "far", 1e6)
     env.run(until=0.5)
-    _, rates, _, weights = lv08.snapshot()
+    _, rates, _, weights, _ = lv08.snapshot()
     assert weights.tolist() == pytest.approx([1 / 3.0003e-3, 1 / 5.0003e-3])
     assert rates.sum() == pytest.approx(300.0) and rates[0] / rates[1] == pytest.approx(5.0003 / 3.0003)
 
@@ -232,7 +232,9 @@ def test_bad_requests_fail_loudly() -> None:
     topo = Topology.star(100.0, 1, 100.0, latency=0.0)
     env = simpy.Environment()
     with pytest.raises(ValueError, match="sharing"):
-        Network(env, topo, sharing="fifo")
+        FlowModel(sharing="fifo")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="FlowModel"):
+        Network(env, topo, model="tcp")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="coalesce_s"):
         Network(env, topo, coalesce_s=-1.0)
     net = Network(env, topo)
@@ -240,7 +242,7 @@ def test_bad_requests_fail_loudly() -> None:
         net.transfer("registry", "client0", -5)
     with pytest.raises(TopologyError, match="unknown host"):
         net.transfer("registry", "nobody", 5)
-    weighted = Network(env, topo, sharing="latency-weighted")
+    weighted = Network(env, topo, model=FlowModel(weight_s=0.0))
     with pytest.raises(ValueError, match="positive route latency"):
         weighted.transfer("registry", "client0", 5)
 
@@ -260,7 +262,7 @@ def test_a_flow_joining_a_bottleneck_it_does_not_share_forces_a_full_reshare() -
     start(env, net, "h2", "h3", 1e4, 0.0, done, "U")
     start(env, net, "h2", "h1", 1e4, 1.0, done, "S")
     env.run(until=1.5)
-    routes, rates, _, _ = net.snapshot()
+    routes, rates, _, _, _ = net.snapshot()
     by_route = {tuple(r[r >= 0]): x for r, x in zip(routes, rates, strict=True)}
     assert by_route[topo.path("h0", "h1")] == pytest.approx(95.0)
     assert by_route[topo.path("h2", "h3")] == by_route[topo.path("h2", "h1")] == pytest.approx(5.0)

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from regsim.errors import UserError
 from regsim.spec.infra import Cluster, RegistrySpec
+from regsim.spec.network import NetworkSpec
 from regsim.spec.traffic import Image
 
 from .result import VariantResult
@@ -64,6 +65,7 @@ class ModelConfig:
     cluster: Cluster
     registry: RegistrySpec
     image: Image
+    network: NetworkSpec
 
     @classmethod
     def from_sections(cls: type[C], source: Any) -> C:

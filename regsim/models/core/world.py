@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from .spec import ModelConfig
 from regsim.sim.cpu import HostCPU
 from regsim.sim.database import DatabaseServer
 from regsim.sim.disk import Disk
@@ -45,6 +44,9 @@ from regsim.sim.profile import CostProfile, load_profile
 from regsim.sim.rng import RunRandom
 from regsim.sim.tee import TeeModel
 from regsim.sim.topology import Topology
+
+from .network import flow_model
+from .spec import ModelConfig
 
 REGISTRY_RACK = "registry"
 #: the gateway (load balancer) the frontends share the site's egress through
@@ -89,7 +91,7 @@ class World:
         return self.topology.gateway(EGRESS)[0]
 
 
-def build_world(scenario: ModelConfig, seed: int, *, coalesce_s: float = 0.0) -> World:
+def build_world(scenario: ModelConfig, seed: int) -> World:
     cluster, reg = scenario.cluster, scenario.registry
     env = CountingEnvironment()
     topo = Topology(hop_latency=cluster.latency.host)
@@ -133,7 +135,7 @@ def build_world(scenario: ModelConfig, seed: int, *, coalesce_s: float = 0.0) ->
     topo.add_gateway(EGRESS, frontends, capacity=reg.egress, backends=storage + [DATABASE])
 
     profile = load_profile(scenario.profile)
-    net = Network(env, topo, coalesce_s=coalesce_s)
+    net = Network(env, topo, model=flow_model(scenario.network), coalesce_s=scenario.network.coalesce)
     hosts = list(dict.fromkeys(frontends + storage))  # a co-located node once
     cpus = {name: HostCPU(env, topo.host(name).cores, profile, name=name) for name in hosts}
     disks = {name: Disk(env, topo.host(name).disk_read, topo.host(name).disk_write, name=name) for name in storage}

@@ -1,5 +1,6 @@
-"""Flow-level network model: max-min fair bandwidth sharing over a :class:`~regsim.sim.topology.Topology`.
+"""Flow-level network model: (weighted) max-min fair bandwidth sharing over a :class:`~regsim.sim.topology.Topology`.
 
+- :mod:`.sharing` -- :class:`FlowModel`: plain max-min, or TCP-like (SimGrid's LV08).
 - :mod:`.maxmin` -- the pure numpy kernel: weighted progressive filling, connected components.
 - :mod:`.flows` -- persistent per-flow state (route entries, lazy progress, per-link bytes).
 - :mod:`.reshare` -- the exact re-share strategies: uniform, grouped, component.
@@ -9,12 +10,18 @@
 """
 
 from regsim.sim.network.maxmin import component, fill_levels, maxmin_rates
-from regsim.sim.network.model import SHARING, Network, NetworkStats
+from regsim.sim.network.model import Network, NetworkStats
+from regsim.sim.network.sharing import LV08, MAXMIN, PRESETS, SHARING, TCP, FlowModel
 from regsim.sim.network.sampling import LinkRecorder
 from regsim.sim.network.transfer import Transfer
 
 __all__ = [
+    "LV08",
+    "MAXMIN",
+    "PRESETS",
     "SHARING",
+    "TCP",
+    "FlowModel",
     "LinkRecorder",
     "Network",
     "NetworkStats",

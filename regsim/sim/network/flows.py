@@ -7,9 +7,12 @@ common progress, so an entry keeps a heap of member thresholds ("done when the e
 this many bytes per member"). A thousand layers pulled over one route cost one row, not a
 thousand.
 
-Per entry the table stores, in parallel arrays: its route (a column of link ids, see
-:mod:`.maxmin`), member count, base weight, per-member rate, progress per member at time
-``t0``, the next member's threshold and the predicted time it finishes. Progress advances
+Per entry the table stores, in parallel arrays: its links (a column of link ids, see
+:mod:`.maxmin`: the route, then the reverse path when acknowledgements load it) and the load
+per unit of rate each link takes (1 on the route, the model's reverse load on the way back),
+member count, base weight, the highest level (rate per unit of weight) a member may reach (its
+window bound), per-member rate, progress per member at time ``t0``, the next member's
+threshold and the predicted time it finishes. Progress advances
 lazily: an entry is touched only when its rate changes or a member finishes, never on a clock
 tick, and the next completion is read off the arrays as ``t0 + (threshold - progress) / rate``.
 
@@ -26,10 +29,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from typing import NamedTuple
 
 import numpy as np
 
-from regsim.sim.network.transfer import Transfer
+from regsim.sim.network.transfer import Path, Transfer
 
 #: members whose thresholds lie this close (relative) to the finishing one finish with it.
 _SAME_THRESHOLD_RTOL = 1e-12
@@ -40,7 +44,7 @@ _BULK = 4
 class FlowTable:
     """Active flows grouped by route into weighted entries, and per-link load and bytes."""
 
-    _COLUMNS = ("count", "weight", "rate", "prog", "t0", "thr", "fin")
+    _COLUMNS = ("count", "weight", "lcap", "rate", "prog", "t0", "thr", "fin")
     _LINK_ARRAYS = (("load", 0.0), ("sent", 0.0), ("wsum", 0.0), ("users", 0), ("share", np.inf),
                     ("dirty", False), ("bsize", 0))
 
@@ -48,6 +52,8 @@ class FlowTable:
         self.n = 0
         self._rows = 0
         self.route = np.zeros((1, 0), dtype=np.int64)
+        self.coef = np.zeros((1, 0))
+        self.capped = 0  # entries whose window bound is finite
         for name in self._COLUMNS:
             setattr(self, name, np.empty(0))
         self.bott = np.empty(0, dtype=np.int64)
@@ -58,6 +64,7 @@ class FlowTable:
         self._seq = itertools.count()
         self.pad = 0
         self.cap = np.full(1, np.inf)
+        self.goodput = 1.0
         for name, fill in self._LINK_ARRAYS:
             setattr(self, name, np.full(1, fill))
         self._t_sent = 0.0
@@ -66,7 +73,9 @@ class FlowTable:
 
     # -- storage ----------------------------------------------------------------------------
     def grow_links(self, capacity: np.ndarray) -> None:
-        """Adopt a longer capacity vector (the topology gained links); the pad index moves."""
+        """Adopt a longer capacity vector (the topology gained links); the pad index moves.
+
+        ``capacity`` is what flows can use of each link (its goodput), not its nominal rate."""
         old, new = self.pad, len(capacity)
         if new < old:
             raise ValueError("a topology never loses links")
@@ -89,7 +98,9 @@ class FlowTable:
         size, width = max(rows, 2 * self._rows, 64), max(width, self.width)
         route = np.full((width, size), self.pad, dtype=np.int64)
         route[: self.width, : self.n] = self.route[:, : self.n]
-        self.route = route
+        coef = np.zeros((width, size))
+        coef[: self.width, : self.n] = self.coef[:, : self.n]
+        self.route, self.coef = route, coef
         for name in self._COLUMNS:
             col = np.zeros(size)
             col[: self.n] = getattr(self, name)[: self.n]
@@ -101,8 +112,9 @@ class FlowTable:
 
     def _remove(self, i: int) -> None:
         last = self.n - 1
-        links = list(self.keys[i])
+        links = self._links(i)
         del self.index[self.keys[i]]
+        self.capped -= bool(np.isfinite(self.lcap[i]))
         self.users[links] -= 1
         self._designate(i, -1)
         self.undesignated -= 1
@@ -111,6 +123,7 @@ class FlowTable:
         members, key = self.members.pop(), self.keys.pop()
         if i != last:
             self.route[:, i] = self.route[:, last]
+            self.coef[:, i] = self.coef[:, last]
             for name in self._COLUMNS:
                 col = getattr(self, name)
                 col[i] = col[last]
@@ -118,6 +131,7 @@ class FlowTable:
             self.members[i], self.keys[i] = members, key
             self.index[key] = i
         self.route[:, last] = self.pad
+        self.coef[:, last] = 0.0
         self.n = last
 
     def _remove_many(self, gone: list[int]) -> None:
@@ -134,9 +148,12 @@ class FlowTable:
         held = self.bott[gone]
         np.subtract.at(self.bsize, held[held >= 0], 1)
         self.undesignated -= int((held < 0).sum())
+        self.capped -= int(np.isfinite(self.lcap[gone]).sum())
         m = stay.size
         self.route[:, :m] = self.route[:, stay]
         self.route[:, m:n] = self.pad
+        self.coef[:, :m] = self.coef[:, stay]
+        self.coef[:, m:n] = 0.0
         for name in self._COLUMNS:
             col = getattr(self, name)
             col[:m] = col[stay]
@@ -164,16 +181,24 @@ class FlowTable:
         self.bott[i] = link
 
     # -- the flow lifecycle -----------------------------------------------------------------
-    def add(self, transfer: Transfer, weight: float, t: float) -> None:
+    def _links(self, i: int) -> list[int]:
+        """The links entry ``i`` loads: its route, then its reverse path if that is loaded."""
+        col = self.route[:, i]
+        return col[col != self.pad].tolist()
+
+    def add(self, transfer: Transfer, path: Path, t: float) -> None:
         """Start ``transfer`` at time ``t``; its entry must be re-shared before time moves on."""
         key = transfer.route
-        links = list(key)
+        links = list(path.links)
         i = self.index.get(key)
         if i is None:
             i = self.n
-            self._reserve(i + 1, len(key))
-            self.route[: len(key), i] = key
-            self.count[i], self.weight[i], self.rate[i] = 0.0, weight, 0.0
+            self._reserve(i + 1, len(links))
+            self.route[: len(links), i] = links
+            self.coef[: len(links), i] = path.coefs
+            self.count[i], self.weight[i], self.rate[i] = 0.0, path.weight, 0.0
+            self.lcap[i] = path.level_cap
+            self.capped += bool(np.isfinite(path.level_cap))
             self.prog[i], self.t0[i], self.thr[i], self.fin[i] = 0.0, t, np.inf, np.inf
             self.members.append([])
             self.keys.append(key)
@@ -190,40 +215,43 @@ class FlowTable:
         heapq.heappush(self.members[i], (threshold, next(self._seq), transfer))
         self.count[i] += 1
         self.thr[i] = min(self.thr[i], threshold)
-        self.wsum[links] += weight
+        self.wsum[links] += path.weight * np.asarray(path.coefs)
         self.update_share(links)
         self.dirty[links] = True
 
-    def add_many(self, batch: list[tuple[Transfer, float]], t: float) -> None:
-        """Start many ``(transfer, weight)`` at time ``t``: new routes get their rows in bulk."""
-        fresh: dict[tuple[int, ...], tuple[float, list[Transfer]]] = {}
-        for transfer, weight in batch:
+    def add_many(self, batch: list[tuple[Transfer, Path]], t: float) -> None:
+        """Start many ``(transfer, path)`` at time ``t``: new routes get their rows in bulk."""
+        fresh: dict[tuple[int, ...], tuple[Path, list[Transfer]]] = {}
+        for transfer, path in batch:
             if transfer.route in self.index or len(batch) < _BULK:
-                self.add(transfer, weight, t)
+                self.add(transfer, path, t)
             else:
-                fresh.setdefault(transfer.route, (weight, []))[1].append(transfer)
+                fresh.setdefault(transfer.route, (path, []))[1].append(transfer)
         if not fresh:
             return
         start, k = self.n, len(fresh)
-        self._reserve(start + k, max(len(key) for key in fresh))
+        self._reserve(start + k, max(len(path.links) for path, _ in fresh.values()))
         width, pad = self.width, self.pad
-        routes = np.array([key + (pad,) * (width - len(key)) for key in fresh], dtype=np.int64).T
-        counts, weights, thr = np.empty(k), np.empty(k), np.empty(k)
-        for j, (key, (weight, transfers)) in enumerate(fresh.items()):
+        routes = np.array([path.links + (pad,) * (width - len(path.links)) for path, _ in fresh.values()],
+                          dtype=np.int64).T
+        coefs = np.array([path.coefs + (0.0,) * (width - len(path.coefs)) for path, _ in fresh.values()]).T
+        counts, weights, thr, lcap = np.empty(k), np.empty(k), np.empty(k), np.empty(k)
+        for j, (key, (path, transfers)) in enumerate(fresh.items()):
             heap = [(tr.nbytes, next(self._seq), tr) for tr in transfers]
             heapq.heapify(heap)
             self.members.append(heap)
             self.keys.append(key)
             self.index[key] = start + j
-            counts[j], weights[j], thr[j] = len(heap), weight, heap[0][0]
+            counts[j], weights[j], thr[j], lcap[j] = len(heap), path.weight, heap[0][0], path.level_cap
         rows = slice(start, start + k)
-        self.route[:, rows] = routes
-        self.count[rows], self.weight[rows], self.thr[rows] = counts, weights, thr
+        self.route[:, rows], self.coef[:, rows] = routes, coefs
+        self.count[rows], self.weight[rows], self.thr[rows], self.lcap[rows] = counts, weights, thr, lcap
+        self.capped += int(np.isfinite(lcap).sum())
         self.rate[rows], self.prog[rows], self.t0[rows], self.fin[rows] = 0.0, 0.0, t, np.inf
         flat = routes.ravel()
         real = flat[flat != pad]
         np.add.at(self.users, real, 1)
-        np.add.at(self.wsum, flat, np.tile(counts * weights, width))
+        np.add.at(self.wsum, flat, (coefs * (counts * weights)).ravel())
         self.wsum[pad] = 0.0
         self.update_share(real)
         self.dirty[real] = True
@@ -270,9 +298,9 @@ class FlowTable:
             else:
                 empty.append(i)
         flat = self.route[:, due].ravel()
-        width = self.width
-        np.subtract.at(self.load, flat, np.tile(popped * self.rate[due], width))
-        np.subtract.at(self.wsum, flat, np.tile(popped * self.weight[due], width))
+        coef = self.coef[:, due]
+        np.subtract.at(self.load, flat, (coef * (popped * self.rate[due])).ravel())
+        np.subtract.at(self.wsum, flat, (coef * (popped * self.weight[due])).ravel())
         self.load[flat] = np.maximum(self.load[flat], 0.0)
         self.wsum[flat] = np.maximum(self.wsum[flat], 0.0)
         self.wsum[self.pad] = self.load[self.pad] = 0.0
@@ -297,8 +325,20 @@ class FlowTable:
             return 0.0
         return float(self.rate[i])
 
-    def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(routes, rates, counts, weights)`` of every entry; routes ``(entries, K)``, -1 padded."""
+    def snapshot(self) -> Snapshot:
+        """Every entry's links (``(entries, K)``, -1 padded), the load each takes per unit of
+        rate, and its rate, member count and weight."""
         routes = self.route[:, : self.n].T.copy()
         routes[routes == self.pad] = -1
-        return routes, self.rate[: self.n].copy(), self.count[: self.n].copy(), self.weight[: self.n].copy()
+        return Snapshot(routes, self.rate[: self.n].copy(), self.count[: self.n].copy(),
+                        self.weight[: self.n].copy(), self.coef[:, : self.n].T.copy())
+
+
+class Snapshot(NamedTuple):
+    """The active entries of a :class:`FlowTable` at one moment (see :meth:`FlowTable.snapshot`)."""
+
+    routes: np.ndarray
+    rates: np.ndarray
+    counts: np.ndarray
+    weights: np.ndarray
+    coefs: np.ndarray

@@ -41,13 +41,16 @@ def crosses(mask: np.ndarray, routes: np.ndarray) -> np.ndarray:
     return hit
 
 
-def fill_levels(routes: np.ndarray, weights: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+def fill_levels(routes: np.ndarray, weights: np.ndarray, capacity: np.ndarray,
+                coefs: np.ndarray | None = None, level_cap: np.ndarray | None = None) -> np.ndarray:
     """Per-unit-weight rate ("level") of each flow under weighted max-min fairness.
 
     ``routes`` is ``(K, k)`` indices into ``capacity``; padding points at an entry holding
-    ``inf``. ``weights`` are positive. A flow's rate is ``weights * level``. Every link stays
-    within its capacity (up to rounding) and every flow crosses a saturated link on which its
-    level is the highest: the max-min criterion.
+    ``inf``. ``weights`` are positive. A flow's rate is ``weights * level``; on the link in row
+    ``j`` of its column it takes ``coefs[j] * rate`` (1 when ``coefs`` is None). ``level_cap``
+    bounds each flow's level (its window), ``inf`` for none. Every link stays within its
+    capacity (up to rounding) and every flow either reaches its cap or crosses a saturated link
+    on which its level is the highest: the max-min criterion.
     """
     width, k = routes.shape
     levels = np.empty(k)
@@ -56,9 +59,11 @@ def fill_levels(routes: np.ndarray, weights: np.ndarray, capacity: np.ndarray) -
     m = capacity.shape[0]
     cols = np.ascontiguousarray(routes)
     wa = np.asarray(weights, dtype=float)
+    co = np.ones((width, k)) if coefs is None else np.array(coefs, dtype=float)
+    lc = None if level_cap is None or not np.isfinite(level_cap).any() else np.asarray(level_cap, dtype=float)
     left = np.array(capacity, dtype=float)
     flat = cols.ravel()
-    wsum = np.bincount(flat, weights=np.tile(wa, width), minlength=m)
+    wsum = np.bincount(flat, weights=(co * wa).ravel(), minlength=m)
     users = np.bincount(flat, minlength=m)  # exact counts: a drained link never looks loaded
     active = np.arange(k)
     share = np.empty(m)
@@ -67,21 +72,27 @@ def fill_levels(routes: np.ndarray, weights: np.ndarray, capacity: np.ndarray) -
             np.divide(left, wsum, out=share)
         share[users == 0] = np.inf
         level = share.min()
+        if lc is not None:
+            level = min(level, lc.min())
         if not np.isfinite(level):
             raise ValueError("a flow crosses no link of finite capacity: its max-min rate is unbounded")
         hit = crosses(share <= level * (1.0 + SATURATION_RTOL), cols)
+        if lc is not None:
+            hit |= lc <= level * (1.0 + SATURATION_RTOL)
         frozen = np.flatnonzero(hit)
         levels[active[frozen]] = level
         if frozen.size == active.size:
             return levels
         fc = cols.take(frozen, axis=1).ravel()
-        fw = np.tile(wa[frozen], width)
+        fw = (co.take(frozen, axis=1) * wa[frozen]).ravel()
         left -= np.bincount(fc, weights=fw * level, minlength=m)
         np.maximum(left, 0.0, out=left)
         wsum -= np.bincount(fc, weights=fw, minlength=m)
         users -= np.bincount(fc, minlength=m)
         keep = np.flatnonzero(~hit)
-        active, cols, wa = active[keep], cols.take(keep, axis=1), wa[keep]
+        active, cols, wa, co = active[keep], cols.take(keep, axis=1), wa[keep], co.take(keep, axis=1)
+        if lc is not None:
+            lc = lc[keep]
 
 
 def _pad_routes(routes: Sequence[Sequence[int]], pad: int) -> np.ndarray:
@@ -93,10 +104,12 @@ def _pad_routes(routes: Sequence[Sequence[int]], pad: int) -> np.ndarray:
 
 
 def maxmin_rates(routes: Sequence[Sequence[int]], capacity: Sequence[float] | np.ndarray,
-                 weights: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
+                 weights: Sequence[float] | np.ndarray | None = None,
+                 bounds: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
     """Weighted max-min fair rates (bytes/s) of flows given as lists of link ids.
 
-    Every route needs at least one link; ``-1`` entries are ignored; ``weights`` default to 1.
+    Every route needs at least one link; ``-1`` entries are ignored; ``weights`` default to 1;
+    ``bounds`` caps each flow's rate (``inf`` for none).
     """
     cap = np.asarray(capacity, dtype=float)
     m = cap.shape[0]
@@ -110,7 +123,13 @@ def maxmin_rates(routes: Sequence[Sequence[int]], capacity: Sequence[float] | np
     w = np.ones(len(lists)) if weights is None else np.asarray(weights, dtype=float)
     if w.shape != (len(lists),) or (w <= 0).any():
         raise ValueError("weights must be one positive number per route")
-    return w * fill_levels(_pad_routes(lists, m), w, np.append(cap, np.inf))
+    cap_level = None
+    if bounds is not None:
+        b = np.asarray(bounds, dtype=float)
+        if b.shape != (len(lists),) or (b <= 0).any():
+            raise ValueError("bounds must be one positive number (or inf) per route")
+        cap_level = b / w
+    return w * fill_levels(_pad_routes(lists, m), w, np.append(cap, np.inf), level_cap=cap_level)
 
 
 def component(routes: np.ndarray, seeds: np.ndarray, pad: int,

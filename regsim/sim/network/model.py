@@ -30,9 +30,11 @@ a storm with a few bottlenecks (several servers, several rack uplinks) in one pa
 flows; anything else re-runs progressive filling on the changed component only. See
 :mod:`.flows` and :mod:`.reshare`.
 
-``sharing="latency-weighted"`` weights each flow's share by ``1 / (route latency + weight_s *
-sum(1 / capacity))``, SimGrid's sharing penalty (LV08 uses ``weight_s = 20537`` bytes; the
-default 0 gives pure ``1 / latency``): TCP's bias against long round trips.
+How flows share links is a :class:`~regsim.sim.network.sharing.FlowModel`: plain max-min (the
+engine's default, the closed forms' model) or the TCP-like model after SimGrid's LV08 that
+scenarios use by default -- goodput a fraction of capacity, shares weighted by round trip,
+acknowledgements loading the reverse path, a window bounding each connection. See
+:mod:`.sharing`.
 """
 
 from __future__ import annotations
@@ -46,12 +48,11 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from regsim.sim.network.flows import FlowTable
+from regsim.sim.network.flows import FlowTable, Snapshot
 from regsim.sim.network.reshare import reshare
-from regsim.sim.network.transfer import Transfer
+from regsim.sim.network.sharing import MAXMIN, FlowModel
+from regsim.sim.network.transfer import Path, Transfer
 from regsim.sim.topology import Topology
-
-SHARING = ("maxmin", "latency-weighted")
 
 
 def _slack(t: float) -> float:
@@ -82,21 +83,20 @@ class NetworkStats:
 class Network:
     """Flow-level network over a :class:`Topology`, driven by one manager inside ``env``."""
 
-    def __init__(self, env: simpy.Environment, topology: Topology, *, sharing: str = "maxmin",
-                 coalesce_s: float = 0.0, weight_s: float = 0.0) -> None:
-        if sharing not in SHARING:
-            raise ValueError(f"sharing must be one of {SHARING}, got {sharing!r}")
+    def __init__(self, env: simpy.Environment, topology: Topology, *, model: FlowModel = MAXMIN,
+                 coalesce_s: float = 0.0) -> None:
+        if not isinstance(model, FlowModel):
+            raise TypeError(f"model must be a FlowModel, got {type(model).__name__}")
         if not (coalesce_s >= 0 and math.isfinite(coalesce_s)):
             raise ValueError(f"coalesce_s must be a non-negative number of seconds, got {coalesce_s!r}")
-        if not (weight_s >= 0 and math.isfinite(weight_s)):
-            raise ValueError(f"weight_s must be a non-negative number of bytes, got {weight_s!r}")
         self.env, self.topology = env, topology
-        self.sharing, self.coalesce_s, self.weight_s = sharing, float(coalesce_s), float(weight_s)
+        self.model, self.coalesce_s = model, float(coalesce_s)
         self.stats = NetworkStats()
         self.bytes_by_tag: Counter[Hashable] = Counter()
-        self._table = FlowTable(topology.capacities())
+        self._nominal = np.asarray(topology.capacities(), dtype=float)
+        self._table = FlowTable(self._nominal)
         self._links = len(topology.links)
-        self._weights: dict[tuple[int, ...], float] = {}
+        self._paths: dict[tuple[int, ...], Path] = {}
         self._pending: list[tuple[float, int, Transfer]] = []
         self._seq = 0
         self._armed: list[float] = []
@@ -115,9 +115,11 @@ class Network:
             raise ValueError(f"transfer {src}->{dst}: nbytes must be a non-negative number, got {nbytes!r}")
         route, latency = self.topology.route(src, dst)
         if len(self.topology.links) != self._links:
-            self._table.grow_links(self.topology.capacities())
+            self._nominal = np.asarray(self.topology.capacities(), dtype=float)
+            self._table.grow_links(self._nominal)
             self._links = len(self.topology.links)
         now = self.env.now
+        latency = self.model.delay(latency)
         tr = Transfer(src, dst, nbytes, tag, route, latency, now)
         self.stats.requested += 1
         if not route or nbytes == 0:
@@ -126,7 +128,7 @@ class Network:
             self.stats.completed += 1
             self.bytes_by_tag[tag] += nbytes
             return self.env.timeout(latency, value=tr)
-        self._weight(route, latency)  # a route latency-weighting cannot price fails here, not later
+        self._path(tr)  # a route the sharing model cannot price fails here, not later
         tr._event = event = self.env.event()
         start = now + latency
         heapq.heappush(self._pending, (start, self._seq, tr))
@@ -140,7 +142,8 @@ class Network:
         return self._table.rate_of(transfer)
 
     def link_bytes(self) -> np.ndarray:
-        """Bytes each link has carried so far, indexed by link id."""
+        """Bytes each link has carried so far, indexed by link id: on the wire, so under the TCP
+        model the payload over the bandwidth factor, plus acknowledgements on reverse paths."""
         self._table.accrue(self.env.now)
         return self._table.sent[: self._links].copy()
 
@@ -150,7 +153,7 @@ class Network:
 
     def utilisation(self) -> np.ndarray:
         """Current load over capacity of each link, indexed by link id."""
-        return self._table.load[: self._links] / self._table.cap[: self._links]
+        return self._table.load[: self._links] / self._nominal[: self._links]
 
     def subscribe(self, callback: Callable[[Network], None]) -> None:
         """Call ``callback(net)`` after every change of link loads (re-share or completion).
@@ -160,9 +163,14 @@ class Network:
         """
         self._subscribers.append(callback)
 
-    def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(routes, rates, counts, weights)`` of the active route entries (routes -1 padded)."""
+    def snapshot(self) -> Snapshot:
+        """``(routes, rates, counts, weights, coefs)`` of the active route entries: each entry's
+        links (-1 padded) and the load it puts on each per unit of rate."""
         return self._table.snapshot()
+
+    def capacity(self) -> np.ndarray:
+        """Each link's capacity (bytes/s), indexed by link id."""
+        return self._nominal[: self._links].copy()
 
     @property
     def active(self) -> int:
@@ -175,18 +183,34 @@ class Network:
         return len(self._pending)
 
     # -- the manager ------------------------------------------------------------------------
-    def _weight(self, route: tuple[int, ...], latency: float) -> float:
-        if self.sharing == "maxmin":
-            return 1.0
-        weight = self._weights.get(route)
-        if weight is None:
-            cap = self._table.cap
-            penalty = latency + self.weight_s * float(sum(1.0 / cap[i] for i in route))
+    def _path(self, tr: Transfer) -> Path:
+        """What the sharing model makes of ``tr``'s route (cached per route).
+
+        The table moves bytes at ``weight * level`` and loads each link with ``coef`` times
+        that. SimGrid allots ``level / penalty`` and moves ``goodput`` times the allotment, so
+        the weight is ``goodput / penalty`` and each coefficient is divided by the goodput:
+        the levels, the loads and the rates all come out as SimGrid's.
+        """
+        path = self._paths.get(tr.route)
+        if path is not None:
+            return path
+        model, route = self.model, tr.route
+        latency = self.topology.route(tr.src, tr.dst)[1]
+        good = model.goodput
+        load = dict.fromkeys(route, 1.0 / good)
+        if model.reverse > 0:  # a link on both paths (a half-duplex one) takes both loads
+            for link in self.topology.route(tr.dst, tr.src)[0]:
+                load[link] = load.get(link, 0.0) + model.reverse / good
+        links, coefs = tuple(load), tuple(load.values())
+        penalty = 1.0
+        if model.weighted:
+            penalty = model.penalty(latency, [float(self._nominal[i]) for i in route])
             if penalty <= 0:
                 raise ValueError(f"latency-weighted sharing needs a positive route latency (or weight_s > 0); "
                                  f"route {route} has latency {latency}")
-            weight = self._weights[route] = 1.0 / penalty
-        return weight
+        weight = good / penalty
+        path = self._paths[route] = Path(links, coefs, weight, model.bound(latency) * penalty)
+        return path
 
     def _arm(self, when: float) -> None:
         """Make sure the manager wakes at ``when``; an earlier pending wake-up will re-arm."""
@@ -216,7 +240,7 @@ class Network:
             while self._pending and self._pending[0][0] <= due:
                 tr = heapq.heappop(self._pending)[2]
                 tr.started = now
-                batch.append((tr, self._weight(tr.route, tr.latency)))
+                batch.append((tr, self._path(tr)))
             table.add_many(batch, now)
             self.stats.started += len(batch)
             path = reshare(table, now)

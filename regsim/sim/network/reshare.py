@@ -63,6 +63,8 @@ def _uniform(table: FlowTable, t: float) -> bool:
     share = table.share
     bottleneck = int(share.argmin())
     level = share[bottleneck]
+    if table.capped and (table.lcap[:n] < level).any():
+        return False
     if table.users[bottleneck] != n:
         tied = np.flatnonzero(share <= level * (1.0 + SATURATION_RTOL))
         if not (table.users[tied] == n).any():
@@ -80,8 +82,11 @@ def _grouped(table: FlowTable, t: float) -> bool:
     held = table.bsize > 0
     if (table.users[held] != table.bsize[held]).any():
         return False
-    rate = table.weight[:n] * table.share[table.bott[:n]]
-    load = np.bincount(table.route[:, :n].ravel(), weights=np.tile(table.count[:n] * rate, table.width),
+    level = table.share[table.bott[:n]]
+    if table.capped and (table.lcap[:n] < level).any():
+        return False
+    rate = table.weight[:n] * level
+    load = np.bincount(table.route[:, :n].ravel(), weights=(table.coef[:, :n] * (table.count[:n] * rate)).ravel(),
                        minlength=table.pad + 1)
     load[table.pad] = 0.0
     if (load > table.cap * (1.0 + FEASIBLE_RTOL)).any():
@@ -104,16 +109,18 @@ def _component(table: FlowTable, t: float) -> None:
     sel = slice(0, n) if entries.size == n else entries
     base = table.weight[sel]
     total = table.count[sel] * base
+    coef = table.coef[:, sel]
     m = link_ids.size
     table.lmap[link_ids] = np.arange(m)
     table.lmap[table.pad] = m
     routes = table.lmap[table.route[:, sel]]
-    levels = fill_levels(routes, total, np.append(table.cap[link_ids], np.inf))
+    levels = fill_levels(routes, total, np.append(table.cap[link_ids], np.inf), coef,
+                         table.lcap[sel] if table.capped else None)
     _commit(table, sel, base * levels, t)
     flat = routes.ravel()
-    load = np.bincount(flat, weights=np.tile(total * levels, table.width), minlength=m + 1)[:m]
+    load = np.bincount(flat, weights=(coef * (total * levels)).ravel(), minlength=m + 1)[:m]
     table.load[link_ids] = load
-    table.wsum[link_ids] = np.bincount(flat, weights=np.tile(total, table.width), minlength=m + 1)[:m]
+    table.wsum[link_ids] = np.bincount(flat, weights=(coef * total).ravel(), minlength=m + 1)[:m]
     table.update_share(link_ids)
     _designate(table, entries, routes, levels, load, link_ids)
 

@@ -1,8 +1,21 @@
-"""A transfer as the caller sees it: what was asked, and when it started and finished."""
+"""A transfer as the caller sees it, and the path it takes as the sharing model sees it."""
 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """What the sharing model makes of a route: the links a flow on it loads (the route, then
+    the reverse path when acknowledgements load it), the load per unit of rate on each, the
+    flow's weight, and the highest level (rate per unit of weight) its window allows."""
+
+    links: tuple[int, ...]
+    coefs: tuple[float, ...]
+    weight: float
+    level_cap: float
 
 
 class Transfer:
