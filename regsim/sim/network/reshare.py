@@ -80,9 +80,12 @@ def _grouped(table: FlowTable, t: float) -> bool:
     if table.undesignated or n == 0:
         return False
     held = table.bsize > 0
-    if (table.users[held] != table.bsize[held]).any():
-        return False
-    level = table.share[table.bott[:n]]
+    if (table.users[held] == table.bsize[held]).all():
+        level = table.share[table.bott[:n]]
+    else:
+        level = _crossed_levels(table)
+        if level is None:
+            return False
     if table.capped and (table.lcap[:n] < level).any():
         return False
     rate = table.weight[:n] * level
@@ -95,6 +98,56 @@ def _grouped(table: FlowTable, t: float) -> bool:
     table.load = load
     table.last_reshare_size = n
     return True
+
+
+def _crossed_levels(table: FlowTable) -> np.ndarray | None:
+    """Each entry's level at its designated link when other entries also cross those links.
+
+    Under the TCP model a flow's acknowledgements cross links where other flows are
+    bottlenecked (a frontend's downlink carries its storage reads and its clients' acks). A
+    designated link's level is then what its capacity leaves after the crossing entries' usage,
+    over its designators' weight; that usage depends on the crossers' own levels, so the levels
+    are a fixed point, reached in as many passes as the dependencies are deep. The result is
+    max-min when every designated link is the place where its users' levels are highest (the
+    crossers' levels are no higher), which is checked; otherwise, or without convergence, None.
+    """
+    n, pad = table.n, table.pad
+    route, bott = table.route[:, :n], table.bott[:n]
+    flat = route.ravel()
+    usage = table.coef[:, :n] * (table.count[:n] * table.weight[:n])
+    own = route == bott
+    crossed = np.where(own, 0.0, usage)
+    designators = np.bincount(flat, weights=(usage - crossed).ravel(), minlength=pad + 1)
+    held = designators > 0
+    held[pad] = False
+    per = np.zeros(pad + 1)
+    per[held] = 1.0 / designators[held]
+    link_level = np.full(pad + 1, np.inf)
+    link_level[held] = table.cap[held] * per[held]
+    level = link_level[bott]
+    for _ in range(_CROSSED_PASSES):
+        crossing = np.bincount(flat, weights=(crossed * level).ravel(), minlength=pad + 1)
+        link_level[held] = (table.cap[held] - crossing[held]) * per[held]
+        new = link_level[bott]
+        converged = np.abs(new - level).max() <= _CROSSED_RTOL * np.abs(level).max()
+        level = new
+        if converged:
+            break
+    else:
+        return None
+    if not (level > 0).all():
+        return None
+    # where a link is designated, no crosser may have a higher level than its designators
+    crosser = ~own & held[route]
+    if (np.where(crosser, level, -np.inf) > link_level[route] * (1.0 + SATURATION_RTOL)).any():
+        return None
+    return level
+
+
+#: fixed-point passes of :func:`_crossed_levels` before giving up (dependency depth + 1 suffices)
+_CROSSED_PASSES = 6
+#: levels this close between passes have converged
+_CROSSED_RTOL = 1e-14
 
 
 def _component(table: FlowTable, t: float) -> None:
@@ -127,17 +180,17 @@ def _component(table: FlowTable, t: float) -> None:
 
 def _designate(table: FlowTable, entries: np.ndarray, routes: np.ndarray, levels: np.ndarray,
                load: np.ndarray, link_ids: np.ndarray) -> None:
-    """Give each re-shared entry the first saturated link of its route where all users are level."""
+    """Give each re-shared entry the first saturated link of its route where its level is the
+    highest of the link's users: its max-min bottleneck (none if its window holds it)."""
     m = link_ids.size
     flat, spread = routes.ravel(), np.tile(levels, table.width)
-    high, low = np.full(m + 1, -np.inf), np.full(m + 1, np.inf)
+    high = np.full(m + 1, -np.inf)
     np.maximum.at(high, flat, spread)
-    np.minimum.at(low, flat, spread)
-    full = load >= table.cap[link_ids] * (1.0 - FEASIBLE_RTOL)
-    qualifies = np.append(full & (low[:m] >= high[:m] * (1.0 - SATURATION_RTOL)), False)
+    full = np.append(load >= table.cap[link_ids] * (1.0 - FEASIBLE_RTOL), False)
+    floor = high * (1.0 - SATURATION_RTOL)
     choice = np.full(entries.size, m)
     for row in routes:
-        pick = qualifies[row] & (choice == m)
+        pick = full[row] & (levels >= floor[row]) & (choice == m)
         choice[pick] = row[pick]
     chosen = np.append(link_ids, -1)[choice]
     old = table.bott[entries]
