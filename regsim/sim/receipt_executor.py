@@ -16,7 +16,9 @@ CPU items are priced by the executor's ``profile`` (each HostCPU's own profile s
 use only), so one profile governs a whole run. Items without a node run on ``default_node``. Items run in receipt order, each starting when the
 previous one ends -- the registry did them in that order. With ``parallel_transfers`` a run of
 consecutive transfers from one node starts together and the receipt continues when the last one
-ends: the fan-out of erasure-coded fragments to their storage nodes.
+ends: the fan-out of erasure-coded fragments to their storage nodes. :meth:`ReceiptExecutor.start`
+runs one item on its own, as a process of ``execute([item])`` would, but a transfer or a disk
+item without a SimPy process (a streaming blob runs each of its items side by side this way).
 
 With a :class:`~regsim.sim.tee.TeeModel`, the nodes in ``tee_nodes`` (default: every node with a
 CPU) price CPU work with the TEE-transformed profile, and each of their I/O items first spends the
@@ -26,7 +28,7 @@ TEE's transition cost on one of their cores.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Protocol
 
 import simpy
@@ -36,9 +38,13 @@ from regsim.registry.receipts import Kind, Receipt, WorkItem
 
 from .cpu import HostCPU
 from .database import DatabaseServer
-from .disk import Disk
+from .disk import Disk, DiskFailed
 from .profile import CPU_KINDS, CostProfile
 from .tee import TeeModel
+
+
+#: kinds :meth:`ReceiptExecutor.start` runs without a process (when no TEE transition comes first)
+_DIRECT_KINDS = frozenset({Kind.TRANSFER, Kind.DISK_READ, Kind.DISK_WRITE})
 
 
 class Network(Protocol):
@@ -103,6 +109,62 @@ class ReceiptExecutor:
                 yield from self._run(item)
             i = j
         return self.env.now - start
+
+    def start(self, item: WorkItem, on_failure: Callable[[WorkItem], None] | None = None) -> simpy.Event:
+        """One item started on its own: an event that succeeds when it is done, as
+        ``env.process(self.execute([item]))`` would, without a SimPy process per item.
+
+        A plain transfer is the network's own event and a disk item the disk's
+        :meth:`~regsim.sim.disk.Disk.start_io`, with the executor's accounting hung on them: the
+        same simulated times, for the thousands of items a large rollout streams side by side.
+        A disk that fails under the item fails the event with :class:`DiskFailed`, unless
+        ``on_failure`` is given: then it is called with the item and the event succeeds. Items
+        that need a process (CPU, database, a TEE transition first) run in one.
+        """
+        kind, node = item.kind, self._node(item)
+        if (self.tee is not None and node in self.tee_nodes) or kind not in _DIRECT_KINDS:
+            if on_failure is None:
+                return self.env.process(self._run(item))
+            return self.env.process(self._tolerant(item, on_failure))
+        t0 = self.env.now
+        if kind == Kind.TRANSFER:
+            if item.dst is None:
+                raise UnroutableItem(f"transfer item from {node!r} has no destination")
+            if self.network is None:
+                raise UnroutableItem("a transfer item needs a network model, and the executor has none")
+            event = self.network.transfer(node, item.dst, item.amount)
+
+            def transferred(_: simpy.Event) -> None:
+                self.time_by_kind[kind] += self.env.now - t0
+                self.items_done += 1
+
+            event.callbacks.append(transferred)
+            return event
+        disk = self.disks.get(node)
+        if disk is None:
+            raise UnroutableItem(f"no disk modelled for node {node!r} ({kind}); "
+                                 f"disks: {', '.join(sorted(self.disks)) or 'none'}")
+        event = self.env.event()
+
+        def served(outcome: float | DiskFailed) -> None:
+            if isinstance(outcome, DiskFailed):
+                if on_failure is None:
+                    event.fail(outcome)
+                    return
+                on_failure(item)
+            else:
+                self.time_by_kind[kind] += self.env.now - t0
+                self.items_done += 1
+            event.succeed()
+
+        disk.start_io(item.amount, served, write=kind == Kind.DISK_WRITE)
+        return event
+
+    def _tolerant(self, item: WorkItem, on_failure: Callable[[WorkItem], None]) -> Generator[simpy.Event, object, None]:
+        try:
+            yield from self._run(item)
+        except DiskFailed:
+            on_failure(item)
 
     def attest(self, node: str) -> Generator[simpy.Event, object, float]:
         """The TEE's start-up attestation on ``node`` (one core for ``tee.attestation_s``)."""

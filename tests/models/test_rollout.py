@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from regsim.models import simulate
-from regsim.models.core.work import RegistryWork, merged, scale
+from regsim.models.core.work import SAMPLED_NODES, RegistryWork, merged, scale
 from regsim.models.rollout.kpis import RolloutRecord, pull_kpis, rollout_kpis
 from regsim.registry.receipts import Kind, Receipt, WorkItem
 from regsim.scenario import ScenarioError, scenario_from_dict
@@ -143,6 +143,23 @@ def test_modelled_pulls_of_a_replicated_layer_take_its_copies_as_the_store_does(
     assert all(len(n) == 1 for n in nodes)
     order = [n.pop() for n in nodes]
     assert len(set(order)) == copies and order[:3] == order[3:]
+
+
+@pytest.mark.parametrize("codec", ["replicate(3)", "rs(4,2)"])
+def test_a_rollouts_manifest_gets_are_the_real_registrys_after_the_first_few(codec):
+    """``manifest_pull`` reads the real manifest for the first pulls and one per turn of the
+    copies, then reuses those receipts: the same work, item for item, as reading every time."""
+    def doc(i):
+        return (i.kind, i.amount, i.node, i.dst, i.detail)
+
+    config = scenario(**{"registry.storage": {"codec": codec, "nodes": 6, "replica_reads": "spread"}})
+    real, pulled = RegistryWork(config, seed=1), RegistryWork(config, seed=1)
+    reads = []
+    get = pulled.manifest_get
+    pulled.manifest_get = lambda: reads.append(1) or get()
+    for _ in range(12):
+        assert [doc(i) for i in pulled.manifest_pull()] == [doc(i) for i in real.manifest_get()]
+    assert len(reads) == max(SAMPLED_NODES, pulled._turns_per_layer) < 12
 
 
 def test_a_disk_bound_rollout_from_replicas_is_faster_when_reads_spread_over_the_copies():

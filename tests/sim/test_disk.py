@@ -125,3 +125,33 @@ def test_invalid_parameters(kw, message):
     args = {"read_bw": 1e6, "write_bw": 1e6, **kw}
     with pytest.raises(ValueError, match=message):
         Disk(simpy.Environment(), **args)
+
+
+def test_start_io_runs_as_a_process_would_without_one():
+    """The callback form queues, serves and meters exactly as ``read`` does (a rollout runs its
+    layer reads this way), and reports a failure at the moment a process would have seen it."""
+    times = {}
+    for form in ("process", "callback"):
+        env = simpy.Environment()
+        disk = make(env)
+        log = []
+        for tag in "abc":
+            if form == "process":
+                env.process(run_io(env, disk.read(10_000_000), log, tag))
+            else:
+                disk.start_io(10_000_000, lambda out, tag=tag: log.append(
+                    (tag, env.now, "ok" if not isinstance(out, DiskFailed) else str(out))))
+        env.run()
+        times[form] = (log, disk.bytes_read, disk.busy_s, disk.mean_queue())
+    assert times["callback"] == times["process"]
+
+    env = simpy.Environment()
+    disk = make(env)
+    log = []
+    for tag in ("in-flight", "queued"):
+        disk.start_io(100_000_000, lambda out, tag=tag: log.append((tag, env.now, out)))
+    env.timeout(0.5).callbacks.append(lambda _: disk.fail())
+    env.run()
+    assert [(tag, at, type(out)) for tag, at, out in log] == [("in-flight", 0.5, DiskFailed),
+                                                              ("queued", 0.5, DiskFailed)]
+    assert "refused" in str(log[1][2]) and disk.count == 0 and disk.bytes_read == 0

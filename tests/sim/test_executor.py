@@ -192,3 +192,31 @@ def test_bench_executor_against_hand_written_simpy(benchmark):
     ratio = benchmark.stats.stats.median / raw_s
     print(f"\nReceiptExecutor over the same SimPy resources and events by hand: {ratio:.2f}x ({n} items)")
     assert ratio < 3.0 / 0.8
+
+
+def test_start_gives_the_times_of_a_process_per_item():
+    """``start`` runs transfers and disk items without a process each, at the same times."""
+    items = [WorkItem(Kind.DISK_READ, 4_000_000, "s1"), WorkItem(Kind.TRANSFER, 4_000_000, "s1", "s2"),
+             WorkItem(Kind.SHA256, 1 << 20, "s2")]
+    ends = {}
+    for form in ("process", "start"):
+        env, ex = build()
+        done = []
+        for item in items * 2:
+            event = ex.process([item]) if form == "process" else ex.start(item)
+            event.callbacks.append(lambda _, kind=item.kind: done.append((kind, env.now)))
+        env.run()
+        ends[form] = (done, dict(ex.time_by_kind), ex.items_done)
+    assert ends["start"] == ends["process"]
+
+
+def test_start_reports_a_failed_disk_or_fails_its_event():
+    env, ex = build()
+    ex.disks["s1"].fail()
+    failed = []
+    tolerant = ex.start(WorkItem(Kind.DISK_READ, 10, "s1"), failed.append)
+    strict = ex.start(WorkItem(Kind.DISK_READ, 10, "s1"))
+    strict.defused = True
+    env.run()
+    assert tolerant.ok and failed == [WorkItem(Kind.DISK_READ, 10, "s1")]
+    assert not strict.ok and isinstance(strict.value, DiskFailed)

@@ -17,12 +17,11 @@ decides what the request does about it (read again around the lost node, or coun
 
 from __future__ import annotations
 
-from collections.abc import Generator, Hashable, Iterable
+from collections.abc import Callable, Generator, Hashable, Iterable
 
 import simpy
 
 from regsim.registry.receipts import Receipt, WorkItem
-from regsim.sim.disk import DiskFailed
 
 from .work import on_frontend
 from .world import World
@@ -52,13 +51,15 @@ class Replay:
                 receipt: Receipt | Iterable[WorkItem]) -> Generator[simpy.Event, object, None]:
         """A small request: the client's round trip to ``frontend``, then the registry's work for it."""
         yield self.world.net.transfer(client, frontend, 0)
-        yield self.world.executor.process(on_frontend(Receipt(list(receipt)), frontend))
+        items = on_frontend(Receipt(list(receipt)), frontend)
+        if items:  # no work (no auth, say): nothing to run, and no process to run it in
+            yield self.world.executor.process(items)
 
     def serve(self, items: Iterable[WorkItem]) -> Steps:
         """Run every item side by side (a streaming server overlaps its stages); the items that failed."""
         env = self.world.env
         failed: list[WorkItem] = []
-        branches = [env.process(self._guarded(item, failed)) for item in items]
+        branches = [self.world.executor.start(item, self.on_failure(failed)) for item in items]
         if branches:
             yield env.all_of(branches)
         return failed
@@ -71,14 +72,21 @@ class Replay:
         """
         env = self.world.env
         failed: list[WorkItem] = []
-        branches = [env.process(self._guarded(item, failed)) for item in items]
-        branches.append(self.world.net.transfer(src, dst, nbytes, tag=tag))
+        # the client's transfer is asked for first, then the items' in receipt order (as when each
+        # item started in a process of its own, one step later); disks and transfers start at once,
+        # without a process each (ReceiptExecutor.start)
+        branches = [self.world.net.transfer(src, dst, nbytes, tag=tag)]
+        on_failure = self.on_failure(failed)
+        branches += [self.world.executor.start(item, on_failure) for item in items]
         yield env.all_of(branches)
         return failed
 
-    def _guarded(self, item: WorkItem, failed: list[WorkItem]) -> Generator[simpy.Event, object, None]:
-        try:
-            yield from self.world.executor.execute([item])
-        except DiskFailed:
-            failed.append(item)
+    def on_failure(self, failed: list[WorkItem] | None = None) -> Callable[[WorkItem], None]:
+        """What a branch whose disk failed does (:meth:`ReceiptExecutor.start
+        <regsim.sim.receipt_executor.ReceiptExecutor.start>`): the run counts the item, and
+        ``failed``, if given, holds it."""
+        def record(item: WorkItem) -> None:
+            if failed is not None:
+                failed.append(item)
             self.failed_items += 1
+        return record

@@ -19,11 +19,13 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
+from regsim.models.core.collection import fewer_collections
 from regsim.models.core.replay import Replay, combine
 from regsim.models.core.result import VariantResult
 from regsim.models.core.spec import Progress
 from regsim.models.core.work import SAMPLED_NODES, RegistryWork, on_frontend
 from regsim.models.core.world import World, build_world
+from regsim.registry.receipts import Receipt
 from regsim.sim.network import LinkRecorder
 
 from .config import RolloutConfig
@@ -41,8 +43,9 @@ def simulate_central(config: RolloutConfig, seed: int, progress: Progress | None
     targets = world.nodes[: rollout.nodes or len(world.nodes)]
     work.check_real_budget(len(targets) * rollout.repeat)
     run = _Rollout(world, work, config, targets, progress)
-    run.start()
-    world.env.run()
+    with fewer_collections():
+        run.start()
+        world.env.run()
     return run.result()
 
 
@@ -61,6 +64,7 @@ class _Rollout:
         # them would read 1 / frontends of the egress's utilisation
         self.recorder = LinkRecorder(world.net, [world.egress_link])
         self.replay = Replay(world)
+
     def start(self) -> None:
         spread = float(self.rollout.start)
         starts = np.zeros(len(self.targets))
@@ -71,34 +75,85 @@ class _Rollout:
 
     def _node(self, index: int, node: str, start: float):
         env, world = self.world.env, self.world
-        yield env.timeout(start)
-        downloads = simpy.Resource(env, MAX_CONCURRENT_DOWNLOADS)
+        if self.rollout.start:
+            yield env.timeout(start)
+        layers, verify = len(self.work.sizes), index < SAMPLED_NODES
+        # an image of at most three layers fetches them all at once: no window to queue for
+        at_once = layers <= MAX_CONCURRENT_DOWNLOADS
+        downloads = None if at_once else simpy.Resource(env, MAX_CONCURRENT_DOWNLOADS)
         for repeat in range(self.rollout.repeat):
             t0 = env.now
             fe = world.frontends[(index + repeat) % len(world.frontends)]
             creds, login = self.work.login(node)
-            yield from self.replay.request(node, fe, login)
-            manifest = self.work.manifest_get()
-            yield from self.replay.request(node, fe, combine(self.work.authorize(creds), manifest))
-            layers = [env.process(self._layer(node, fe, creds, i, downloads, verify=index < SAMPLED_NODES))
-                      for i in range(len(self.work.sizes))]
-            yield env.all_of(layers)
+            yield from self._request(node, fe, login)
+            manifest = self.work.manifest_pull()
+            yield from self._request(node, fe, combine(self.work.authorize(creds), manifest))
+            if at_once:
+                yield env.all_of([self._layer_at_once(node, fe, creds, i, verify) for i in range(layers)])
+            else:
+                yield env.all_of([env.process(self._layer(node, fe, creds, i, downloads, verify))
+                                  for i in range(layers)])
             self.pulls.append((node, repeat, t0, env.now))
             if self.progress is not None:
                 self.progress(len(self.pulls) / self.total)
             if repeat + 1 < self.rollout.repeat and self.rollout.pause > 0:
                 yield env.timeout(self.rollout.pause)
 
+    def _request(self, node: str, fe: str, receipt: Receipt):
+        """:meth:`Replay.request <regsim.models.core.replay.Replay.request>` run inside the node's
+        own process: the round trip, then the registry's work, with no process of its own."""
+        yield self.world.net.transfer(node, fe, 0)
+        items = on_frontend(receipt, fe)
+        if items:
+            yield from self.world.executor.execute(items)
+
+    def _layer_at_once(self, node: str, fe: str, creds: object, index: int, verify: bool) -> simpy.Event:
+        """Layer ``index`` fetched without a process: an event that succeeds when it has arrived.
+
+        The steps of :meth:`_fetch` -- the auth check's round trip, its work, then the stream --
+        each start from the callback of the step before, at the moment the process would have
+        resumed, so the simulated times are :meth:`_fetch`'s; a rollout of 10,000 nodes saves
+        30,000 processes.
+        """
+        env, world = self.world.env, self.world
+        fetched = env.event()
+        auth = self.work.authorize(creds)
+
+        def streamed(_: simpy.Event) -> None:
+            fetched.succeed()
+
+        def stream(_: simpy.Event | None = None) -> None:
+            size = self.work.sizes[index]
+            self.egress_bytes += size
+            branches = [world.net.transfer(fe, node, size, tag="egress")]
+            on_failure = self.replay.on_failure()
+            branches += [world.executor.start(item, on_failure)
+                         for item in self.work.layer_items(index, fe, verify_bytes=verify)]
+            env.all_of(branches).callbacks.append(streamed)
+
+        def checked(_: simpy.Event) -> None:
+            items = on_frontend(auth, fe)
+            if items:
+                world.executor.process(items).callbacks.append(stream)
+            else:
+                stream()
+
+        world.net.transfer(node, fe, 0).callbacks.append(checked)
+        return fetched
+
     def _layer(self, node: str, fe: str, creds: object, index: int, downloads: simpy.Resource, verify: bool):
         with downloads.request() as slot:
             yield slot
-            yield from self.replay.request(node, fe, self.work.authorize(creds))
-            receipt = on_frontend(self.work.layer_get(index, verify_bytes=verify), fe)
-            size = self.work.sizes[index]
-            self.egress_bytes += size
-            # the registry streams: storage reads and transfers and the frontend's decryption run
-            # side by side with the response (a layer takes as long as its slowest stage)
-            yield from self.replay.stream(receipt, fe, node, size, tag="egress")
+            yield from self._fetch(node, fe, creds, index, verify)
+
+    def _fetch(self, node: str, fe: str, creds: object, index: int, verify: bool):
+        yield from self.replay.request(node, fe, self.work.authorize(creds))
+        receipt = self.work.layer_items(index, fe, verify_bytes=verify)
+        size = self.work.sizes[index]
+        self.egress_bytes += size
+        # the registry streams: storage reads and transfers and the frontend's decryption run
+        # side by side with the response (a layer takes as long as its slowest stage)
+        yield from self.replay.stream(receipt, fe, node, size, tag="egress")
 
     # -- results -----------------------------------------------------------------------------
 
