@@ -6,11 +6,14 @@ documentation of every key, its unit and its default is ``docs/scenarios.md``.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, SerializationInfo, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
+
+import numpy as np
 
 from regsim.registry.auth import canonical_auth_mode
 from regsim.registry.codecs.parse import parse_codec
@@ -23,6 +26,7 @@ from .quantities import (
     ByteRate,
     Count,
     Duration,
+    Fraction,
     PositiveCount,
     PositiveSize,
     Rate,
@@ -113,12 +117,40 @@ class Uplink(Section):
         return self.rate if self.rate is not None else hosts * nic_up / (self.oversubscription or 1.0)
 
 
+class Variation(Section):
+    """How far each node falls short of its nominal NIC and disk rates (``docs/scenarios.md``).
+
+    Every node draws one speed factor from the run's seeded generator (stream ``cluster/hosts``):
+    ``min(1, X)`` with ``X`` lognormal of median 1 and coefficient of variation ``cv`` -- the nominal
+    rate is a ceiling (a line rate, an agent's rate limit) that busy hosts fall short of -- times
+    ``straggler_factor`` for a random ``stragglers`` fraction of the nodes. Its NIC (both ways)
+    and disk rates are the nominal ones times that factor. The defaults make every node nominal.
+    """
+
+    cv: float = Field(default=0.0, ge=0.0)
+    stragglers: Fraction = 0.0
+    straggler_factor: float = Field(default=1.0, gt=0.0, le=1.0)
+
+    def factors(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` speed factors in (0, 1]; all ones (and no draw) when nothing varies."""
+        out = np.ones(n)
+        if self.cv > 0:
+            sigma = math.sqrt(math.log1p(self.cv ** 2))
+            out = np.minimum(1.0, np.exp(sigma * rng.standard_normal(n)))
+        if self.stragglers > 0 and self.straggler_factor < 1:
+            slow = rng.permutation(n)[: int(round(self.stragglers * n))]
+            out[slow] *= self.straggler_factor
+        return out
+
+
 class Node(Section):
     """One cluster node: the machine that pulls images and runs their containers."""
 
     cores: PositiveCount = 4
     nic: Link = "10Gbps"  # type: ignore[assignment]
     disk: Disk = {"read": "500MB/s", "write": "400MB/s"}  # type: ignore[assignment]
+    #: nodes whose NIC and disk fall short of these rates, drawn per node (``Variation``)
+    variation: Variation = Field(default_factory=Variation)
 
 
 class Cluster(Section):

@@ -87,6 +87,21 @@ class P2P(Section):
     origin_nic: Link | None = None
     selection: Literal["rarest-first", "random", "sequential"] = "rarest-first"
     seeders: Count = 0
+    #: origins serve only pieces no peer holds or is fetching while any layer they seed has one
+    #: (BitTorrent's super-seeding, BEP 16): a seed as slow as a node then sends the image once
+    super_seeding: bool = True
+    #: round trips before a new peer connection moves piece bytes: TCP's handshake and the P2P
+    #: handshake (Kraken exchanges bitfields, BitTorrent a handshake and a bitfield)
+    connect_rtts: Count = 2
+    #: TCP's initial congestion window in segments (RFC 6928): a new connection's first piece also
+    #: waits out slow start's round trips up to its fair rate
+    initial_window: PositiveCount = 10
+    #: seconds between a peer's tracker announces: it learns of peers that joined since only at
+    #: its next announce (0: whenever it needs to, as before; Kraken's tracker says 3 s)
+    announce_interval: Duration = "0s"  # type: ignore[assignment]
+    #: tracker handout order: Kraken's ``completeness`` priority (its shipped tracker config:
+    #: completed peers, then origins, then the rest) or its ``default`` policy (a uniform sample)
+    handout: Literal["completeness", "default"] = "completeness"
 
 
 class Proxy(Section):

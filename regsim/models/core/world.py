@@ -98,15 +98,20 @@ def build_world(scenario: ModelConfig, seed: int) -> World:
     nodes: list[str] = []
     node_rack: dict[str, int] = {}
     width = len(str(cluster.nodes - 1))
+    rr = RunRandom(seed)
+    node = cluster.node
+    # each node's share of its nominal NIC and disk rates (all ones unless cluster.node.variation
+    # says otherwise), drawn from its own stream so no other draw of the run moves
+    speed = node.variation.factors(rr.stream("cluster/hosts"), cluster.nodes).tolist()
     for r, size in enumerate(cluster.rack_sizes()):
         rack = f"rack{r}"
-        topo.add_rack(rack, uplink=cluster.rack_uplink.capacity(size, cluster.node.nic.up),
+        topo.add_rack(rack, uplink=cluster.rack_uplink.capacity(size, node.nic.up),
                       latency=cluster.latency.core)
         for _ in range(size):
+            f = speed[len(nodes)]
             name = f"node{len(nodes):0{width}d}"
-            topo.add_host(name, rack=rack, nic_up=cluster.node.nic.up, nic_down=cluster.node.nic.down,
-                          cores=cluster.node.cores, disk_read=cluster.node.disk.read,
-                          disk_write=cluster.node.disk.write)
+            topo.add_host(name, rack=rack, nic_up=node.nic.up * f, nic_down=node.nic.down * f,
+                          cores=node.cores, disk_read=node.disk.read * f, disk_write=node.disk.write * f)
             nodes.append(name)
             node_rack[name] = r
 
@@ -150,7 +155,7 @@ def build_world(scenario: ModelConfig, seed: int) -> World:
                                tee=tee, default_node=frontends[0], parallel_transfers=True,
                                tee_nodes=hosts if tee else None,
                                working_set_bytes=reg.tee.working_set if tee else 0)
-    return World(env, RunRandom(seed), topo, net, profile, executor, nodes, frontends, storage, cpus, disks,
+    return World(env, rr, topo, net, profile, executor, nodes, frontends, storage, cpus, disks,
                  database, tee, node_rack)
 
 

@@ -74,6 +74,27 @@ WINDOW_FRACTION = 0.05
 PLANES = ("fluid", "exact")
 
 
+#: bytes of TCP payload per segment (1,500-byte MTU less IPv4, TCP and timestamp headers)
+MSS = 1448
+
+
+def connection_setup_s(config: RolloutConfig) -> float:
+    """Seconds before a new peer connection moves piece bytes at its fair rate: ``connect_rtts``
+    round trips of handshakes, then slow start from ``initial_window`` segments, doubling every
+    round trip until the window covers a node's rate times the round trip (the rounds counted as
+    lost time: a conservative reading of the bytes slow start does send). The round trip is that
+    of two nodes in different racks (in one rack when there is one), at the scenario's latencies."""
+    p2p, cluster = config.distribution.p2p, config.cluster
+    one_way = 2 * cluster.latency.host + (2 * cluster.latency.core if cluster.racks > 1 else 0.0)
+    rtt = 2 * one_way
+    if rtt <= 0:
+        return 0.0
+    rate = min(cluster.node.nic.up, cluster.node.nic.down)
+    window = rate * rtt / (p2p.initial_window * MSS)
+    rounds = math.ceil(math.log2(window)) if window > 1 else 0
+    return (p2p.connect_rtts + rounds) * rtt
+
+
 def simulate_p2p(config: RolloutConfig, seed: int, progress: Progress | None = None, *, plane: str = "fluid",
                  max_arrivals: int = MAX_ARRIVALS, window_fraction: float = WINDOW_FRACTION,
                  rounds: int = ROUNDS) -> VariantResult:
@@ -125,15 +146,18 @@ class P2PRun:
         self.unit = self.piece_size * self.group
         self.downloads = self.p2p.upload_slots if self.mode == "tracker" else self.p2p.parents
         self.pipeline = PIPELINE if self.mode == "tracker" else 1
+        self.setup_s = connection_setup_s(config)
         self.rng = world.rr.stream("p2p/agents")
-        self.tracker = Tracker(world.rr.stream("p2p/tracker")) if self.mode == "tracker" else None
+        self.tracker = Tracker(world.rr.stream("p2p/tracker"), self.p2p.handout) if self.mode == "tracker" else None
         self.driver = SwarmDriver(mode=self.mode, tracker=self.tracker, handout=self.p2p.peers,
                                   connections=self.downloads, pipeline=self.pipeline, on_done=self._layer_done,
                                   on_source=self._source, rng=world.rr.stream("p2p/driver"), real=self.real,
-                                  retry_s=RETRY_INTERVAL)
+                                  retry_s=RETRY_INTERVAL, setup_s=self.setup_s,
+                                  announce_s=float(self.p2p.announce_interval))
         if plane == "fluid":
             self.plane = FluidPlane(world.env, topo, self.driver.on_arrival, rounds=rounds,
-                                    groups=self._groups(), window_s=window_fraction * self.unit / nic.down)
+                                    groups=self._groups(), window_s=window_fraction * self.unit / nic.down,
+                                    model=world.net.model)
         else:
             self.plane = ExactPlane(world.env, world.net, self.driver.on_arrival, groups=self._groups())
         self.driver.attach(self.plane)
@@ -145,6 +169,8 @@ class P2PRun:
         self.layers: list[Layer] = []
         self.verified_bytes = 0
         self._shadow: list[tuple[Swarm, Origin]] = []
+        #: per origin host, its seeds of every layer (a super-seeding origin looks at all of them)
+        self._host_seeds: dict[str, list] = {}
 
     def _groups(self) -> dict[str, list[int]]:
         """Links whose mean utilisation the series report, by name.
@@ -208,7 +234,8 @@ class P2PRun:
         work = self.work
         for index, (digest, size) in enumerate(zip(work.layers, work.sizes)):
             slots = self.p2p.upload_slots * self.pipeline
-            seeds = [Origin(host, work.registry, upload_slots=slots) for host in self.origins]
+            seeds = [Origin(host, work.registry, upload_slots=slots, super_seeding=self.p2p.super_seeding,
+                            host_seeds=self._host_seeds.setdefault(host, [])) for host in self.origins]
             read = None
             if self.real:
                 with receipts.suspended():  # the preheat priced these reads already
@@ -319,8 +346,12 @@ class P2PRun:
         from_peers = sum(p.from_peers for p in peers)
         from_origins = sum(p.from_origins for p in peers)
         delivered = from_peers + from_origins + sum(p.from_source for p in peers)
-        server_up = len(self.origins) * self.origin_nic.up + len(self.seeders) * nic.up
-        bound = kumar_ross_bound(image, n, server_up, nic.down, n * nic.up)
+        # the hosts' own rates: nominal unless cluster.node.variation makes some slower
+        topo = self.world.topology
+        rate = lambda host, way: topo.links[getattr(topo.host(host), way)].capacity  # noqa: E731
+        server_up = len(self.origins) * self.origin_nic.up + sum(rate(s, "up") for s in self.seeders)
+        d_min = min((rate(t, "down") for t in self.targets), default=nic.down)
+        bound = kumar_ross_bound(image, n, server_up, d_min, sum(rate(t, "up") for t in self.targets))
         central = n * image / config.registry.egress
         stats = self.plane.stats
         record = RolloutRecord(

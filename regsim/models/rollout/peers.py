@@ -42,7 +42,7 @@ class Peer:
     """One node in one layer's swarm, and what it received from whom."""
 
     __slots__ = ("node", "layer", "agent", "conns", "neighbours", "gen", "inflight", "frontend", "done",
-                 "from_peers", "from_origins", "from_source", "wanted")
+                 "from_peers", "from_origins", "from_source", "wanted", "next_announce", "announce_armed")
 
     def __init__(self, node: str, layer: Layer, agent: Agent, frontend: str) -> None:
         self.node, self.layer, self.agent, self.frontend = node, layer, agent, frontend
@@ -55,6 +55,9 @@ class Peer:
         #: pieces neither held nor requested -- what the agent would still ask for -- kept here so
         #: that a host can tell in one array operation which waiting peers want its pieces
         self.wanted = ~agent.have
+        #: earliest time of its next tracker announce, and whether a timer waits for it
+        self.next_announce = 0.0
+        self.announce_armed = False
 
 
 class Conn:

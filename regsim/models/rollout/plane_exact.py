@@ -3,9 +3,10 @@
 Same API as :class:`~regsim.models.rollout.planes.FluidPlane` (``open``, ``extend``, ``close``, an
 ``on_arrival(owner, t)`` callback, ``stats``, ``utilisation``): a connection's pieces move one after
 the other as transfers of :class:`~regsim.sim.network.Network`, each paying its path latency and
-sharing bandwidth max-min fairly with every other transfer, re-shared at every start and end.
-Exact, and too slow for thousands of peers; the tests hold the fluid plane to it on swarms both
-can run.
+sharing bandwidth with every other transfer under the network's sharing model (the world's
+``network.model``: plain max-min, or the TCP-like LV08 model), re-shared at every start and end.
+Exact, and too slow for thousands of peers; the tests hold the fluid plane, given the same model,
+to it on swarms both can run.
 """
 
 from __future__ import annotations

@@ -11,13 +11,25 @@ that does neither is an error.
 in flight, where the exact model's re-share per flow start and end is far too slow. It keeps every
 connection in numpy arrays and differs from the exact model in three stated ways:
 
-1. **Rates** are max-min fair over the same links (host uplinks and downlinks, rack uplinks,
-   registry egress), computed by *parallel progressive filling*: each round freezes, at once,
-   every flow crossing a link whose fair share is the smallest share of every flow through it --
-   such a link saturates at exactly that level in sequential progressive filling, so the rounds
-   are exact -- and after ``rounds`` rounds any flow still unfrozen takes its current smallest
-   fair share. That is feasible (no link ever carries more than its capacity) and below max-min
-   only for the flows left over; ``stats.unconverged`` counts re-shares that stopped early.
+1. **Rates** follow the world's sharing model (:class:`~regsim.sim.network.sharing.FlowModel`,
+   ``network.model``) over the same links (host uplinks and downlinks, rack uplinks, registry
+   egress), so that a P2P run and a central one compared in one scenario share bandwidth alike.
+   Under ``maxmin`` a connection's rate is its max-min fair share. Under ``tcp`` (LV08, the
+   default) it is what :class:`~regsim.sim.network.Network` gives the same connection: weighted
+   max-min with weight ``1 / P`` (``P`` the route's latency plus ``weight_s`` times the sum of
+   ``1 / capacity`` over it, from the topology's own route), coefficient 1 on the route's links and
+   ``reverse_load`` on the reverse route's (its acknowledgements; routes are then 8 links wide),
+   an allotment capped at ``window / (2 * latency)``, and bytes moving at ``bandwidth_factor``
+   times the allotment. Link loads (the utilisation series) are the allotments times the
+   coefficients, so a saturated link reads fully used. Either way the allocation is computed by
+   *parallel progressive filling*: each round gives every unfrozen flow the smallest fair share
+   (free capacity over the summed weight times coefficient of the link's unfrozen users) of its
+   links, capped by its window, and freezes, at once, every flow at its cap or crossing a link at
+   which every user sits at that link's share -- such a link saturates at exactly that level in
+   sequential progressive filling, so the rounds are exact -- and after ``rounds`` rounds any flow
+   still unfrozen takes its current smallest fair share. That is feasible (no link ever carries
+   more than its capacity) and below the fair allocation only for the flows left over;
+   ``stats.unconverged`` counts re-shares that stopped early.
 2. **Windows**: arrivals are handled in windows of ``window_s`` opening at the first arrival, and
    new connections (and closes) take effect at the window's end, when rates are re-shared once.
    A connection's bytes keep flowing through the window (the next piece was pipelined), so no
@@ -30,8 +42,13 @@ connection in numpy arrays and differs from the exact model in three stated ways
 
 Because every allocation is feasible, a fluid run can never beat a capacity bound such as Kumar and
 Ross's. :class:`~regsim.models.rollout.plane_exact.ExactPlane` moves each piece as one transfer of the exact flow-level
-:class:`~regsim.sim.network.Network` (latency, exact max-min re-share at every start and end); the
-tests hold the fluid plane to it on swarms both can run, and ``docs/p2p.md`` states the error.
+:class:`~regsim.sim.network.Network` (latency, exact re-share under the same sharing model at every
+start and end); the tests hold the fluid plane to it on swarms both can run, under both models, and
+``docs/p2p.md`` states the error.
+
+Routes are the topology's with a gateway standing in for the NIC of a host behind it (four links
+each way at most; see ``_gated``); the weights and window bounds of the TCP model are priced on the
+full route, NIC and gateway both, as the exact network prices them.
 """
 
 from __future__ import annotations
@@ -43,6 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from regsim.sim.network.sharing import MAXMIN, FlowModel
 from regsim.sim.topology import Topology, TopologyError
 
 #: re-share rounds before leftover flows take their current fair share (see module text).
@@ -76,20 +94,32 @@ class FluidPlane:
     name = "fluid"
 
     def __init__(self, env: simpy.Environment, topology: Topology, on_arrival: OnArrival, *, window_s: float,
-                 rounds: int = ROUNDS, groups: Mapping[str, Sequence[int]] | None = None) -> None:
+                 rounds: int = ROUNDS, groups: Mapping[str, Sequence[int]] | None = None,
+                 model: FlowModel = MAXMIN) -> None:
         if not (window_s >= 0 and math.isfinite(window_s)):
             raise ValueError(f"window_s must be a non-negative number of seconds, got {window_s!r}")
         if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
             raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
+        if not isinstance(model, FlowModel):
+            raise TypeError(f"model must be a FlowModel, got {type(model).__name__}")
         self.env, self.topology, self.on_arrival = env, topology, on_arrival
-        self.window_s, self.rounds = float(window_s), rounds
+        self.window_s, self.rounds, self.model = float(window_s), rounds, model
         self.stats = PlaneStats()
         cap = np.asarray(topology.capacities(), dtype=float)
         self.pad = cap.size
         self.cap = np.append(cap, np.inf)
+        #: whether connections are weighted, load their reverse route and are window-bound (tcp)
+        self.weighted = model.weighted
+        reverse = model.reverse if self.weighted else 0.0
+        self.width = 2 * _WIDTH if reverse > 0 else _WIDTH
+        #: load a connection puts on each column of its route per unit of its allotment
+        self.coef = np.array([1.0] * _WIDTH + [reverse] * (self.width - _WIDTH))
+        self._lat = np.asarray(topology.latencies(), dtype=float)
         self._ends: dict[str, tuple[int, int, int, int]] = {}
         self._slots = 0
-        self.route = np.empty((0, _WIDTH), dtype=np.int64)
+        self.route = np.empty((0, self.width), dtype=np.int64)
+        #: per connection: its weight 1/P and the cap on its level (tcp; 1 and inf under maxmin)
+        self.weight, self.level_cap = np.empty(0), np.empty(0)
         self.left = self.rate = np.empty(0)
         self.active = np.empty(0, dtype=bool)
         self.owner: list[object] = []
@@ -114,7 +144,10 @@ class FluidPlane:
         if not self._free:
             self._grow(2 * self._slots)
         fid = self._free.pop()
-        self.route[fid] = self._route(src, dst)
+        if self.weighted:
+            self._price(fid, src, dst)
+        else:
+            self.route[fid] = self._route(src, dst)
         self.left[fid], self.rate[fid], self.active[fid] = nbytes, 0.0, True
         self.owner[fid] = owner
         self.n_active += 1
@@ -136,6 +169,7 @@ class FluidPlane:
         self.active[fid] = False
         self.route[fid] = self.pad
         self.left[fid] = self.rate[fid] = 0.0
+        self.weight[fid], self.level_cap[fid] = 1.0, np.inf
         self.owner[fid] = None
         self._free.append(fid)
         self.n_active -= 1
@@ -145,9 +179,11 @@ class FluidPlane:
     # -- storage ------------------------------------------------------------------------------
     def _grow(self, size: int) -> None:
         old = self._slots
-        route = np.full((size, _WIDTH), self.pad, dtype=np.int64)
+        route = np.full((size, self.width), self.pad, dtype=np.int64)
         route[:old] = self.route
         self.route = route
+        self.weight = np.append(self.weight, np.ones(size - old))
+        self.level_cap = np.append(self.level_cap, np.full(size - old, np.inf))
         self.left, self.rate = np.append(self.left, np.zeros(size - old)), np.append(self.rate, np.zeros(size - old))
         self.active = np.append(self.active, np.zeros(size - old, dtype=bool))
         self.owner.extend([None] * (size - old))
@@ -189,6 +225,37 @@ class FluidPlane:
             raise TopologyError(f"{host!r} is behind a gateway faster than its NIC; the fluid plane routes "
                                 "through one of the two only")
         return shared
+
+    def _price(self, fid: int, src: str, dst: str) -> None:
+        """Route, weight and level cap of connection ``fid`` under the weighted (tcp) model: the
+        forward route, then the reverse one (loaded at ``reverse_load``); the weight ``1 / P`` and
+        the window bound priced on the topology's full route (NIC and gateway both, in its order),
+        computed here rather than looked up so that no host pair is cached."""
+        route = self._route(src, dst)
+        if self.width > _WIDTH:
+            self.route[fid] = route + self._route(dst, src)
+        else:
+            self.route[fid] = route
+        topo = self.topology
+        a, b = topo.host(src), topo.host(dst)
+        full = [a.up]
+        if a.rack != b.rack:
+            ra, rb = topo.racks[a.rack], topo.racks[b.rack]
+            full += [ra.uplink, rb.downlink]
+        out, into = topo.gateway_of(src), topo.gateway_of(dst)
+        if out is not None and dst not in out[2]:
+            full.insert(1, out[0])
+        if into is not None and src not in into[2]:
+            full.append(into[1])
+        full.append(b.down)
+        latency = float(sum(self._lat[i] for i in full))
+        model = self.model
+        penalty = model.penalty(latency, [float(self.cap[i]) for i in full])
+        if not penalty > 0:
+            raise ValueError(f"latency-weighted sharing needs a positive route latency (or weight_s > 0); "
+                             f"{src}->{dst} has latency {latency}")
+        self.weight[fid] = 1.0 / penalty
+        self.level_cap[fid] = model.bound(latency) * penalty
 
     # -- the manager --------------------------------------------------------------------------
     def _changed(self) -> None:
@@ -252,28 +319,55 @@ class FluidPlane:
         """New rates for every open connection after some opened or closed (module text, point 1)."""
         self.stats.reshares += 1
         idx = np.flatnonzero(self.active)
-        if idx.size:
-            routes = self.route[idx]
+        if not idx.size:
+            self.load = np.zeros(self.pad + 1)
+            return
+        routes = self.route[idx]
+        if not self.weighted:
             rates = self.rate[idx] = self._fill(routes, self.cap.copy())
             self.load = np.bincount(routes.ravel(), weights=np.repeat(rates, _WIDTH), minlength=self.pad + 1)
-        else:
-            self.load = np.zeros(self.pad + 1)
+            return
+        weight = self.weight[idx]
+        allotment = weight * self._fill(routes, self.cap.copy(), weight, self.coef, self.level_cap[idx])
+        self.rate[idx] = self.model.goodput * allotment
+        self.load = np.bincount(routes.ravel(), weights=(allotment[:, None] * self.coef).ravel(),
+                                minlength=self.pad + 1)
 
-    def _fill(self, routes: np.ndarray, free: np.ndarray) -> np.ndarray:
-        """Parallel progressive filling of the connections with ``routes`` over capacities ``free``."""
+    def _fill(self, routes: np.ndarray, free: np.ndarray, weights: np.ndarray | None = None,
+              coefs: np.ndarray | None = None, level_cap: np.ndarray | None = None) -> np.ndarray:
+        """Parallel progressive filling of the connections with ``routes`` (``(n, width)`` link ids,
+        padded with ``self.pad``) over capacities ``free``: each one's level (rate per unit of
+        weight). A connection of weight ``w`` puts ``coefs[j] * w * level`` on the link in column
+        ``j`` of its route (``coefs`` a row of ``width``, or ``(n, width)``; 1 when None), and its
+        level is at most ``level_cap`` (None: no cap). Without weights, coefficients and caps the
+        levels are the plain max-min rates, computed as they always were."""
         size = free.size
-        rates = np.empty(routes.shape[0])
+        width = routes.shape[1]
+        levels = np.empty(routes.shape[0])
         rows = np.arange(routes.shape[0])
+        cw = None  # load per unit of level of each route entry
+        if weights is not None or coefs is not None:
+            w = np.ones(routes.shape[0]) if weights is None else np.asarray(weights, dtype=float)
+            c = np.ones(width) if coefs is None else np.asarray(coefs, dtype=float)
+            cw = np.array(np.broadcast_to(w[:, None] * c, routes.shape))
+            routes = routes.copy()
+            routes[cw <= 0] = self.pad  # an entry that loads nothing takes no part in the sharing
+        lc = None
+        if level_cap is not None and np.isfinite(level_cap).any():
+            lc = np.asarray(level_cap, dtype=float)
         for k in range(self.rounds):
             self.stats.rounds += 1
             users = np.bincount(routes.ravel(), minlength=size)
+            demand = users if cw is None else np.bincount(routes.ravel(), weights=cw.ravel(), minlength=size)
             with np.errstate(divide="ignore", invalid="ignore"):
-                share = free / users
+                share = free / demand
             share[self.pad] = np.inf
             shares = share[routes]
             level = shares.min(axis=1)
+            if lc is not None:
+                np.minimum(level, lc, out=level)
             if k == self.rounds - 1:
-                rates[rows] = level
+                levels[rows] = level
                 self.stats.unconverged += 1
                 break
             at_level = shares <= level[:, None] * (1.0 + _RTOL)
@@ -281,19 +375,29 @@ class FluidPlane:
             bottleneck[self.pad] = False
             bottleneck &= users > 0
             hit = bottleneck[routes].any(axis=1)
+            if lc is not None:
+                hit |= lc <= level * (1.0 + _RTOL)
             if not hit.any():  # cannot happen with exact arithmetic; stay feasible regardless
-                rates[rows] = level
+                levels[rows] = level
                 self.stats.unconverged += 1
                 break
-            rates[rows[hit]] = level[hit]
+            levels[rows[hit]] = level[hit]
             if hit.all():
                 break
-            free = free - np.bincount(routes[hit].ravel(), weights=np.repeat(level[hit], _WIDTH), minlength=size)
+            if cw is None:
+                used = np.repeat(level[hit], width)
+            else:
+                used = (cw[hit] * level[hit][:, None]).ravel()
+            free = free - np.bincount(routes[hit].ravel(), weights=used, minlength=size)
             np.maximum(free, 0.0, out=free)
             free[self.pad] = np.inf
             keep = ~hit
             rows, routes = rows[keep], routes[keep]
-        return rates
+            if cw is not None:
+                cw = cw[keep]
+            if lc is not None:
+                lc = lc[keep]
+        return levels
 
     def utilisation(self, times: np.ndarray) -> dict[str, np.ndarray]:
         """Mean utilisation of each link group at ``times`` (step functions between re-shares)."""

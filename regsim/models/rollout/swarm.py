@@ -62,7 +62,8 @@ class SwarmDriver(Unchoking, Parenting):
 
     def __init__(self, *, mode: str, tracker: Tracker | None, handout: int, connections: int, pipeline: int,
                  on_done: Callable[[Peer, float], None], on_source: Callable[[Peer, int], None],
-                 rng: np.random.Generator, real: bool = False, retry_s: float = 0.0) -> None:
+                 rng: np.random.Generator, real: bool = False, retry_s: float = 0.0, setup_s: float = 0.0,
+                 announce_s: float = 0.0) -> None:
         if mode not in ("tracker", "scheduler"):
             raise ValueError(f"mode must be 'tracker' or 'scheduler', got {mode!r}")
         if mode == "tracker" and tracker is None:
@@ -77,6 +78,10 @@ class SwarmDriver(Unchoking, Parenting):
         self.rng = rng
         #: scheduler: seconds between a waiting peer's timed requests (Dragonfly's retryInterval).
         self.retry_s = float(retry_s)
+        #: seconds a new connection waits before its first byte (handshakes, slow start)
+        self.setup_s = float(setup_s)
+        #: tracker: seconds between a peer's announces (0: it announces whenever it needs to)
+        self.announce_s = float(announce_s)
         self._retrying = False
         self.layers: list[Layer] = []
         self.plane = None  # set by attach()
@@ -119,8 +124,18 @@ class SwarmDriver(Unchoking, Parenting):
             self._announce(peer)
         self.fill(peer, retry=True)
 
-    def _announce(self, peer: Peer) -> None:
-        """Ask the tracker for a fresh handout; the peer now listens to those hosts."""
+    def _announce(self, peer: Peer) -> bool:
+        """Ask the tracker for a fresh handout; the peer now listens to those hosts. With an
+        announce interval, only once it has passed since the last (False: too early; a timer
+        announces then) -- and the peers handed out learn of the asker too, as the connection it
+        opens to them carries pieces both ways (Kraken's conns are bidirectional)."""
+        now = self.plane.env.now
+        if self.announce_s > 0 and now < peer.next_announce:
+            if not peer.announce_armed:
+                peer.announce_armed = True
+                self.plane.env.timeout(peer.next_announce - now).callbacks.append(lambda _e, p=peer: self._tick(p))
+            return False
+        peer.next_announce = now + self.announce_s
         self.announces += 1
         layer = peer.layer
         audiences = self._audience
@@ -133,6 +148,24 @@ class SwarmDriver(Unchoking, Parenting):
             if audience is None:
                 audience = audiences[member] = {}
             audience[peer] = None
+        if self.announce_s > 0:
+            by_node, agent = self._by_node[layer.index], peer.agent
+            mine = audiences.setdefault(agent, {})
+            for member in peer.neighbours:
+                other = by_node.get(member.peer_id)
+                if other is not None and other is not peer and other not in mine and not other.agent.complete:
+                    mine[other] = None
+                    other.neighbours.append(agent)
+        return True
+
+    def _tick(self, peer: Peer) -> None:
+        """An announce timer fired: announce if the peer still needs to, and look for sources."""
+        peer.announce_armed = False
+        if peer.agent.complete:
+            return
+        if self._stale(peer) or not peer.conns:
+            self._announce(peer)
+        self.fill(peer)
 
     def _stale(self, peer: Peer) -> bool:
         """True when the swarm has outgrown the peer's handout (it joined early)."""
@@ -192,8 +225,7 @@ class SwarmDriver(Unchoking, Parenting):
         if self._stale(peer):
             self._announce(peer)
         requests = self._decide(peer, self._sources(peer, peer.neighbours, CANDIDATES), room)
-        if not requests and not peer.conns:
-            self._announce(peer)
+        if not requests and not peer.conns and self._announce(peer):
             requests = self._decide(peer, self._sources(peer, peer.neighbours), room)
         self._open(peer, requests)
 
@@ -213,10 +245,18 @@ class SwarmDriver(Unchoking, Parenting):
                 conn.pieces.extend(pieces)
                 continue
             conn = peer.conns[key] = Conn(peer, source, peer.frontend if source is None else host_of(source), pieces)
-            conn.fid = self.plane.open(conn.host, peer.node, sizes[pieces[0]], conn)
+            if self.setup_s > 0:
+                # handshakes and slow start: the first byte moves setup_s later (the connection
+                # holds its slots meanwhile); nothing can close it before it opens
+                self.plane.env.timeout(self.setup_s).callbacks.append(lambda _e, c=conn: self._start(c))
+            else:
+                self._start(conn)
             if source is not None:
                 self._uploads[source] = self._uploads.get(source, 0) + 1
         self._track(peer)
+
+    def _start(self, conn: Conn) -> None:
+        conn.fid = self.plane.open(conn.host, conn.peer.node, conn.peer.layer.sizes[conn.pieces[0]], conn)
 
     # -- arrivals ----------------------------------------------------------------------------
     def on_arrival(self, conn: Conn, t: float) -> None:

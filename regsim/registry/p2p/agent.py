@@ -120,15 +120,18 @@ class Agent:
 
     def _from_peers(self, usable: Sequence[Member], budget: int, out: list[Request]) -> int:
         wanted, inflight = self._wanted, self._inflight
-        holders = np.array([c.have for c in usable], dtype=bool)
+        spread = self.swarm.spread
+        holders = np.array([c.offer(spread) if c.is_origin and hasattr(c, "offer") else c.have for c in usable],
+                           dtype=bool)
         free = [c.slots.limit - c.slots.used for c in usable]
         # most free slots first; a jitter in [0, 1) breaks ties at random without reordering counts
         jitter = self.rng.random(len(usable)).tolist()
         rows = range(len(usable))
         offer = np.logical_or.reduce(holders, axis=0)
         offer &= wanted
+        requested = self.swarm.requested
         while budget > 0:
-            pieces = self.selector.select(offer, self.swarm.availability, budget, self.rng)
+            pieces = self.selector.select(offer, spread, budget, self.rng)
             if pieces.size == 0:
                 break
             exhausted = []
@@ -143,6 +146,8 @@ class Agent:
                     continue
                 source = usable[best]
                 source.slots.acquire()
+                requested[p] += 1
+                spread[p] += 1
                 inflight[p] = source
                 wanted[p] = False
                 out.append(Request(p, source))
@@ -214,6 +219,7 @@ class Agent:
         # the per-piece part is plain Python on locals; bitmaps and availability move in one step
         sources = [self._inflight.pop(i) for i in order]
         sourcing, last, last_size, size = self.swarm.sourcing, self._last, self._last_size, self._piece_size
+        requested = self.swarm.requested
         peer_pieces = peer_bytes = 0
         for i, source in zip(order, sources):
             length = last_size if i == last else size
@@ -223,6 +229,7 @@ class Agent:
                 self.source_bytes += length
             else:
                 source.slots.release()
+                requested[i] -= 1
                 source.uploaded_pieces += 1
                 source.uploaded_bytes += length
                 peer_pieces += 1
@@ -261,6 +268,7 @@ class Agent:
             self.swarm.sourcing[index] -= 1
         else:
             source.slots.release()
+            self.swarm.requested[index] -= 1
         return source
 
     def _account(self, source: Member | None, length: int) -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Literal, Protocol
 
+import numpy as np
+
 from ..digest import Digest
 from ..errors import BlobUnknown
 from .bitfield import full
@@ -51,6 +53,32 @@ class Seed:
         self._data = data
         self.uploaded_pieces = 0
         self.uploaded_bytes = 0
+        #: the swarm it seeds, once joined
+        self.swarm: Swarm | None = None
+        self._done = False
+
+    def out(self) -> bool:
+        """True once a peer of its swarm holds every piece (each has arrived somewhere)."""
+        swarm = self.swarm
+        return swarm is not None and bool((swarm.availability > swarm.seed_copies).all())
+
+    def offer(self, spread: np.ndarray | None = None) -> np.ndarray:
+        """The pieces it serves now. A super-seeding origin (BitTorrent's BEP 16) serves only
+        pieces no peer holds or is fetching until every piece of every swarm its host seeds has
+        reached a peer; then it serves any. ``spread``: the swarm's
+        :attr:`~regsim.registry.p2p.swarm.Swarm.spread`, if the caller has it already."""
+        origin, swarm = self.origin, self.swarm
+        if not origin.super_seeding or swarm is None:
+            return self.have
+        if self._done or all(s.out() for s in origin.host_seeds):
+            self._done = True
+            return self.have
+        return (swarm.spread if spread is None else spread) <= swarm.seed_copies
+        fresh = (swarm.spread if spread is None else spread) <= swarm.seed_copies
+        if fresh.any() or any(s is not self and bool(s.fresh().any()) for s in origin.host_seeds
+                              if s.swarm is not None):
+            return fresh
+        return self.have
 
     def read_piece(self, index: int) -> memoryview:
         if self._data is None:
@@ -68,8 +96,14 @@ class Origin:
     """A seeder host: complete blobs fetched from a registry, served under one upload limit."""
 
     def __init__(self, peer_id: Hashable, registry: BlobSource | None = None, *, upload_slots: int = 4,
-                 node: str | None = None) -> None:
+                 node: str | None = None, super_seeding: bool = False, host_seeds: list[Seed] | None = None) -> None:
+        """``super_seeding``: serve only pieces no peer holds or is fetching while any swarm of the
+        host has one (see :meth:`Seed.offer`); ``host_seeds``: a list shared by the origins that run
+        on one host (one per blob, each with its own per-torrent upload slots), so that the rule
+        looks at every blob the host seeds."""
         self.peer_id = peer_id
+        self.super_seeding = super_seeding
+        self.host_seeds: list[Seed] = [] if host_seeds is None else host_seeds
         self.registry = registry
         self.node = str(peer_id) if node is None else node
         self.slots = UploadSlots(upload_slots, peer_id)
@@ -137,6 +171,9 @@ class Origin:
                 f"the swarm uses {swarm.metainfo.piece_size}"
             )
         swarm.join(seed)
+        seed.swarm = swarm
+        if seed not in self.host_seeds:
+            self.host_seeds.append(seed)
         return seed
 
     @property

@@ -35,6 +35,8 @@ class Swarm:
         self._avail = Availability(self.num_pieces)
         #: back-to-source requests in flight, per piece.
         self.sourcing = np.zeros(self.num_pieces, dtype=np.int32)
+        #: requests to members in flight, per piece: copies on their way (see :attr:`spread`).
+        self.requested = np.zeros(self.num_pieces, dtype=np.int32)
         self._members: dict[Hashable, Member] = {}
         self._peers: RandomPool[Hashable] = RandomPool()
         self._origins: dict[Hashable, Member] = {}
@@ -43,6 +45,10 @@ class Swarm:
         self.origin_members: tuple[Member, ...] = ()
         #: non-origin members holding every piece.
         self.completed = 0
+        #: members that joined holding every piece (origins, seeders): a piece with no more copies
+        #: held or coming than this has not reached any peer yet.
+        self.seed_copies = 0
+        self._full_at_join: set[Hashable] = set()
 
     # -- membership --------------------------------------------------------------------------
 
@@ -54,6 +60,9 @@ class Swarm:
         have = check(member.have, self.num_pieces, f"bitmap of peer {pid!r}")
         self._avail.add(have)
         self._members[pid] = member
+        if self.num_pieces and have.all():
+            self.seed_copies += 1
+            self._full_at_join.add(pid)
         if member.is_origin:
             self._origins[pid] = member
             self.origin_members = tuple(self._origins.values())
@@ -67,6 +76,9 @@ class Swarm:
         member = self.member(peer_id)
         self._avail.remove(member.have)
         del self._members[peer_id]
+        if peer_id in self._full_at_join:
+            self._full_at_join.discard(peer_id)
+            self.seed_copies -= 1
         if member.is_origin:
             del self._origins[peer_id]
             self.origin_members = tuple(self._origins.values())
@@ -113,6 +125,15 @@ class Swarm:
     def availability(self) -> np.ndarray:
         """Per piece, how many members hold it (int32; read it, never write it)."""
         return self._avail.counts
+
+    @property
+    def spread(self) -> np.ndarray:
+        """Per piece, copies held plus copies on their way from a member (requested, not yet
+        arrived): what rarest-first ranks by, so that two peers asking at once do not both take
+        the one copy of a piece while another piece has none on its way -- the swarm-wide view a
+        Dragonfly scheduler has of pieces being downloaded, and what lets one seed push each
+        piece out once before it sends any twice (BitTorrent's super-seeding, BEP 16)."""
+        return self._avail.counts + self.requested
 
     @property
     def unavailable(self) -> int:

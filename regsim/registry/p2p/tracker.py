@@ -29,19 +29,28 @@ def _key(blob: Hashable) -> Hashable:
     return str(blob) if isinstance(blob, Digest) else blob
 
 
+#: handout policies: Kraken's ``completeness`` priority (completed peers, then origins, then the
+#: rest) and its ``default`` one (every peer the same priority: a uniform sample of the swarm).
+POLICIES = ("completeness", "default")
+
+
 class _Torrent:
-    __slots__ = ("groups", "where")
+    __slots__ = ("groups", "where", "everyone")
 
     def __init__(self) -> None:
         self.groups: dict[str, RandomPool[Hashable]] = {g: RandomPool() for g in ORDER}
         self.where: dict[Hashable, str] = {}
+        self.everyone: RandomPool[Hashable] = RandomPool()
 
 
 class Tracker:
     """Swarm membership per blob and bounded, prioritised peer handouts."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, policy: str = "completeness") -> None:
+        if policy not in POLICIES:
+            raise P2PError(f"peer handout policy {policy!r} is unknown: expected one of {', '.join(POLICIES)}")
         self.rng = rng
+        self.policy = policy
         self._torrents: dict[Hashable, _Torrent] = {}
 
     def announce(self, peer: Hashable, blob: Hashable, *, complete: bool = False, origin: bool = False) -> None:
@@ -59,6 +68,8 @@ class Tracker:
             return
         if before is not None:
             torrent.groups[before].discard(peer)
+        else:
+            torrent.everyone.add(peer)
         torrent.groups[group].add(peer)
         torrent.where[peer] = group
 
@@ -72,17 +83,21 @@ class Tracker:
         if group is None:
             return False
         torrent.groups[group].discard(peer)
+        torrent.everyone.discard(peer)
         if not torrent.where:
             del self._torrents[blob]
         return True
 
     def peers(self, blob: Hashable, asking_peer: Hashable | None, n: int) -> list[Hashable]:
-        """At most ``n`` peers of ``blob``'s swarm: completed, then origins, then the rest."""
+        """At most ``n`` peers of ``blob``'s swarm: completed, then origins, then the rest
+        (``completeness``), or a uniform sample of all of them (``default``)."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise P2PError(f"peer handout size must be an integer >= 0, got {n!r}")
         torrent = self._torrents.get(_key(blob))
         if torrent is None:
             return []
+        if self.policy == "default":
+            return list(torrent.everyone.sample(n, self.rng, exclude=asking_peer))
         out: list[Hashable] = []
         for group in ORDER:
             room = n - len(out)
