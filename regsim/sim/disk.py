@@ -125,13 +125,17 @@ class Disk(MonitoredResource):
                 raise self._refuse(op)
             with self.busy:
                 yield self._inflight.service(seconds)
+        self._count(nbytes, write)
+        return seconds
+
+    def _count(self, nbytes: int, write: bool) -> None:
+        """Meter one finished I/O."""
         if write:
             self.bytes_written += nbytes
             self.writes += 1
         else:
             self.bytes_read += nbytes
             self.reads += 1
-        return seconds
 
     def start_io(self, nbytes: int, done: Callable[[float | DiskFailed], None], *, write: bool = False) -> None:
         """:meth:`read` or :meth:`write` without a process: ``done(outcome)`` is called when a
@@ -154,12 +158,7 @@ class Disk(MonitoredResource):
             if not event.ok:
                 done(event.value)
                 return
-            if write:
-                self.bytes_written += nbytes
-                self.writes += 1
-            else:
-                self.bytes_read += nbytes
-                self.reads += 1
+            self._count(nbytes, write)
             done(seconds)
 
         def granted(_: simpy.Event | None = None) -> None:
