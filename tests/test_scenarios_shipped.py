@@ -21,6 +21,7 @@ SCALE_DOWN: dict[str, list[str]] = {
     "token-ttl": ["workload.duration=5s", "workload.clients=200", "sweep.registry.auth.token_ttl=[30s, 1h]"],
     "trace-caching": ["sweep.registry.cache.placement=[registry, rack]", "sweep.registry.cache.capacity=[20MB]",
                       "sweep.registry.cache.policy=[none, lru+prefetch]"],
+    "pull-isolation": ["sweep.seed=[1]"],
     "seed-1000-nodes": ["cluster.nodes=40", "cluster.racks=2", "workload.start=5s", "image.layers=[10MB, 30MB, 50MB]"],
     "p2p-vs-central-sweep": ["sweep.cluster.nodes=[10, 30]", "image.layers=[20MB, 30MB]"],
 }

@@ -9,12 +9,17 @@ for speed: re-shares wait up to that long to batch starts and ends (0 s is exact
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from regsim.spec.base import Section
 from regsim.spec.quantities import Duration, Fraction, PositiveSize, Size
+
+
+#: what regsim's models tell apart: responses to clients' pulls, pushed uploads, the storage
+#: repair's reads and writes, and a scanner's reads
+TrafficClass = Literal["pull", "push", "repair", "scan"]
 
 
 class NetworkSpec(Section):
@@ -28,3 +33,5 @@ class NetworkSpec(Section):
     #: a connection's window; ``none`` for no bound
     window: PositiveSize | Literal["none"] | None = None
     coalesce: Duration = Field(default="0s", ge=0)  # type: ignore[assignment]
+    #: weight of each traffic class on a contended link (1 when not named): isolation
+    classes: dict[TrafficClass, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}

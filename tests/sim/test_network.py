@@ -297,3 +297,37 @@ def test_storms_take_the_fast_reshare_paths() -> None:
     # 10 flows of about 1 kB each through 100 B/s (from 0 s) and 150 B/s (from 0.01 s) uplinks
     assert max(done[i].finished for i in range(0, 20, 2)) == pytest.approx(sum(1000 + i for i in range(0, 20, 2)) / 100)
     assert max(done[i].finished for i in range(1, 20, 2)) == pytest.approx(0.01 + sum(1000 + i for i in range(1, 20, 2)) / 150)
+
+
+def test_traffic_classes_split_a_shared_link_in_the_ratio_of_their_weights() -> None:
+    topo = Topology.star(400.0, 3, 1000.0, latency=0.0)
+    env = simpy.Environment()
+    net = Network(env, topo, classes={"pull": 3.0, "repair": 1.0})
+    pull = net.transfer("registry", "client0", 3000.0, klass="pull")
+    repair = net.transfer("registry", "client1", 1000.0, klass="repair")
+    env.run(until=0.5)
+    _, rates, _, _, _ = net.snapshot()
+    assert sorted(rates.tolist()) == pytest.approx([100.0, 300.0])
+    env.run()
+    assert pull.value.finished == pytest.approx(10.0) and repair.value.finished == pytest.approx(10.0)
+
+
+def test_a_classified_flow_has_its_own_entry_and_the_classify_hook_names_classes() -> None:
+    topo = Topology.star(300.0, 1, 1000.0, latency=0.0)
+    env = simpy.Environment()
+    net = Network(env, topo, classes={"repair": 0.5})
+    net.classify = lambda src, dst, tag: "repair" if tag == "rebuild" else None
+    a = net.transfer("registry", "client0", 200.0)
+    b = net.transfer("registry", "client0", 100.0, tag="rebuild")
+    env.run(until=0.1)
+    _, rates, counts, _, _ = net.snapshot()
+    assert len(rates) == 2 and sorted(rates.tolist()) == pytest.approx([100.0, 200.0])
+    env.run()
+    assert a.value.finished == pytest.approx(1.0) and b.value.finished == pytest.approx(1.0)
+    assert b.value.klass == "repair" and a.value.klass is None
+
+
+def test_a_traffic_class_needs_a_positive_weight() -> None:
+    topo = Topology.star(100.0, 1, 100.0, latency=0.0)
+    with pytest.raises(ValueError, match="traffic class 'repair'"):
+        Network(simpy.Environment(), topo, classes={"repair": 0.0})

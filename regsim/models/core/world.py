@@ -82,6 +82,8 @@ class World:
     database: DatabaseServer | None = None
     tee: TeeModel | None = None
     node_rack: dict[str, int] = field(default_factory=dict)
+    #: hosts whose every transfer belongs to one traffic class (the storage repair's worker)
+    host_classes: dict[str, str] = field(default_factory=dict)
 
     @property
     def egress_link(self) -> int:
@@ -140,7 +142,8 @@ def build_world(scenario: ModelConfig, seed: int) -> World:
     topo.add_gateway(EGRESS, frontends, capacity=reg.egress, backends=storage + [DATABASE])
 
     profile = load_profile(scenario.profile)
-    net = Network(env, topo, model=flow_model(scenario.network), coalesce_s=scenario.network.coalesce)
+    net = Network(env, topo, model=flow_model(scenario.network), coalesce_s=scenario.network.coalesce,
+                  classes=scenario.network.classes)
     hosts = list(dict.fromkeys(frontends + storage))  # a co-located node once
     cpus = {name: HostCPU(env, topo.host(name).cores, profile, name=name) for name in hosts}
     disks = {name: Disk(env, topo.host(name).disk_read, topo.host(name).disk_write, name=name) for name in storage}
@@ -155,8 +158,23 @@ def build_world(scenario: ModelConfig, seed: int) -> World:
                                tee=tee, default_node=frontends[0], parallel_transfers=True,
                                tee_nodes=hosts if tee else None,
                                working_set_bytes=reg.tee.working_set if tee else 0)
-    return World(env, rr, topo, net, profile, executor, nodes, frontends, storage, cpus, disks,
+    world = World(env, rr, topo, net, profile, executor, nodes, frontends, storage, cpus, disks,
                  database, tee, node_rack)
+    net.classify = traffic_class(world.host_classes)
+    return world
+
+
+#: the traffic class of a transfer by its tag (the models tag client responses and uploads)
+TAG_CLASSES = {"egress": "pull", "ingress": "push", "scan": "scan"}
+
+
+def traffic_class(host_classes: dict[str, str]):
+    """``classify(src, dst, tag)`` for the network: a host's own class first, then the tag's."""
+
+    def classify(src: str, dst: str, tag: object) -> str | None:
+        return host_classes.get(src) or host_classes.get(dst) or TAG_CLASSES.get(tag)  # type: ignore[arg-type]
+
+    return classify
 
 
 def _query_s(profile: CostProfile) -> float:

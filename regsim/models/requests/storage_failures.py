@@ -107,6 +107,7 @@ class StorageFailures:
         storage = world.topology.host(world.storage[0])
         self.bandwidth = float(bandwidth) if bandwidth is not None else storage.nic_up
         world.topology.add_host(WORKER, rack=REGISTRY_RACK, nic=self.bandwidth, cores=cores)
+        world.host_classes[WORKER] = "repair"
         cpu = HostCPU(self.env, cores, world.profile, name=WORKER)
         world.cpus[WORKER] = world.executor.cpus[WORKER] = cpu
         self.injector = FailureInjector(self.env, world.rr, on_fail=lambda node, _t: self.fail(node),

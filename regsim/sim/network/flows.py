@@ -59,8 +59,8 @@ class FlowTable:
         self.bott = np.empty(0, dtype=np.int64)
         self.undesignated = 0
         self.members: list[list[tuple[float, int, Transfer]]] = []
-        self.keys: list[tuple[int, ...]] = []
-        self.index: dict[tuple[int, ...], int] = {}
+        self.keys: list[object] = []  # a route, or (route, traffic class)
+        self.index: dict[object, int] = {}
         self._seq = itertools.count()
         self.pad = 0
         self.cap = np.full(1, np.inf)
@@ -188,7 +188,7 @@ class FlowTable:
 
     def add(self, transfer: Transfer, path: Path, t: float) -> None:
         """Start ``transfer`` at time ``t``; its entry must be re-shared before time moves on."""
-        key = transfer.route
+        key = transfer.key
         links = list(path.links)
         i = self.index.get(key)
         if i is None:
@@ -221,12 +221,12 @@ class FlowTable:
 
     def add_many(self, batch: list[tuple[Transfer, Path]], t: float) -> None:
         """Start many ``(transfer, path)`` at time ``t``: new routes get their rows in bulk."""
-        fresh: dict[tuple[int, ...], tuple[Path, list[Transfer]]] = {}
+        fresh: dict[object, tuple[Path, list[Transfer]]] = {}
         for transfer, path in batch:
-            if transfer.route in self.index or len(batch) < _BULK:
+            if transfer.key in self.index or len(batch) < _BULK:
                 self.add(transfer, path, t)
             else:
-                fresh.setdefault(transfer.route, (path, []))[1].append(transfer)
+                fresh.setdefault(transfer.key, (path, []))[1].append(transfer)
         if not fresh:
             return
         start, k = self.n, len(fresh)
@@ -320,7 +320,7 @@ class FlowTable:
     # -- views ------------------------------------------------------------------------------
     def rate_of(self, transfer: Transfer) -> float:
         """Current rate of an active transfer, 0 if it is not moving bytes now."""
-        i = self.index.get(transfer.route)
+        i = self.index.get(transfer.key)
         if i is None or not any(member[2] is transfer for member in self.members[i]):
             return 0.0
         return float(self.rate[i])

@@ -35,6 +35,12 @@ engine's default, the closed forms' model) or the TCP-like model after SimGrid's
 scenarios use by default -- goodput a fraction of capacity, shares weighted by round trip,
 acknowledgements loading the reverse path, a window bounding each connection. See
 :mod:`.sharing`.
+
+Traffic classes (``classes``: name -> weight) weight a flow's share on every link it contends
+for: a transfer's ``klass`` (or what ``classify(src, dst, tag)`` names) multiplies its weight,
+and flows of a weighted class keep entries of their own. Weighted max-min is the fluid form of
+weighted fair queueing: a class of weight 0.1 gets a tenth of an equal flow's share where they
+compete, and the whole link where nothing else wants it.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,13 +90,19 @@ class Network:
     """Flow-level network over a :class:`Topology`, driven by one manager inside ``env``."""
 
     def __init__(self, env: simpy.Environment, topology: Topology, *, model: FlowModel = MAXMIN,
-                 coalesce_s: float = 0.0) -> None:
+                 coalesce_s: float = 0.0, classes: Mapping[str, float] | None = None) -> None:
         if not isinstance(model, FlowModel):
             raise TypeError(f"model must be a FlowModel, got {type(model).__name__}")
         if not (coalesce_s >= 0 and math.isfinite(coalesce_s)):
             raise ValueError(f"coalesce_s must be a non-negative number of seconds, got {coalesce_s!r}")
         self.env, self.topology = env, topology
         self.model, self.coalesce_s = model, float(coalesce_s)
+        self.classes = dict(classes or {})
+        for name, weight in self.classes.items():
+            if not (weight > 0 and math.isfinite(weight)):
+                raise ValueError(f"traffic class {name!r}: its weight must be a positive number, got {weight!r}")
+        #: the class of a transfer not given one: ``classify(src, dst, tag)``, None for the default
+        self.classify: Callable[[str, str, Hashable], str | None] | None = None
         self.stats = NetworkStats()
         self.bytes_by_tag: Counter[Hashable] = Counter()
         self._nominal = np.asarray(topology.capacities(), dtype=float)
@@ -104,11 +116,13 @@ class Network:
         self._subscribers: list[Callable[[Network], None]] = []
 
     # -- the API models call ----------------------------------------------------------------
-    def transfer(self, src: str, dst: str, nbytes: float, *, tag: Hashable = None) -> simpy.Event:
+    def transfer(self, src: str, dst: str, nbytes: float, *, tag: Hashable = None,
+                 klass: str | None = None) -> simpy.Event:
         """An event that succeeds, with the :class:`Transfer` as value, when the last byte lands.
 
         ``src == dst`` is a local copy: no links, no latency, done at once. Zero bytes cost the
-        path latency only.
+        path latency only. ``klass`` names the transfer's traffic class (else ``classify`` may);
+        a class's weight (``classes``) multiplies the flow's share of every link it contends for.
         """
         nbytes = float(nbytes)
         if not (nbytes >= 0 and math.isfinite(nbytes)):
@@ -120,7 +134,11 @@ class Network:
             self._links = len(self.topology.links)
         now = self.env.now
         latency = self.model.delay(latency)
-        tr = Transfer(src, dst, nbytes, tag, route, latency, now)
+        if klass is None and self.classify is not None:
+            klass = self.classify(src, dst, tag)
+        if klass is not None and self.classes.get(klass, 1.0) == 1.0:
+            klass = None  # weight 1: the default class, the same entry as unclassed flows
+        tr = Transfer(src, dst, nbytes, tag, route, latency, now, klass)
         self.stats.requested += 1
         if not route or nbytes == 0:
             tr.started = tr.finished = now + latency
@@ -191,7 +209,7 @@ class Network:
         the weight is ``goodput / penalty`` and each coefficient is divided by the goodput:
         the levels, the loads and the rates all come out as SimGrid's.
         """
-        path = self._paths.get(tr.route)
+        path = self._paths.get(tr.key)
         if path is not None:
             return path
         model, route = self.model, tr.route
@@ -208,8 +226,9 @@ class Network:
             if penalty <= 0:
                 raise ValueError(f"latency-weighted sharing needs a positive route latency (or weight_s > 0); "
                                  f"route {route} has latency {latency}")
-        weight = good / penalty
-        path = self._paths[route] = Path(links, coefs, weight, model.bound(latency) * penalty)
+        share = self.classes.get(tr.klass, 1.0) if tr.klass is not None else 1.0
+        weight = good * share / penalty
+        path = self._paths[tr.key] = Path(links, coefs, weight, model.bound(latency) * penalty / share)
         return path
 
     def _arm(self, when: float) -> None:

@@ -26,12 +26,15 @@ class Transfer:
     """
 
     __slots__ = ("src", "dst", "nbytes", "tag", "route", "latency", "requested", "started",
-                 "finished", "_event")
+                 "finished", "klass", "key", "_event")
 
     def __init__(self, src: str, dst: str, nbytes: float, tag: Hashable, route: tuple[int, ...],
-                 latency: float, requested: float) -> None:
+                 latency: float, requested: float, klass: str | None = None) -> None:
         self.src, self.dst, self.nbytes, self.tag = src, dst, nbytes, tag
         self.route, self.latency, self.requested = route, latency, requested
+        #: its traffic class (None: the default class, weight 1), and what flows share an entry by
+        self.klass = klass
+        self.key: Hashable = route if klass is None else (route, klass)
         self.started: float | None = None
         self.finished: float | None = None
         self._event = None
