@@ -16,29 +16,11 @@ from regsim.sim.network.maxmin import fill_levels
 from regsim.sim.network.sharing import TCP, FlowModel
 from regsim.sim.topology import Topology
 
-from .test_p2p_model import star
+from .test_p2p_model import _drive, star
 
 #: TCP with terms of the same order as the small capacities below, so weights, reverse loads and
 #: windows all shape the allocation
 SMALL_TCP = FlowModel(weight_s=100.0, window=500.0)
-
-
-def _drive(plane_cls, topo, transfers, model, **kw):
-    """Open one connection per (src, dst, bytes) under ``model``; when each arrives; the plane."""
-    env = simpy.Environment()
-    done = {}
-
-    def arrived(owner, t):
-        done[owner] = t
-        plane.close(fids[owner])
-
-    if plane_cls is FluidPlane:
-        plane = FluidPlane(env, topo, arrived, model=model, **kw)
-    else:
-        plane = ExactPlane(env, Network(env, topo, model=model), arrived)
-    fids = {i: plane.open(src, dst, n, i) for i, (src, dst, n) in enumerate(transfers)}
-    env.run()
-    return done, plane
 
 
 def _racked(caps, hop_latency):

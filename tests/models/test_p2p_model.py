@@ -13,7 +13,7 @@ from regsim.models.rollout.planes import FluidPlane
 from regsim.models.rollout.kpis import kumar_ross_bound
 from regsim.models.core.work import SAMPLED_NODES
 from regsim.scenario import ScenarioError
-from regsim.sim.network import Network, maxmin_rates
+from regsim.sim.network import MAXMIN, Network, maxmin_rates
 from regsim.sim.topology import Topology
 
 from .helpers import build
@@ -234,8 +234,9 @@ def test_sampled_data_plane_verifies_real_bytes_for_a_few_nodes():
 
 # -- the fluid plane on its own ---------------------------------------------------------------------
 
-def _drive(plane_cls, topo, transfers, **kw):
-    """Open one connection per (src, dst, bytes); record when each arrives and close it."""
+def _drive(plane_cls, topo, transfers, model=MAXMIN, **kw):
+    """Open one connection per (src, dst, bytes) under ``model``; record when each arrives and
+    close it. Returns the arrival times and the plane."""
     env = simpy.Environment()
     done = {}
 
@@ -244,9 +245,9 @@ def _drive(plane_cls, topo, transfers, **kw):
         plane.close(fids[owner])
 
     if plane_cls is FluidPlane:
-        plane = FluidPlane(env, topo, arrived, **kw)
+        plane = FluidPlane(env, topo, arrived, model=model, **kw)
     else:
-        plane = ExactPlane(env, Network(env, topo), arrived)
+        plane = ExactPlane(env, Network(env, topo, model=model), arrived)
     fids = {i: plane.open(src, dst, n, i) for i, (src, dst, n) in enumerate(transfers)}
     env.run()
     return done, plane
