@@ -10,12 +10,17 @@ from regsim.registry.p2p import Agent, Origin, Swarm, Tracker
 from .rounds import modelled_info
 
 
-def test_requests_in_flight_count_in_the_spread_and_steer_rarest_first():
-    info = modelled_info(4, piece_size=1 << 20)
+def _seeded(pieces: int):
+    """A swarm of ``pieces`` 1 MiB pieces and the seed an ordinary origin joins it with."""
+    info = modelled_info(pieces, piece_size=1 << 20)
     swarm = Swarm(info)
     origin = Origin("o", upload_slots=8)
     origin.seed(info)
-    seed = origin.join(swarm)
+    return swarm, origin.join(swarm)
+
+
+def test_requests_in_flight_count_in_the_spread_and_steer_rarest_first():
+    swarm, seed = _seeded(4)
     rng = np.random.default_rng(1)
     a = Agent("a", swarm, rng=rng, upload_slots=4, max_downloads=1)
     b = Agent("b", swarm, rng=rng, upload_slots=4, max_downloads=3)
@@ -55,11 +60,7 @@ def test_a_super_seeding_origin_offers_first_copies_until_every_piece_has_reache
 
 
 def test_an_ordinary_origin_serves_any_piece():
-    info = modelled_info(3, piece_size=1 << 20)
-    swarm = Swarm(info)
-    origin = Origin("o", upload_slots=8)
-    origin.seed(info)
-    seed = origin.join(swarm)
+    _, seed = _seeded(3)
     assert seed.offer().all()
 
 
