@@ -22,6 +22,7 @@ from regsim.units import UnitError
 
 from .base import Section, collapse, expand_scalar
 from .operations import RateLimit, Tls
+from .storage_tier import StorageTier
 from .quantities import (
     ByteRate,
     Count,
@@ -175,6 +176,10 @@ class Cluster(Section):
         return [per + (1 if i < extra else 0) for i in range(self.racks)]
 
 
+def _tier_kind(tier: Any) -> Any:
+    return tier.get("kind") if isinstance(tier, dict) else tier
+
+
 def _canonical_codec(spec: object) -> str:
     try:
         return parse_codec(spec).name  # type: ignore[arg-type]
@@ -206,9 +211,24 @@ class Storage(Section):
     #: per machine carries its clients' traffic and its share of the fragments; ``frontends``
     #: must then equal ``nodes``
     colocated: bool = False
+    #: what the blobs sit on: these storage nodes (``local``), an object store or an NFS server
+    tier: StorageTier = Field(default_factory=StorageTier)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_remote_store(cls, data: Any) -> Any:
+        # an object store or a file server keeps its own redundancy: the registry writes each blob
+        # once, to one "node" (the bucket, the mount), unless the scenario says otherwise
+        if isinstance(data, dict) and _tier_kind(data.get("tier")) in ("object", "nfs"):
+            data = {"codec": "replicate(1)", "nodes": 1, **data}
+        return data
 
     @model_validator(mode="after")
     def _enough_nodes(self) -> Storage:
+        if self.tier.kind != "local" and (self.codec != "replicate(1)" or self.nodes != 1 or self.colocated):
+            raise cross_field("tier", f"an {self.tier.kind} tier keeps each blob once, in one store: leave codec, "
+                                      f"nodes and colocated out (got codec {self.codec}, nodes {self.nodes}"
+                                      f"{', colocated' if self.colocated else ''})")
         k, n = self.codec_kn()
         if self.nodes < n:
             raise cross_field("nodes", f"codec {self.codec} writes {n} fragments, so it needs at least {n} "

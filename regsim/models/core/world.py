@@ -38,12 +38,16 @@ import simpy
 from regsim.sim.cpu import HostCPU
 from regsim.sim.database import DatabaseServer
 from regsim.sim.disk import Disk
+from regsim.sim.nfs import NfsParams, NfsServer
+from regsim.sim.object_store import ObjectStore, ObjectStoreParams
 from regsim.sim.receipt_executor import ReceiptExecutor
 from regsim.sim.network import Network
 from regsim.sim.profile import CostProfile, load_profile
 from regsim.sim.rng import RunRandom
 from regsim.sim.tee import TeeModel
 from regsim.sim.topology import Topology
+from regsim.spec.infra import Storage
+from regsim.spec.storage_tier import ObjectStoreSpec
 
 from .network import flow_model
 from .spec import ModelConfig
@@ -78,7 +82,8 @@ class World:
     frontends: list[str]
     storage: list[str]
     cpus: dict[str, HostCPU] = field(default_factory=dict)
-    disks: dict[str, Disk] = field(default_factory=dict)
+    #: what serves each storage node's I/O: a Disk, or an ObjectStore / NfsServer for those tiers
+    disks: dict[str, Disk | ObjectStore] = field(default_factory=dict)
     database: DatabaseServer | None = None
     tee: TeeModel | None = None
     node_rack: dict[str, int] = field(default_factory=dict)
@@ -118,9 +123,10 @@ def build_world(scenario: ModelConfig, seed: int) -> World:
             node_rack[name] = r
 
     storage_spec = reg.storage
+    store_nic = _store_nic(storage_spec)
     # the rack's uplink carries the frontends' egress and what else the rack sends (P2P origins
     # that models add later, storage nodes); the frontends' share of it is bounded by their gateway
-    site_uplink = reg.egress + storage_spec.nodes * storage_spec.nic.up
+    site_uplink = reg.egress + storage_spec.nodes * store_nic[0]
     topo.add_rack(REGISTRY_RACK, uplink=site_uplink, latency=cluster.latency.core + reg.latency)
     storage = [f"s{i}" for i in range(storage_spec.nodes)]
     if storage_spec.colocated:
@@ -134,7 +140,7 @@ def build_world(scenario: ModelConfig, seed: int) -> World:
         for name in frontends:
             topo.add_host(name, rack=REGISTRY_RACK, nic=reg.egress, cores=reg.cores)
         for name in storage:
-            topo.add_host(name, rack=REGISTRY_RACK, nic_up=storage_spec.nic.up, nic_down=storage_spec.nic.down,
+            topo.add_host(name, rack=REGISTRY_RACK, nic_up=store_nic[0], nic_down=store_nic[1],
                           disk_read=storage_spec.disk.read, disk_write=storage_spec.disk.write)
     topo.add_host(DATABASE, rack=REGISTRY_RACK, nic=storage_spec.nic.up)
     # one shared link each way between the frontends and every host but their back-ends: the site's
@@ -146,7 +152,7 @@ def build_world(scenario: ModelConfig, seed: int) -> World:
                   classes=scenario.network.classes)
     hosts = list(dict.fromkeys(frontends + storage))  # a co-located node once
     cpus = {name: HostCPU(env, topo.host(name).cores, profile, name=name) for name in hosts}
-    disks = {name: Disk(env, topo.host(name).disk_read, topo.host(name).disk_write, name=name) for name in storage}
+    disks = {name: _storage_device(env, storage_spec, topo, name, rr) for name in storage}
     database = None
     if reg.auth.mode == "db":
         database = DatabaseServer(env, pool_size=reg.auth.db.pool, query_s=_query_s(profile),
@@ -162,6 +168,39 @@ def build_world(scenario: ModelConfig, seed: int) -> World:
                  database, tee, node_rack)
     net.classify = traffic_class(world.host_classes)
     return world
+
+
+def _store_nic(storage: Storage) -> tuple[float, float]:
+    """(up, down) of each storage host: its NIC, or the object store's bandwidth, or the file server's NIC."""
+    tier = storage.tier
+    if tier.kind == "object":
+        return tier.object.bandwidth, tier.object.bandwidth
+    if tier.kind == "nfs":
+        return tier.nfs.nic, tier.nfs.nic
+    return storage.nic.up, storage.nic.down
+
+
+def _storage_device(env: simpy.Environment, storage: Storage, topo: Topology, name: str,
+                    rr: RunRandom) -> Disk | ObjectStore:
+    """What serves a storage node's reads and writes: its disk, an object store or a file server."""
+    tier = storage.tier
+    if tier.kind == "object":
+        return ObjectStore(env, object_store_params(tier.object), rr.stream(f"storage/object/{name}"), name=name)
+    if tier.kind == "nfs":
+        n = tier.nfs
+        return NfsServer(env, NfsParams(rtt_s=n.rtt, metadata_round_trips=n.metadata_round_trips, rsize=n.rsize,
+                                        in_flight=n.in_flight), n.disk, name=name)
+    return Disk(env, topo.host(name).disk_read, topo.host(name).disk_write, name=name)
+
+
+def object_store_params(spec: ObjectStoreSpec) -> ObjectStoreParams:
+    """The engine's parameters from the scenario's ``tier.object`` section."""
+    return ObjectStoreParams(
+        first_byte_median_s=spec.first_byte.median, first_byte_p90_s=spec.first_byte.p90,
+        connection_rate=spec.connection_rate, get_rate=spec.get_rate, put_rate=spec.put_rate,
+        partitions=spec.partitions, repartition_after_s=spec.repartition_after, burst_s=spec.burst,
+        part_size=spec.part_size, attempts=spec.retry.attempts, backoff_base_s=spec.retry.base,
+        backoff_cap_s=spec.retry.cap)
 
 
 #: the traffic class of a transfer by its tag (the models tag client responses and uploads)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from regsim.models.core.storage_tier import TierUsage
+
 from .config import RequestsConfig
 from .monitoring import Alert
 from .request import Request
@@ -101,3 +103,5 @@ class RunRecord:
     #: check found them tight enough (so the arrivals stopped before their caps)
     precision_checks: int = 0
     stopped_precise: bool = False
+    #: the storage tier's meters (requests, throttling, bytes); None for a record built by hand
+    tier: TierUsage | None = None

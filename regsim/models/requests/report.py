@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from regsim.models.core.result import VariantResult
+from regsim.models.core.storage_tier import stated_durability, stated_loss_per_year, tier_kpis
 from regsim.sim.durability import DurabilityResult, durability, nines
 from regsim.sim.durability.montecarlo import trials_needed
 from regsim.spec.quantities import format_duration, format_rate
@@ -160,6 +161,10 @@ def request_result(run: RunRecord, baseline: RunRecord | None = None) -> Variant
     dur = durability_of(run) if stores_blobs(run) else None
     if dur is not None:
         kpis.update(storage_kpis(run, by, dur))
+        if run.tier is not None:
+            pulled = sum(r.size for r in answered if r.kind == "pull")
+            kpis.update(tier_kpis(run.config, run.tier, span_s=run.duration, stored_bytes=run.storage_overhead[1],
+                                  pulled_bytes=pulled))
     kpis.update(access)
     if run.config.workload.precision is not None:
         kpis.update(steady_state_kpis(run))
@@ -265,6 +270,9 @@ def storage_kpis(run: RunRecord, by: dict[str, list[Request]], dur: DurabilityRe
     sc, storage = run.config, run.repair
     push, pull = _quantiles(_latencies(by["push"])), _quantiles(_latencies(by["pull"]))
     overhead, stored, logical = run.storage_overhead
+    stated = stated_loss_per_year(sc)
+    if stated is not None:  # an object store or a file server: its durability is a stated figure
+        dur = stated_durability(dur, stated)
     repaired = storage.bytes_written
     repair_s = storage.time_s
     answered = [r for r in run.requests if r.error is None]

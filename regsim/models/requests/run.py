@@ -60,6 +60,7 @@ from regsim.sim.disk import DiskFailed
 from regsim.models.core.replay import Replay
 from regsim.models.core.result import VariantResult
 from regsim.models.core.spec import ModelError
+from regsim.models.core.storage_tier import tier_usage
 from regsim.models.core.work import RegistryWork
 from regsim.models.core.world import World, build_world
 
@@ -325,4 +326,4 @@ class RequestRun:
             scans=tuple(self.scanner.records), faults=tuple(self.faults.log), tee=tee,
             events=int(getattr(self.env, "events", 0)),
             setup=tuple(self.setup), precision_checks=self.watch.checks if self.watch is not None else 0,
-            stopped_precise=self.stopped_precise)
+            stopped_precise=self.stopped_precise, tier=tier_usage(world, config))

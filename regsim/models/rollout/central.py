@@ -22,6 +22,7 @@ import simpy
 from regsim.models.core.collection import fewer_collections
 from regsim.models.core.replay import Replay, combine
 from regsim.models.core.result import VariantResult
+from regsim.models.core.storage_tier import tier_kpis, tier_usage
 from regsim.models.core.spec import Progress
 from regsim.models.core.work import SAMPLED_NODES, RegistryWork, on_frontend
 from regsim.models.core.world import World, build_world
@@ -177,6 +178,9 @@ class _Rollout:
                    "auth_mode": config.registry.auth.mode},
             work={"storage_read_bytes": sum(d.bytes_read for d in world.disks.values())})
         makespan = kpis["makespan_s"]
+        k, n = config.registry.storage.codec_kn()
+        kpis.update(tier_kpis(config, tier_usage(world, config), span_s=makespan, stored_bytes=image * n / k,
+                              pulled_bytes=self.egress_bytes))
         notes = [
             f"Central distribution: {len(self.targets)} nodes x {image / 1e6:.0f} MB through "
             f"{config.registry.egress * 8 / 1e9:.3g} Gbit/s of registry egress; the client-server bound "
