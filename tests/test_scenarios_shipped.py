@@ -24,6 +24,8 @@ SCALE_DOWN: dict[str, list[str]] = {
     "pull-isolation": ["sweep.seed=[1]"],
     "seed-1000-nodes": ["cluster.nodes=40", "cluster.racks=2", "workload.start=5s", "image.layers=[10MB, 30MB, 50MB]"],
     "p2p-vs-central-sweep": ["sweep.cluster.nodes=[10, 30]", "image.layers=[20MB, 30MB]"],
+    "cert-rotation": ["workload.clients=500", "workload.rate=100/s", "workload.duration=20s",
+                      "registry.tls.rotation.at=10s", "sweep.registry.tls.resumption=[90%]"],
     "storage-backends": ["cluster.nodes=40", "cluster.racks=2", "image.layers=[25MB, 25MB, 25MB, 25MB]",
                          "sweep.workload=[{kind: poisson, rate: 5/s, duration: 10s, mix: {pull: 85%, push: 15%}}, "
                          "{kind: rollout, start: 0s}]"],

@@ -27,6 +27,19 @@ def cross_field(key: str, message: str) -> PydanticCustomError:
     return PydanticCustomError("cross_field", "{key}: {message}", {"key": key, "message": message})
 
 
+class Rotation(Section):
+    """Certificate rotation: the certificate and the TLS session-ticket keys are replaced together
+    every ``every``, so no client can resume its session afterwards: each one's next connection is
+    a full handshake. ``at`` places the first rotation within the run (null: none falls in it);
+    with ``drop_connections`` the servers restart to load the new certificate and every open
+    connection is closed at once (a reload without dropping them, as ``regsim serve`` does, keeps
+    them)."""
+
+    every: Duration = Field(default="90d", gt=0)  # type: ignore[assignment]
+    at: Duration | None = Field(default=None, ge=0)
+    drop_connections: bool = False
+
+
 class Tls(Section):
     """TLS on client connections: what a new connection costs, and how long one is kept."""
 
@@ -34,6 +47,13 @@ class Tls(Section):
     resumption: Fraction = 0.0
     keep_alive: PositiveCount = 100
     idle_timeout: Duration = Field(default="75s", gt=0)  # type: ignore[assignment]
+    rotation: Rotation = Field(default_factory=Rotation)
+
+    @model_validator(mode="after")
+    def _rotation_needs_tls(self) -> Tls:
+        if self.rotation.at is not None and not self.enabled:
+            raise cross_field("rotation.at", "a certificate rotation needs TLS: set registry.tls.enabled: true")
+        return self
 
 
 class RateLimit(Section):

@@ -14,6 +14,11 @@ which gives it the frontend that serves it:
   server's side of a TLS 1.3 handshake on a core of its frontend, priced by the cost profile
   (``tls_handshake_full``, or ``tls_handshake_resumed`` for the share ``resumption`` of
   connections that resume the client's session). A registry in a TEE pays the TEE's price.
+- **Certificate rotation.** :meth:`AccessLayer.rotate` replaces the certificate and the session-
+  ticket keys: a client whose ticket predates the rotation cannot resume, so its next connection
+  is a full handshake whatever ``resumption`` says (counted as ``forced_full``); with
+  ``drop_connections`` every open connection closes at once, so every active client reconnects
+  within its next request -- the handshake storm.
 - **Rate limits.** With ``registry.rate_limit.rate`` each client has a token bucket of ``burst``
   requests refilled at ``rate``; a request finding it empty is answered 429 (Too Many Requests)
   without reaching the registry.
@@ -98,8 +103,14 @@ class AccessLayer:
         self.connections: dict[str, Connection] = {}
         #: partitioned client hosts and frontends, with how many partitions hold each (they may overlap)
         self.cut: Counter[str] = Counter()
-        self.handshakes: Counter[str] = Counter()  # "tcp", "full", "resumed"
+        self.handshakes: Counter[str] = Counter()  # "tcp", "full", "resumed", "forced_full"
+        #: (time, "full" | "resumed") of every TLS handshake, for the series
+        self.handshake_times: list[tuple[float, str]] = []
         self.rate_limited = 0
+        #: the session-ticket keys' generation, and the one each client's ticket was issued under
+        self.ticket_epoch = 0
+        self.client_epoch: dict[str, int] = {}
+        self.rotations: list[float] = []
 
     # -- the steady state at time 0 --------------------------------------------------------------
 
@@ -112,6 +123,21 @@ class AccessLayer:
             frontend = self._pick()
             self.open[frontend] += 1
             self.connections[client] = Connection(frontend, int(count), self.env.now, ready)
+
+    # -- certificate rotation ------------------------------------------------------------------------
+
+    def rotate(self, drop_connections: bool) -> int:
+        """Rotate the certificate and the ticket keys now; returns the connections dropped."""
+        self.ticket_epoch += 1
+        self.rotations.append(self.env.now)
+        if not drop_connections:
+            return 0
+        dropped = 0
+        for client, conn in list(self.connections.items()):
+            if conn.ready.triggered:  # one being opened finishes under the new certificate
+                self._close(client, conn)
+                dropped += 1
+        return dropped
 
     # -- partitions ----------------------------------------------------------------------------------
 
@@ -191,9 +217,14 @@ class AccessLayer:
         yield env.timeout(rtt)  # TCP: SYN, SYN-ACK
         self.handshakes["tcp"] += 1
         if self.tls:
-            resumed = self.resumption > 0 and float(self.rng.random()) < self.resumption
+            fresh_ticket = self.client_epoch.get(client, 0) == self.ticket_epoch
+            resumed = fresh_ticket and self.resumption > 0 and float(self.rng.random()) < self.resumption
+            if not fresh_ticket and self.resumption > 0:
+                self.handshakes["forced_full"] += 1
+            self.client_epoch[client] = self.ticket_epoch
             kind = Kind.TLS_HANDSHAKE_RESUMED if resumed else Kind.TLS_HANDSHAKE_FULL
             self.handshakes["resumed" if resumed else "full"] += 1
+            self.handshake_times.append((env.now, "resumed" if resumed else "full"))
             yield env.timeout(rtt)  # TLS 1.3: ClientHello, ServerHello..Finished
             yield from self.world.executor.execute([WorkItem(kind, 1, frontend)])
         conn.last_used = env.now

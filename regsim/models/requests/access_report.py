@@ -302,7 +302,32 @@ def access_kpis(run: RunRecord, baseline: RunRecord | None = None) -> dict[str, 
         kpis["scan_time_s"] = float(np.mean([s.end - s.start for s in run.scans]))
     if run.tee is not None:
         kpis.update(tee_kpis(run, baseline))
+    if run.rotations:
+        kpis.update(rotation_kpis(run))
     return kpis
+
+
+#: the span after a rotation over which its storm is measured
+STORM_S = 10.0
+
+
+def rotation_kpis(run: RunRecord) -> dict[str, float | int]:
+    """The handshake storm a certificate rotation causes: handshakes that could not resume, the
+    peak handshake rate (1 s bins) against the rate before the first rotation, and request latency
+    in the :data:`STORM_S` after each rotation against before the first."""
+    first = run.rotations[0]
+    times = np.array([t for t, _ in run.handshake_times])
+    before = times[times < first]
+    peak = float(np.bincount(np.floor(times).astype(int)).max()) if len(times) else 0.0
+    ok = [r for r in run.requests if r.failure is None]
+    after = [r.latency for r in ok if any(rot <= r.start < rot + STORM_S for rot in run.rotations)]
+    calm = [r.latency for r in ok if r.start < first]
+    return {
+        "tls_rotations": len(run.rotations), "tls_forced_full_handshakes": run.handshakes.get("forced_full", 0),
+        "tls_handshake_peak_per_s": peak,
+        "tls_handshakes_per_s_before": len(before) / first if first > 0 else NAN,
+        "latency_p99_before_rotation_s": _p(calm, 0.99), "latency_p99_after_rotation_s": _p(after, 0.99),
+    }
 
 
 def tee_kpis(run: RunRecord, baseline: RunRecord | None) -> dict[str, float | int | str | bool]:
@@ -327,8 +352,8 @@ def access_series(run: RunRecord) -> list[pd.DataFrame]:
     each kind's requests answered, and failed per cause, and their latency p50 and p99; stored bytes
     and utilisation per repository; and every alert (value: its level's rank, 1 = warning)."""
     frames = []
+    dt = max(run.interval, run.end_time / MAX_BINS)
     if run.requests:
-        dt = max(run.interval, run.end_time / MAX_BINS)
         reqs = pd.DataFrame({"kind": [r.kind for r in run.requests], "failure": [r.failure or "" for r in run.requests],
                              "latency": [r.latency for r in run.requests],
                              "time_s": (np.floor([r.end / dt for r in run.requests]) + 1) * dt})
@@ -348,6 +373,12 @@ def access_series(run: RunRecord) -> list[pd.DataFrame]:
         frames.append(frame)
         if run.capacity is not None:
             frames.append(frame.assign(metric="storage_utilisation", value=frame.value / run.capacity))
+    if run.rotations and run.handshake_times:
+        t, kind = zip(*run.handshake_times)
+        shakes = pd.DataFrame({"time_s": (np.floor(np.array(t) / dt) + 1) * dt, "kind": kind})
+        rate = shakes.groupby(["time_s", "kind"]).size().rename("value").reset_index()
+        frames.append(rate.assign(metric="tls_handshakes_per_s", value=rate.value / dt)
+                      [["time_s", "metric", "value", "kind"]])
     if run.alerts:
         frames.append(pd.DataFrame({"time_s": [a.time for a in run.alerts], "metric": "alert",
                                     "value": [float(LEVELS.index(a.level) + 1) for a in run.alerts],

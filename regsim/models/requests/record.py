@@ -105,3 +105,6 @@ class RunRecord:
     stopped_precise: bool = False
     #: the storage tier's meters (requests, throttling, bytes); None for a record built by hand
     tier: TierUsage | None = None
+    #: (time, "full" | "resumed") of every TLS handshake, and when the certificate was rotated
+    handshake_times: tuple[tuple[float, str], ...] = ()
+    rotations: tuple[float, ...] = ()

@@ -205,6 +205,8 @@ class RequestRun:
         self.plan = plan_failures(config.failures, world.storage, self.faults, self.storage, registry=self.work.registry,
                                   layers=self.work.layers, k=self.k, duration=self.arrivals.duration)
         self.scanner.start()
+        if config.registry.tls.rotation.at is not None:
+            self.env.process(self._rotations())
         self.env.process(self.arrivals.process())
         self.env.process(self.sampler.process())
         self.repositories.observe()
@@ -212,6 +214,17 @@ class RequestRun:
         self.end_time = self.env.now
         if not self.window_counters:
             self._mark_window()
+
+    def _rotations(self) -> Generator[simpy.Event, object, None]:
+        """Rotate the certificate at ``registry.tls.rotation.at`` and every ``every`` after, while
+        the workload sends."""
+        rotation = self.config.registry.tls.rotation
+        at = rotation.at
+        while at is not None and at <= self.arrivals.duration:
+            yield self.env.timeout(at - self.env.now)
+            dropped = self.access.rotate(rotation.drop_connections)
+            self.faults.log.append((self.env.now, "tls-rotation", f"{dropped} connections dropped", "start"))
+            at += rotation.every
 
     def _stop_sending(self) -> None:
         """The workload sends no more: the measurement window ends now (the arrivals call this)."""
@@ -326,4 +339,5 @@ class RequestRun:
             scans=tuple(self.scanner.records), faults=tuple(self.faults.log), tee=tee,
             events=int(getattr(self.env, "events", 0)),
             setup=tuple(self.setup), precision_checks=self.watch.checks if self.watch is not None else 0,
-            stopped_precise=self.stopped_precise, tier=tier_usage(world, config))
+            stopped_precise=self.stopped_precise, tier=tier_usage(world, config),
+            handshake_times=tuple(self.access.handshake_times), rotations=tuple(self.access.rotations))
