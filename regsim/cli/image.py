@@ -1,4 +1,5 @@
-"""``regsim image import DIR``: bring an OCI image layout into a registry store or a scenario."""
+"""``regsim image import DIR``: bring an OCI image layout into a registry store or a scenario;
+``regsim image convert DIR --format F``: convert its images to a lazy-pulling format."""
 
 from __future__ import annotations
 
@@ -29,7 +30,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--tag", help="tag to push as (default: the layout's ref name, or 'latest')")
     imp.add_argument("--platform", default="linux/amd64",
                      help="platform whose layers a multi-platform image contributes to a scenario (default: %(default)s)")
+    _register_convert(verbs)
     p.set_defaults(func=run)
+
+
+FORMATS = ("estargz", "soci", "nydus", "block")
+
+
+def _register_convert(verbs: argparse._SubParsersAction) -> None:
+    conv = verbs.add_parser("convert", help="convert an OCI image layout to a lazy-pulling format "
+                                            "(eStargz, SOCI, Nydus-style chunks, block image)",
+                            description="Convert the images of an OCI image layout to a lazy-pulling format and "
+                                        "print each layer's size before and after and the time taken. estargz, "
+                                        "nydus and block write a new layout (--out); soci adds a SOCI index "
+                                        "artifact (zTOCs, subject: the image manifest) to the layout, or to a "
+                                        "copy of it in --out. See docs/lazy-pulling.md.")
+    conv.add_argument("layout", type=Path, metavar="DIR", help="OCI image layout folder (skopeo/umoci output)")
+    conv.add_argument("--format", required=True, choices=FORMATS, help="the lazy-pulling format")
+    conv.add_argument("--out", type=Path, metavar="DIR",
+                      help="folder for the converted layout (must not exist or be empty); required except for soci")
+    conv.add_argument("--ref", help="convert only this image of the layout (its ref name); default: every image")
+    conv.add_argument("--chunk-size", metavar="SIZE",
+                      help="estargz: gzip member per chunk of a large file (default 4MiB); nydus: chunk size "
+                           "(default 1MiB)")
+    conv.add_argument("--prioritize", action="append", default=[], metavar="FILE",
+                      help="estargz: put this file first, before .prefetch.landmark (repeatable)")
+    conv.add_argument("--span-size", metavar="SIZE", help="soci: uncompressed bytes between checkpoints (default 4MiB)")
+    conv.add_argument("--min-layer-size", metavar="SIZE",
+                      help="soci: layers smaller than this get no zTOC (default 10MiB)")
+    conv.add_argument("--block-size", metavar="SIZE", help="block: filesystem block size (default 4KiB)")
+    conv.add_argument("--segment-size", metavar="SIZE",
+                      help="block: bytes per compressed segment (default 64KiB)")
+    conv.add_argument("--no-compress", action="store_true", help="block: store the segments raw")
+
+
+_SIZE_OPTIONS = {"estargz": ("chunk_size",), "soci": ("span_size", "min_layer_size"), "nydus": ("chunk_size",),
+                 "block": ("block_size", "segment_size")}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,9 +75,61 @@ def run(args: argparse.Namespace) -> int:
     if not args.layout.is_dir():
         raise UserError(f"no such folder: {args.layout}")
     # what the registry refuses here (a digest that does not match, a bad --repository or --tag, a
-    # manifest it cannot parse) is about the layout or names the user gave: bad input, exit 2
+    # manifest it cannot parse, a layer that is not a tar) is about the layout or names the user
+    # gave: bad input, exit 2
     with as_user_error(RegistryError):
-        return _import(args)
+        return _convert(args) if args.image_verb == "convert" else _import(args)
+
+
+def _convert_options(args: argparse.Namespace) -> dict:
+    """The converter options the flags give, each flag refused for a format it does not apply to."""
+    from ..units import parse_size
+
+    options: dict = {}
+    given = {name: getattr(args, name) for name in ("chunk_size", "span_size", "min_layer_size", "block_size",
+                                                    "segment_size") if getattr(args, name) is not None}
+    for name, text in given.items():
+        if name not in _SIZE_OPTIONS[args.format]:
+            raise UserError(f"--{name.replace('_', '-')} does not apply to --format {args.format}")
+        options[name] = parse_size(text)
+        if options[name] <= 0 and name != "min_layer_size":
+            raise UserError(f"--{name.replace('_', '-')} must be positive, got {text!r}")
+    if args.prioritize:
+        if args.format != "estargz":
+            raise UserError(f"--prioritize does not apply to --format {args.format}")
+        options["prioritized"] = list(args.prioritize)
+    if args.no_compress:
+        if args.format != "block":
+            raise UserError(f"--no-compress does not apply to --format {args.format}")
+        options["compression"] = "none"
+    return options
+
+
+def _convert(args: argparse.Namespace) -> int:
+    """Convert the layout; print per layer the sizes before and after and the time taken."""
+    from ..registry.lazy.layout import convert_layout
+
+    options = _convert_options(args)
+    if args.out is None and args.format != "soci":
+        raise UserError(f"--format {args.format} writes a new layout: give --out DIR")
+    report = convert_layout(args.layout, args.out, args.format, ref=args.ref, **options)
+    print(f"{'image':<19} {'layer':>5} {'digest':<19} {'before':>14} {'after':>14} {'change':>8} {'seconds':>8}  note")
+    for r in report.layers:
+        change = f"{(r.after - r.before) / r.before:+.1%}" if r.before else "n/a"
+        print(f"{r.image[:19]:<19} {r.index:>5} {r.digest[:19]:<19} {r.before:>14,} {r.after:>14,} {change:>8} "
+              f"{r.seconds:>8.3f}  {r.note}")
+    total = f"{(report.after - report.before) / report.before:+.1%}" if report.before else "n/a"
+    print(f"{args.format}: {len(report.layers)} layers, {report.before:,} -> {report.after:,} bytes ({total}) "
+          f"in {report.seconds:.2f} s")
+    if report.dedup is not None:
+        d = report.dedup
+        print(f"chunk dictionary: {d.chunks_referenced} chunks referenced, {d.chunks_stored} stored; "
+              f"dedup ratio {d.ratio:.3f} ({d.saved_fraction:.1%} of the data not stored again)")
+    for source, written in report.images:
+        print(f"{source}: {written}" if not written.startswith("sha256:") else
+              f"{source} -> {written}" + (" (SOCI index)" if args.format == "soci" else ""))
+    print(f"wrote {report.out}")
+    return 0
 
 
 def _import(args: argparse.Namespace) -> int:
