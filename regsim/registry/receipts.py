@@ -76,6 +76,18 @@ class Kind:
     HTTP_UPLOAD_START = "http_upload_start"  # POST /v2/<name>/blobs/uploads/
     HTTP_UPLOAD_CHUNK = "http_upload_chunk"  # PATCH of one chunk
     HTTP_UPLOAD_FINISH = "http_upload_finish"  # PUT ?digest=
+    #: the client side of one request of the S3 backend (regsim.registry.storage.s3): boto3's
+    #: parameter checks, serialisation and SigV4 signing, the HTTP exchange's system calls, the
+    #: response's parsing. A PUT (PutObject, UploadPart) and a GET count the bytes of their body,
+    #: so they are priced as a per-request overhead plus a per-byte cost; HEAD, LIST (one page)
+    #: and DELETE count requests. The registry library never records these (its storage wrapper
+    #: records disk work whatever the backend is): the calibration measures them (the ``s3``
+    #: workload, against a local S3 server), and a model of an S3-backed store adds them.
+    S3_PUT_REQUEST = "s3_put_request"
+    S3_GET_REQUEST = "s3_get_request"
+    S3_HEAD_REQUEST = "s3_head_request"
+    S3_LIST_REQUEST = "s3_list_request"
+    S3_DELETE_REQUEST = "s3_delete_request"
 
     #: kinds whose amount is a number of bytes (bytes multiplied for the ec_* kinds); every other
     #: kind counts operations.
@@ -94,6 +106,8 @@ class Kind:
             TRANSFER,
             PIECE_VERIFY,
             MANIFEST_PARSE,
+            S3_PUT_REQUEST,
+            S3_GET_REQUEST,
         }
     )
 

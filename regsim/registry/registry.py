@@ -65,8 +65,8 @@ class Registry:
         self.meta = MetadataStore(self._backend("meta", config.meta_root()))
         self.cluster = StorageCluster(self.nodes, self.codec, origin=config.frontend,
                                       replica_reads=config.replica_reads)
-        if config.backend == "filesystem":
-            self.cluster.rescan()  # a store reopened from disk: rebuild where each fragment lives
+        if config.persistent:
+            self.cluster.rescan()  # a store reopened (files, a bucket): rebuild where each fragment lives
         self.keyring = None
         cipher = None
         if config.encryption == "aes-256-gcm":
@@ -78,10 +78,7 @@ class Registry:
         self.uploads = Uploads(self.meta, clock=clock)
 
     def _backend(self, name: str, root):
-        spec = {"kind": self.config.backend}
-        if self.config.backend == "filesystem":
-            spec["fsync"] = self.config.fsync
-        return make_backend(spec, name=name, root=root)
+        return make_backend(self.config.backend_spec(name), name=name, root=root)
 
     def _load_keyring(self) -> Keyring:
         path = self.config.keyring
@@ -228,6 +225,9 @@ class Registry:
         if root is not None and root.exists():
             shutil.rmtree(root)
         fresh = MeteredBackend(self._backend(name, root), node=name)
+        clear = getattr(fresh.inner, "clear", None)  # a store that outlives its backend object (S3)
+        if clear is not None:
+            clear()
         self.nodes[self.config.node_names().index(name)] = fresh
         self.cluster.replace_node(name, fresh)
 

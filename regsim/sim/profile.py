@@ -23,7 +23,10 @@ qualified key has an adjustment of its own.
 
 The ``http_*`` kinds price the HTTP handling of one request of an endpoint class on the server
 that answers it (see :class:`~regsim.registry.receipts.Kind`); the registry library never records
-them, request models add them.
+them, request models add them. The ``s3_*_request`` kinds price the client side of one request of
+the S3 storage backend (PUT and GET per request and per byte; HEAD, LIST and DELETE per request),
+measured by the calibration's ``s3`` workload (:mod:`regsim.sim.calibration_s3`); the registry
+library does not record them either.
 
 Only CPU work is priced here. ``disk_read``, ``disk_write``, ``transfer`` and ``db_query`` are
 priced by the disk, network and database models (:data:`NON_CPU_KINDS`); asking a profile for

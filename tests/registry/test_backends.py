@@ -1,8 +1,9 @@
 """One conformance suite for every blob backend, then what only some backends promise.
 
-Every backend -- memory, filesystem, and each wrapped in MeteredBackend -- must pass the
-parametrised tests; the filesystem section covers atomicity and crash safety, the metered section
-the receipts and counters, the factory section configuration errors.
+Every backend -- memory, filesystem, S3 (on a moto server), and each wrapped in MeteredBackend --
+must pass the parametrised tests; the filesystem section covers atomicity and crash safety, the
+metered section the receipts and counters, the factory section configuration errors (what only
+S3 promises is in test_backend_s3.py).
 """
 
 from __future__ import annotations
@@ -34,14 +35,17 @@ from regsim.registry.storage import (
 )
 
 from .killed_child import kill_when_ready
+from .s3_server import moto_endpoint, s3_bucket, s3_credentials  # noqa: F401  (fixtures)
 
 BAD_KEYS = ["../x", "/abs", "a//b", "a/./b", "a/\x00b", "a\\b", "", "a/", "a/../../b", "sp ace"]
 
 
-@pytest.fixture(params=["memory", "filesystem", "metered-memory", "metered-filesystem"])
+@pytest.fixture(params=["memory", "filesystem", "s3", "metered-memory", "metered-filesystem", "metered-s3"])
 def backend(request, tmp_path):
     if request.param.endswith("memory"):
         inner = MemoryBackend("mem")
+    elif request.param.endswith("s3"):
+        inner = request.getfixturevalue("s3_bucket").backend(name="s3", prefix="store")
     else:
         inner = FilesystemBackend(tmp_path / "store", name="fs")
     return MeteredBackend(inner) if request.param.startswith("metered") else inner
@@ -551,7 +555,7 @@ def test_metering_twice_is_refused():
 
 
 def test_factory_builds_known_kinds(tmp_path):
-    assert backend_kinds() == ["filesystem", "memory"]
+    assert backend_kinds() == ["filesystem", "memory", "s3"]
     mem = make_backend("memory")
     assert isinstance(mem, MemoryBackend) and mem.name == "memory"
     assert make_backend({"kind": "memory", "name": "s7"}).name == "s7"
@@ -569,7 +573,7 @@ def test_factory_builds_known_kinds(tmp_path):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("s3", "unknown storage backend kind 's3'; known kinds: filesystem, memory"),
+        ("s4", "unknown storage backend kind 's4'; known kinds: filesystem, memory, s3"),
         ({"root": "/x"}, "has no 'kind'"),
         (42, "must be a kind name or a mapping"),
         ("filesystem", "needs a 'root' directory"),

@@ -4,6 +4,8 @@ A spec is a kind name (``"memory"``) or a mapping with a ``kind`` and that kind'
 
     make_backend("memory", name="s1")
     make_backend({"kind": "filesystem", "root": "disks/s1", "fsync": False}, root=workdir)
+    make_backend({"kind": "s3", "bucket": "registry", "prefix": "prod/s1",
+                  "endpoint_url": "http://127.0.0.1:9000"}, name="s1")
 
 Kinds live in a small registry so that new backends plug in without touching this module
 (:func:`register_backend`). Mistakes -- an unknown kind, an unknown or missing option, an option
@@ -106,5 +108,50 @@ def _filesystem(options: Mapping[str, Any], *, name: str, root: Path | None) -> 
     return FilesystemBackend(path, name=name, fsync=fsync)
 
 
+#: the options the s3 kind accepts; the credentials among them are never echoed in an error
+_S3_OPTIONS = {"bucket", "prefix", "endpoint_url", "region", "part_size", "max_attempts", "base_delay_s",
+               "max_delay_s", "access_key_id", "secret_access_key"}
+_SECRET_OPTIONS = ("access_key_id", "secret_access_key")
+
+
+def _s3(options: Mapping[str, Any], *, name: str, root: Path | None) -> BlobBackend:
+    """The s3 kind (``root`` is not used: objects live in the bucket). Options are checked here,
+    before boto3 is imported; credential values never appear in an error."""
+    check_options("s3", options, _S3_OPTIONS)
+    where = f"s3 backend {name!r}"
+    bucket = options.get("bucket")
+    if bucket is None:
+        raise ConfigError(f"{where} needs a 'bucket' (the name of an existing S3 bucket)")
+    if not isinstance(bucket, str) or not bucket:
+        raise ConfigError(f"{where}: 'bucket' must be a bucket name (a non-empty string), got {bucket!r}")
+    for option in ("prefix", "region"):
+        value = options.get(option)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{where}: {option!r} must be a string, got {value!r}")
+    endpoint = options.get("endpoint_url")
+    if endpoint is not None and not (isinstance(endpoint, str) and endpoint.startswith(("http://", "https://"))):
+        raise ConfigError(f"{where}: 'endpoint_url' must be an http:// or https:// URL, got {endpoint!r}")
+    for option in ("part_size", "max_attempts"):
+        value = options.get(option)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{where}: {option!r} must be a whole number, got {value!r}")
+    for option in ("base_delay_s", "max_delay_s"):
+        value = options.get(option)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise ConfigError(f"{where}: {option!r} must be a non-negative number of seconds, got {value!r}")
+    for option in _SECRET_OPTIONS:
+        value = options.get(option)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigError(f"{where}: {option!r} must be a non-empty string (value not shown)")
+    from .s3 import DEFAULT_PART_SIZE, S3Backend  # boto3 is imported only for an S3 backend
+
+    return S3Backend(
+        bucket, prefix=options.get("prefix") or "", name=name, endpoint_url=endpoint, region=options.get("region"),
+        part_size=options.get("part_size", DEFAULT_PART_SIZE), max_attempts=options.get("max_attempts", 5),
+        base_delay_s=options.get("base_delay_s", 0.05), max_delay_s=options.get("max_delay_s", 5.0),
+        access_key_id=options.get("access_key_id"), secret_access_key=options.get("secret_access_key"))
+
+
 register_backend("memory", _memory)
 register_backend("filesystem", _filesystem)
+register_backend("s3", _s3)
