@@ -15,7 +15,10 @@ another, as CNCF distribution's s3 driver does), and a complete -- each a reques
 rate-limited and billed. Keys spread evenly over the partitions (a registry's blob keys are
 digests), so each request goes to a uniformly drawn partition.
 
-The store's bandwidth to the registry is the network's business (the storage host's NIC); this
+With ``client_cost`` each request (each try) first pays the registry's S3 client's own CPU time --
+the calibrated ``s3_get_request`` / ``s3_put_request`` prices, a per-request overhead plus a
+per-byte cost -- as time on the request's path (not as load on a frontend's cores: the device
+does not know which frontend sent it). The store's bandwidth to the registry is the network's business (the storage host's NIC); this
 device prices only what a request costs at the store. It offers the Disk interface the receipt
 executor and the models use (``read``, ``write``, ``start_io``, the byte meters), so an object
 store stands where a storage node's disk stood.
@@ -52,6 +55,9 @@ class ObjectStoreParams:
     attempts: int = 3
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 20.0
+    #: the registry's S3 client's own CPU time for one request of ``nbytes`` (PUT when ``write``):
+    #: signing, serialisation, parsing -- the calibrated ``s3_*_request`` prices; none: free
+    client_cost: Callable[[int, bool], float] | None = None
 
     def __post_init__(self) -> None:
         for name in ("first_byte_median_s", "connection_rate", "get_rate", "put_rate", "burst_s", "backoff_base_s",
@@ -110,6 +116,8 @@ class ObjectStore:
         self.get_requests = self.put_requests = 0
         self.throttled = self.failed_requests = self.repartitions = 0
         self.latencies: list[float] = []
+        #: seconds of the client's own work (``client_cost``) over every request sent
+        self.client_s = 0.0
 
     def __repr__(self) -> str:
         return f"ObjectStore({self.name!r}, partitions={self.partitions}, throttled={self.throttled})"
@@ -191,6 +199,10 @@ class ObjectStore:
         p = self.params
         tries = 0
         while True:
+            if p.client_cost is not None:  # signing and sending, before the request leaves
+                cost = p.client_cost(nbytes, write)
+                self.client_s += cost
+                yield self._env.timeout(cost)
             first_byte = self._first_byte()
             if self._admit(write):
                 if write:

@@ -1,8 +1,9 @@
 """Storage tiers under the models: an object store and a file server in place of storage nodes.
 
 Closed forms with networks far faster than the store, so a request's time is the store's:
-an object-store GET of S bytes takes ``first_byte + S / connection_rate``; a push of S bytes
-above the part size makes ``ceil(S / part) + 2`` requests, one after another; a file-server
+an object-store GET of S bytes takes the client's own time for it (the calibrated
+``s3_get_request`` price) ``+ first_byte + S / connection_rate``; a push of S bytes above the part
+size makes ``ceil(S / part) + 2`` requests, one after another, each with its client time; a file-server
 read takes ``metadata_round_trips * rtt`` then ``S * rtt / (in_flight * rsize)`` when the window
 is the bound. The bill follows from the counted requests and the stated prices.
 """
@@ -18,12 +19,21 @@ from regsim.models.requests.config import RequestsConfig
 from regsim.models.requests.report import request_result
 from regsim.models.rollout import simulate_rollout
 from regsim.models.rollout.config import RolloutConfig
+from regsim.registry.receipts import Kind, WorkItem
 from regsim.scenario import ScenarioError
+from regsim.sim.profile import load_profile
 
 from .helpers import build, scripted
 
 MB = 1_000_000
 LATENCY = 0.02
+PROFILE = load_profile("reference")
+
+
+def client(nbytes: int, write: bool) -> float:
+    """The S3 client's own time for one request (the calibrated s3_*_request prices)."""
+    kind = Kind.S3_PUT_REQUEST if write else Kind.S3_GET_REQUEST
+    return PROFILE.cost(WorkItem(kind, nbytes, None))
 
 
 def doc(tier: dict | str, *, size: str = "100MB") -> dict:
@@ -70,15 +80,19 @@ def test_an_unknown_tier_is_refused():
 
 def test_a_pull_from_the_object_store_takes_its_first_byte_and_its_bytes_at_the_connection_rate():
     _, pull = one(OBJECT, "pull")
-    expected = LATENCY + 100 * MB / (100 * MB)
+    expected = client(100 * MB, False) + LATENCY + 100 * MB / (100 * MB)
     assert pull.end - pull.start == pytest.approx(expected, rel=0.02)
 
 
 def test_a_push_to_the_object_store_is_a_multipart_upload_one_part_after_another():
     run, push = one(OBJECT, "push")
     size = 100 * MB
-    parts = math.ceil(size / (10 << 20))
-    assert push.end - push.start == pytest.approx((parts + 2) * LATENCY + size / (100 * MB), rel=0.02)
+    part = 10 << 20
+    parts = math.ceil(size / part)
+    sizes = [0] + [min(part, size - i * part) for i in range(parts)] + [0]  # create, the parts, complete
+    expected = sum(client(n, True) + LATENCY for n in sizes) + size / (100 * MB)
+    assert client(part, True) > 0
+    assert push.end - push.start == pytest.approx(expected, rel=0.02)
     store = run.world.disks["s0"]
     assert store.put_requests >= parts + 2
 

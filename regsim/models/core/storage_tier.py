@@ -43,6 +43,8 @@ class TierUsage:
     repartitions: int
     bytes_read: int
     bytes_written: int
+    #: seconds of the S3 client's own work over every request (the calibrated s3_*_request prices)
+    client_s: float = 0.0
 
 
 def tier_usage(world: World, scenario: ModelConfig) -> TierUsage:
@@ -55,7 +57,8 @@ def tier_usage(world: World, scenario: ModelConfig) -> TierUsage:
         put_requests=sum(s.put_requests for s in stores) if stores else sum(d.writes for d in devices),
         throttled=sum(s.throttled for s in stores), failed_requests=sum(s.failed_requests for s in stores),
         repartitions=sum(s.repartitions for s in stores),
-        bytes_read=sum(d.bytes_read for d in devices), bytes_written=sum(d.bytes_written for d in devices))
+        bytes_read=sum(d.bytes_read for d in devices), bytes_written=sum(d.bytes_written for d in devices),
+        client_s=sum(s.client_s for s in stores))
 
 
 def tier_kpis(scenario: ModelConfig, usage: TierUsage, *, span_s: float, stored_bytes: float,
@@ -78,6 +81,7 @@ def tier_kpis(scenario: ModelConfig, usage: TierUsage, *, span_s: float, stored_
         "requests_throttled": usage.throttled,
         "throttled_share": usage.throttled / (requests + usage.throttled) if requests + usage.throttled else 0.0,
         "object_requests_failed": usage.failed_requests, "object_repartitions": usage.repartitions,
+        "object_client_s": usage.client_s,
         "cost_storage_usd_month": storage_usd, "cost_requests_usd_month": requests_usd,
         "cost_egress_usd_month": egress_usd, "monthly_cost_usd": storage_usd + requests_usd + egress_usd,
         "run_cost_usd": run_requests_usd + run_egress_usd,

@@ -31,10 +31,12 @@ at least the sum of its nodes' NICs when clients reach every node directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import simpy
 
+from regsim.registry.receipts import Kind, WorkItem
 from regsim.sim.cpu import HostCPU
 from regsim.sim.database import DatabaseServer
 from regsim.sim.disk import Disk
@@ -152,7 +154,7 @@ def build_world(scenario: ModelConfig, seed: int) -> World:
                   classes=scenario.network.classes)
     hosts = list(dict.fromkeys(frontends + storage))  # a co-located node once
     cpus = {name: HostCPU(env, topo.host(name).cores, profile, name=name) for name in hosts}
-    disks = {name: _storage_device(env, storage_spec, topo, name, rr) for name in storage}
+    disks = {name: _storage_device(env, storage_spec, topo, name, rr, profile) for name in storage}
     database = None
     if reg.auth.mode == "db":
         database = DatabaseServer(env, pool_size=reg.auth.db.pool, query_s=_query_s(profile),
@@ -181,11 +183,12 @@ def _store_nic(storage: Storage) -> tuple[float, float]:
 
 
 def _storage_device(env: simpy.Environment, storage: Storage, topo: Topology, name: str,
-                    rr: RunRandom) -> Disk | ObjectStore:
+                    rr: RunRandom, profile: CostProfile) -> Disk | ObjectStore:
     """What serves a storage node's reads and writes: its disk, an object store or a file server."""
     tier = storage.tier
     if tier.kind == "object":
-        return ObjectStore(env, object_store_params(tier.object), rr.stream(f"storage/object/{name}"), name=name)
+        params = object_store_params(tier.object, client_cost=s3_client_cost(profile))
+        return ObjectStore(env, params, rr.stream(f"storage/object/{name}"), name=name)
     if tier.kind == "nfs":
         n = tier.nfs
         return NfsServer(env, NfsParams(rtt_s=n.rtt, metadata_round_trips=n.metadata_round_trips, rsize=n.rsize,
@@ -193,9 +196,23 @@ def _storage_device(env: simpy.Environment, storage: Storage, topo: Topology, na
     return Disk(env, topo.host(name).disk_read, topo.host(name).disk_write, name=name)
 
 
-def object_store_params(spec: ObjectStoreSpec) -> ObjectStoreParams:
+def s3_client_cost(profile: CostProfile) -> Callable[[int, bool], float] | None:
+    """The S3 client's CPU seconds per request of ``nbytes`` from the profile's calibrated
+    ``s3_put_request`` / ``s3_get_request`` prices (None when the profile has neither)."""
+    if Kind.S3_GET_REQUEST not in profile.prices and Kind.S3_PUT_REQUEST not in profile.prices:
+        return None
+
+    def cost(nbytes: int, write: bool) -> float:
+        kind = Kind.S3_PUT_REQUEST if write else Kind.S3_GET_REQUEST
+        return profile.cost(WorkItem(kind, nbytes, None)) if kind in profile.prices else 0.0
+
+    return cost
+
+
+def object_store_params(spec: ObjectStoreSpec, *,
+                        client_cost: Callable[[int, bool], float] | None = None) -> ObjectStoreParams:
     """The engine's parameters from the scenario's ``tier.object`` section."""
-    return ObjectStoreParams(
+    return ObjectStoreParams(client_cost=client_cost,
         first_byte_median_s=spec.first_byte.median, first_byte_p90_s=spec.first_byte.p90,
         connection_rate=spec.connection_rate, get_rate=spec.get_rate, put_rate=spec.put_rate,
         partitions=spec.partitions, repartition_after_s=spec.repartition_after, burst_s=spec.burst,
