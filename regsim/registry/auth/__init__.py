@@ -8,7 +8,8 @@ with rotation, Kubernetes ``dockerconfigjson`` secrets, short-lived credentials 
 Every check records receipt items so the simulator can price stateless against database auth.
 
 :func:`make_auth` wires a whole stack from one :class:`AuthSpec` (mode ``none``, ``jwt`` or ``db``),
-so every user of the stack builds it the same way.
+so every user of the stack builds it the same way. :class:`Detector` reads access decisions for
+signs of a stolen or abused credential (:mod:`.detection`).
 """
 
 from .audit import AuditEvent, AuditLog, LoggingAuditLog, MemoryAuditLog
@@ -16,6 +17,8 @@ from .authorizer import AnonymousAuthorizer, Authorizer, DatabaseAuthorizer, Jwt
 from .cache import CacheStats, JtiLedger, TokenCache
 from .credentials import CredentialIssuer, ShortLivedCredential
 from .database import Database, Permission, User
+from .detection import (Access, ConcurrentUse, DeniedBurst, Detector, NewSourceNetwork, SecurityAlert,
+                        network_of)
 from .dockerconfig import DockerConfig, DockerConfigSecret, RegistryAuth, SecretInvalid, parse_secret
 from .factory import AUTH_MODE_ALIASES, AUTH_MODES, AuthSpec, AuthStack, canonical_auth_mode, make_auth
 from .keys import KeySet, SigningKey
@@ -29,13 +32,14 @@ from .tokenstore import IssuedToken, TokenRecord, TokenStore
 from .verify import DEFAULT_LEEWAY, TokenRejected, TokenVerifier, VerifiedToken
 
 __all__ = [
-    "ANONYMOUS", "AUTH_MODES", "AUTH_MODE_ALIASES", "DEFAULT_LEEWAY", "Anonymous", "AnonymousAuthorizer",
-    "Argon2Hasher", "AuditEvent", "AuditLog", "AuthSpec", "AuthStack", "Authorizer", "BasicCredentials",
-    "BcryptHasher", "BearerToken", "CacheStats", "Challenge", "CredentialIssuer", "Credentials", "Database",
-    "DatabaseAuthorizer", "DatabasePolicy", "DockerConfig", "DockerConfigSecret", "Grant", "IssuedToken",
-    "JtiLedger", "JwtAuthorizer", "KeySet", "LoggingAuditLog", "MemoryAuditLog", "PasswordHasher", "Permission",
-    "Policy", "RegistryAuth", "Scope", "ScopeInvalid", "SecretInvalid", "ShortLivedCredential", "SigningKey",
-    "StaticPolicy", "TokenCache", "TokenRecord", "TokenRejected", "TokenResponse", "TokenService", "TokenStore",
-    "TokenVerifier", "UnionPolicy", "User", "VerifiedToken", "canonical_auth_mode", "challenge_of", "make_auth",
-    "make_hasher", "parse_authorization", "parse_scopes", "verify_password",
+    "ANONYMOUS", "AUTH_MODES", "AUTH_MODE_ALIASES", "Access", "Anonymous", "AnonymousAuthorizer", "Argon2Hasher",
+    "AuditEvent", "AuditLog", "AuthSpec", "AuthStack", "Authorizer", "BasicCredentials", "BcryptHasher",
+    "BearerToken", "CacheStats", "Challenge", "ConcurrentUse", "CredentialIssuer", "Credentials", "DEFAULT_LEEWAY",
+    "Database", "DatabaseAuthorizer", "DatabasePolicy", "DeniedBurst", "Detector", "DockerConfig",
+    "DockerConfigSecret", "Grant", "IssuedToken", "JtiLedger", "JwtAuthorizer", "KeySet", "LoggingAuditLog",
+    "MemoryAuditLog", "NewSourceNetwork", "PasswordHasher", "Permission", "Policy", "RegistryAuth", "Scope",
+    "ScopeInvalid", "SecretInvalid", "SecurityAlert", "ShortLivedCredential", "SigningKey", "StaticPolicy",
+    "TokenCache", "TokenRecord", "TokenRejected", "TokenResponse", "TokenService", "TokenStore", "TokenVerifier",
+    "UnionPolicy", "User", "VerifiedToken", "canonical_auth_mode", "challenge_of", "make_auth", "make_hasher",
+    "network_of", "parse_authorization", "parse_scopes", "verify_password",
 ]

@@ -5,6 +5,8 @@ authorizers becomes an :class:`AuditEvent` on an :class:`AuditLog`, as do creden
 rotation and revocation. Logs are pluggable: :class:`MemoryAuditLog` keeps a bounded window for
 tests and reports, :class:`LoggingAuditLog` writes JSON lines to a standard logger for operators.
 Components take ``audit=None`` to mean "no log", which keeps the hot path free of the cost.
+A caller that knows the client's address passes it as ``remote=`` (the authorizers' and the token
+service's), and it is recorded on the event; :mod:`.detection` reads events for signs of abuse.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ REFUSALS = frozenset({DENIED, UNAUTHORIZED})
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One decision. ``scope`` is the requested scope (None for decisions about no resource,
-    such as a credential being revoked); ``granted`` the actions actually given, comma-joined."""
+    such as a credential being revoked); ``granted`` the actions actually given, comma-joined;
+    ``remote`` the client's address when the caller knew it (the server does), else None."""
 
     time: float
     source: str
@@ -45,6 +48,7 @@ class AuditEvent:
     reason: str
     scope: str | None = None
     granted: str | None = None
+    remote: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -118,27 +122,28 @@ class Auditor:
         return self.log is not None
 
     def event(self, subject: str, outcome: str, reason: str, *, scope: str | None = None,
-              granted: str | None = None) -> None:
+              granted: str | None = None, remote: str | None = None) -> None:
         if self.log is not None:
             self.log.emit(AuditEvent(self.clock(), self.source, subject or ANONYMOUS_NAME, outcome, reason,
-                                     scope, granted))
+                                     scope, granted, remote))
 
     def decisions(self, subject: str, requested: Iterable[Scope], granted: Mapping[tuple, frozenset[str]],
-                  reason: str) -> None:
+                  reason: str, *, remote: str | None = None) -> None:
         """One event per requested scope, its outcome computed from what was granted on it."""
         if self.log is None:
             return
         for scope in requested:
             got = granted.get(scope.resource, frozenset())
             self.event(subject, scope_outcome(scope.actions, got), reason, scope=str(scope),
-                       granted=",".join(sorted(got)))
+                       granted=",".join(sorted(got)), remote=remote)
 
-    def refused(self, subject: str, outcome: str, reason: str, requested: Iterable[Scope]) -> None:
+    def refused(self, subject: str, outcome: str, reason: str, requested: Iterable[Scope], *,
+                remote: str | None = None) -> None:
         """One refusal event per requested scope, or one without a scope when none was asked."""
         if self.log is None:
             return
         scopes = list(requested)
         if not scopes:
-            self.event(subject, outcome, reason)
+            self.event(subject, outcome, reason, remote=remote)
         for scope in scopes:
-            self.event(subject, outcome, reason, scope=str(scope), granted="")
+            self.event(subject, outcome, reason, scope=str(scope), granted="", remote=remote)

@@ -37,8 +37,9 @@ from .verify import TokenRejected, TokenVerifier
 
 @runtime_checkable
 class Authorizer(Protocol):
-    def authorize(self, credentials: Credentials, scopes: Sequence[Scope]) -> Grant:
-        """The grant for ``scopes``, or :class:`Unauthorized` / :class:`Denied` with a challenge."""
+    def authorize(self, credentials: Credentials, scopes: Sequence[Scope], *, remote: str | None = None) -> Grant:
+        """The grant for ``scopes``, or :class:`Unauthorized` / :class:`Denied` with a challenge;
+        ``remote`` (the client's address, if known) is recorded on the audit events."""
         ...
 
 
@@ -55,12 +56,13 @@ class _Base:
     def _challenge(self, scopes: Sequence[Scope], error: str | None, description: str | None) -> Challenge:
         return Challenge(self.realm, self.service, tuple(scopes), error, description, self.scheme)
 
-    def _unauthorized(self, who: str, scopes: Sequence[Scope], message: str, error: str | None) -> Unauthorized:
-        self.audit.refused(who, UNAUTHORIZED, message, scopes)
+    def _unauthorized(self, who: str, scopes: Sequence[Scope], message: str, error: str | None,
+                      remote: str | None) -> Unauthorized:
+        self.audit.refused(who, UNAUTHORIZED, message, scopes, remote=remote)
         return Unauthorized(message, detail=self._challenge(scopes, error, message))
 
     def _decide(self, subject: str, scopes: Sequence[Scope], allowed: dict, reason: str,
-                expires_at: float | None) -> Grant:
+                expires_at: float | None, remote: str | None) -> Grant:
         """Grant if every requested action is allowed, else refuse naming what is missing."""
         granted, lacking = {}, []
         for scope in scopes:
@@ -72,12 +74,12 @@ class _Base:
         if lacking:
             who = subject or "anonymous"
             message = f"{who} lacks {'; '.join(lacking)}"
-            self.audit.decisions(subject, scopes, granted, message)
+            self.audit.decisions(subject, scopes, granted, message, remote=remote)
             if not subject:  # anonymous: authenticating may help, so 401 rather than 403
                 raise Unauthorized(f"authentication required: {message}",
                                    detail=self._challenge(scopes, None, message))
             raise Denied(f"access denied: {message}", detail=self._challenge(scopes, "insufficient_scope", message))
-        self.audit.decisions(subject, scopes, granted, reason)
+        self.audit.decisions(subject, scopes, granted, reason, remote=remote)
         return Grant(subject, tuple(scopes), self.method, expires_at)
 
 
@@ -91,18 +93,18 @@ class JwtAuthorizer(_Base):
         super().__init__(realm, service or verifier.audience[0], audit, verifier.clock)
         self.verifier = verifier
 
-    def authorize(self, credentials: Credentials, scopes: Sequence[Scope]) -> Grant:
+    def authorize(self, credentials: Credentials, scopes: Sequence[Scope], *, remote: str | None = None) -> Grant:
         if not isinstance(credentials, BearerToken):
             who = credentials.username if isinstance(credentials, BasicCredentials) else ""
-            raise self._unauthorized(who, scopes, "a bearer token from the token service is required", None)
+            raise self._unauthorized(who, scopes, "a bearer token from the token service is required", None, remote)
         try:
             token = self.verifier.verify(credentials.token)
         except TokenRejected as e:
-            self.audit.refused("", UNAUTHORIZED, e.message, scopes)
+            self.audit.refused("", UNAUTHORIZED, e.message, scopes, remote=remote)
             e.detail = self._challenge(scopes, "invalid_token", e.message)
             raise
         allowed = {s.resource: token.actions_on(s) for s in scopes}
-        return self._decide(token.subject, scopes, allowed, f"token {token.jti}", token.expires_at)
+        return self._decide(token.subject, scopes, allowed, f"token {token.jti}", token.expires_at, remote)
 
 
 class DatabaseAuthorizer(_Base):
@@ -117,12 +119,13 @@ class DatabaseAuthorizer(_Base):
         self.db = db
         self.tokens = TokenStore(db)
 
-    def authorize(self, credentials: Credentials, scopes: Sequence[Scope]) -> Grant:
-        user, expires_at = self._authenticate(credentials, scopes)
+    def authorize(self, credentials: Credentials, scopes: Sequence[Scope], *, remote: str | None = None) -> Grant:
+        user, expires_at = self._authenticate(credentials, scopes, remote)
         allowed = self.db.allowed(user, scopes) if scopes else {}
-        return self._decide(user.username, scopes, allowed, "permissions", expires_at)
+        return self._decide(user.username, scopes, allowed, "permissions", expires_at, remote)
 
-    def _authenticate(self, credentials: Credentials, scopes: Sequence[Scope]) -> tuple[User, float | None]:
+    def _authenticate(self, credentials: Credentials, scopes: Sequence[Scope],
+                      remote: str | None) -> tuple[User, float | None]:
         try:
             if isinstance(credentials, BearerToken):
                 record = self.tokens.lookup(credentials.token, kind=SESSION)
@@ -131,8 +134,8 @@ class DatabaseAuthorizer(_Base):
                 return self.tokens.authenticate(credentials.username, credentials.password), None
         except Unauthorized as e:
             who = credentials.username if isinstance(credentials, BasicCredentials) else ""
-            raise self._unauthorized(who, scopes, e.message, "invalid_token") from None
-        raise self._unauthorized("", scopes, "credentials required", None)
+            raise self._unauthorized(who, scopes, e.message, "invalid_token", remote) from None
+        raise self._unauthorized("", scopes, "credentials required", None, remote)
 
 
 class AnonymousAuthorizer(_Base):
@@ -146,8 +149,9 @@ class AnonymousAuthorizer(_Base):
         super().__init__(realm, service, audit, clock)
         self.policy = policy
 
-    def authorize(self, credentials: Credentials, scopes: Sequence[Scope]) -> Grant:
+    def authorize(self, credentials: Credentials, scopes: Sequence[Scope], *, remote: str | None = None) -> Grant:
         if self.policy is None:
-            return self._decide("", scopes, {s.resource: frozenset({"*"}) for s in scopes}, "open registry", None)
-        return self._decide("", scopes, self.policy.allowed(None, scopes), "anonymous policy", None)
+            return self._decide("", scopes, {s.resource: frozenset({"*"}) for s in scopes}, "open registry", None,
+                                remote)
+        return self._decide("", scopes, self.policy.allowed(None, scopes), "anonymous policy", None, remote)
 

@@ -30,6 +30,7 @@ from os import PathLike
 from typing import Any
 
 from ..errors import ConfigError, RegistryError
+from .audit import AuditLog
 from .authorizer import AnonymousAuthorizer, Authorizer, DatabaseAuthorizer, JwtAuthorizer
 from .database import Database
 from .keys import ALGORITHMS, KeySet, SigningKey
@@ -96,6 +97,8 @@ class AuthSpec:
       that price a hash from its receipt rather than time it), or a mapping of the scheme's costs
       (bcrypt: ``rounds``; argon2: ``time_cost``, ``memory_cost``, ``parallelism``).
     - ``clock``: what every component reads as the time (Unix seconds); None: the wall clock.
+    - ``audit``: the :class:`~.audit.AuditLog` every access decision goes to -- the token
+      service's and every authorizer's, :meth:`AuthStack.new_authorizer`'s too; None: no audit.
     """
 
     mode: str = "none"
@@ -115,6 +118,7 @@ class AuthSpec:
     password_hash: str = "bcrypt"
     hash_cost: str | Mapping[str, int] = "default"
     clock: Callable[[], float] | None = None
+    audit: AuditLog | None = None
 
     def __post_init__(self) -> None:
         mode = canonical_auth_mode(self.mode)
@@ -150,6 +154,9 @@ class AuthSpec:
         if not (self.hash_cost in ("default", "fastest") or isinstance(self.hash_cost, Mapping)):
             raise ConfigError(f"hash_cost must be 'default', 'fastest' or a mapping of the scheme's costs, "
                               f"got {self.hash_cost!r}", detail="hash_cost")
+        if self.audit is not None and not isinstance(self.audit, AuditLog):
+            raise ConfigError(f"audit must be an audit log (an object with an emit(event) method), "
+                              f"got {type(self.audit).__name__}", detail="audit")
 
     @property
     def token_lifetime_limit(self) -> float:
@@ -202,7 +209,8 @@ class AuthStack:
         since database and open checks keep no per-process state."""
         if self.keys is None:
             return self.authorizer
-        return JwtAuthorizer(self.new_verifier(), realm=self.spec.realm, service=self.spec.service)
+        return JwtAuthorizer(self.new_verifier(), realm=self.spec.realm, service=self.spec.service,
+                             audit=self.spec.audit)
 
     def close(self) -> None:
         """Close the database, if the stack has one."""
@@ -213,8 +221,9 @@ class AuthStack:
 def make_auth(spec: AuthSpec) -> AuthStack:
     """Build the auth stack ``spec`` describes (see :class:`AuthSpec`)."""
     clock = spec.clock or time.time
+    audit = spec.audit
     if spec.mode == "none":
-        return AuthStack(spec, AnonymousAuthorizer(realm=spec.realm, service=spec.service, clock=clock))
+        return AuthStack(spec, AnonymousAuthorizer(realm=spec.realm, service=spec.service, audit=audit, clock=clock))
     anonymous_rules = {"anonymous": {pattern: "pull" for pattern in spec.anonymous_pull}} if spec.anonymous_pull else {}
     database = Database(spec.database, hasher=_hasher(spec), clock=clock) if spec.has_database else None
     sessions = TokenStore(database) if database is not None else None
@@ -222,8 +231,8 @@ def make_auth(spec: AuthSpec) -> AuthStack:
         if spec.mode == "db":
             assert database is not None
             anonymous = AnonymousAuthorizer(_static_policy(anonymous_rules, "anonymous_pull"), realm=spec.realm,
-                                            service=spec.service, clock=clock) if anonymous_rules else None
-            return AuthStack(spec, DatabaseAuthorizer(database, realm=spec.realm, service=spec.service),
+                                            service=spec.service, audit=audit, clock=clock) if anonymous_rules else None
+            return AuthStack(spec, DatabaseAuthorizer(database, realm=spec.realm, service=spec.service, audit=audit),
                              anonymous=anonymous, database=database, sessions=sessions)
         # jwt: anonymous pulls are rules of the token service's policy, next to the given grants
         static = _static_policy(spec.grants, "grants", also=anonymous_rules)
@@ -232,10 +241,10 @@ def make_auth(spec: AuthSpec) -> AuthStack:
         key = spec.signing_key or SigningKey.generate(spec.algorithm)
         keys = KeySet([key], max_token_ttl=spec.token_lifetime_limit, clock=clock)
         tokens = TokenService(keys, issuer=spec.issuer, service=spec.service, policy=policy, ttl=spec.token_ttl,
-                              users=sessions, clock=clock)
+                              users=sessions, audit=audit, clock=clock)
         verifier = _verifier(spec, keys)
-        return AuthStack(spec, JwtAuthorizer(verifier, realm=spec.realm, service=spec.service), keys=keys,
-                         tokens=tokens, verifier=verifier, database=database, sessions=sessions)
+        return AuthStack(spec, JwtAuthorizer(verifier, realm=spec.realm, service=spec.service, audit=audit),
+                         keys=keys, tokens=tokens, verifier=verifier, database=database, sessions=sessions)
     except BaseException:
         if database is not None:
             database.close()

@@ -96,16 +96,17 @@ class TokenService:
         self.audit = Auditor(audit, "token_service", self.clock)
 
     def request(self, credentials: Credentials, scopes: str | Iterable[str | Scope] = (), *,
-                service: str | None = None) -> TokenResponse:
-        """Authenticate ``credentials`` and issue a token for what the subject may have of ``scopes``."""
+                service: str | None = None, remote: str | None = None) -> TokenResponse:
+        """Authenticate ``credentials`` and issue a token for what the subject may have of ``scopes``;
+        ``remote`` (the client's address, if known) is recorded on the audit events."""
         requested = _as_scopes(scopes)
         try:
             subject = self._authenticate(credentials)
         except Unauthorized as e:
             who = credentials.username if isinstance(credentials, BasicCredentials) else ""
-            self.audit.refused(who, UNAUTHORIZED, e.message, requested)
+            self.audit.refused(who, UNAUTHORIZED, e.message, requested, remote=remote)
             raise
-        return self.issue(subject, requested, service=service)
+        return self.issue(subject, requested, service=service, remote=remote)
 
     def _authenticate(self, credentials: Credentials) -> str | None:
         if isinstance(credentials, Anonymous):
@@ -119,7 +120,7 @@ class TokenService:
         raise Unauthorized(f"unsupported credentials {type(credentials).__name__}")
 
     def issue(self, subject: str | None, scopes: str | Iterable[str | Scope] = (), *,
-              service: str | None = None) -> TokenResponse:
+              service: str | None = None, remote: str | None = None) -> TokenResponse:
         """A token for an already-authenticated ``subject`` (None or "": anonymous)."""
         subject = subject or None
         audience = service or self.services[0]
@@ -129,7 +130,7 @@ class TokenService:
         allowed = self.policy.allowed(subject, requested)
         granted = {s.resource: granted_actions(s.actions, allowed.get(s.resource, frozenset())) for s in requested}
         access = tuple(s.with_actions(granted[s.resource]) for s in requested if granted[s.resource])
-        self.audit.decisions(subject or "", requested, granted, "policy")
+        self.audit.decisions(subject or "", requested, granted, "policy", remote=remote)
         key = self.keys.active
         now = int(self.clock())
         jti = secrets.token_urlsafe(16)
