@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from ..errors import UserError
+from .image_sign import register_sign
 
 _TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 
@@ -31,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--platform", default="linux/amd64",
                      help="platform whose layers a multi-platform image contributes to a scenario (default: %(default)s)")
     _register_convert(verbs)
+    register_sign(verbs)
     p.set_defaults(func=run)
 
 
