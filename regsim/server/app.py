@@ -22,7 +22,7 @@ Routes (end-N are the spec's endpoint ids)::
 Every response carries ``Docker-Distribution-API-Version: registry/2.0`` and, over TLS,
 ``Strict-Transport-Security``; with ``http.rate_limit`` a client past its budget gets 429
 ``TOOMANYREQUESTS`` (:mod:`.ratelimit`). Registry calls run in the thread pool, never on the
-event loop.
+event loop. Access decisions go to the audit log with the client's address (:mod:`.audit`).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..registry.errors import RegistryError
+from .audit import audit_output
 from .auth import DELETE, PULL, PUSH, Handler, guarded
 from .blobs import delete_blob, get_blob, quiet_cut_streams
 from .catalog import list_repositories
@@ -138,12 +139,14 @@ def create_app(services: Services, *, tls: bool = False, certificate: object | N
         cache = services.verifier.cache if services.verifier is not None else None
         metrics = Metrics(services.config.registry.backend,
                           token_cache=(lambda: cache.stats) if cache is not None else None,
-                          lost_blobs=lambda: len(services.registry.blobs.lost_blobs()), certificate=certificate)
+                          lost_blobs=lambda: len(services.registry.blobs.lost_blobs()), certificate=certificate,
+                          security_alerts=services.audit.alert_counts if services.audit is not None else None)
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        with audit_output(services.audit):  # served: the audit lines go to stderr (unless configured)
+            yield
         services.close()
 
     app = Starlette(routes=routes, lifespan=lifespan,

@@ -13,6 +13,9 @@ Every API route is wrapped by :func:`guarded`, which, before the handler runs:
    credentials (or with an empty Basic user name) when anonymous pull is on, except on ``/v2/``,
    which always challenges a request without credentials.
 
+Every decision is audited (``audit.enabled``) with the client's address, :func:`remote_address`,
+passed to the authorizer explicitly (``remote=``).
+
 A refusal is the registry's :class:`Unauthorized` (401) or :class:`Denied` (403) carrying a
 challenge; the error handler renders it as ``WWW-Authenticate``. With token auth the challenge's
 realm is this server's ``/token`` as the client reached it (scheme and Host of the request),
@@ -31,6 +34,7 @@ from ..registry.auth import (ANONYMOUS, Anonymous, BasicCredentials, Challenge, 
                              parse_authorization)
 from ..registry.errors import Denied, Unauthorized
 from ..registry.names import validate_name
+from .audit import client_address
 from .services import Services
 from .streams import in_thread
 
@@ -65,6 +69,15 @@ def credentials_of(request: Request) -> Credentials:
     return credentials
 
 
+def remote_address(request: Request) -> str | None:
+    """The client's address for the audit log (:func:`.audit.client_address`): None when the
+    server keeps no audit log, which spares the work."""
+    audit = services_of(request).audit
+    if audit is None:
+        return None
+    return client_address(request.scope, trust_forwarded_for=audit.trust_forwarded_for)
+
+
 def _scheme(services: Services) -> str:
     return "Basic" if services.mode == "db" else "Bearer"
 
@@ -74,6 +87,7 @@ async def authorize(request: Request, scopes: list[Scope]) -> Grant:
     services = services_of(request)
     request.state.realm = token_realm(request, services)
     auth = services.config.auth
+    remote = remote_address(request)
     try:
         credentials = credentials_of(request)
     except Unauthorized as e:
@@ -85,12 +99,12 @@ async def authorize(request: Request, scopes: list[Scope]) -> Grant:
     # that it must log in; answered 200, skopeo never sends its credentials and its push fails.
     if isinstance(credentials, Anonymous) and services.anonymous is not None and scopes:
         try:
-            return services.anonymous.authorize(ANONYMOUS, scopes)  # a policy look-up: inline
+            return services.anonymous.authorize(ANONYMOUS, scopes, remote=remote)  # a policy look-up: inline
         except Unauthorized:
             pass  # not enough for anonymous: fall through to the real authorizer's challenge
     if services.mode == "db":  # SQLite and password hashes block: off the event loop
         try:
-            return await in_thread(services.authorizer.authorize, credentials, scopes)
+            return await in_thread(services.authorizer.authorize, credentials, scopes, remote=remote)
         except Unauthorized as e:
             if not isinstance(credentials, Anonymous):
                 raise
@@ -98,7 +112,7 @@ async def authorize(request: Request, scopes: list[Scope]) -> Grant:
                                "name and password (HTTP Basic) or a session token", detail=e.detail) from None
     # an open registry's policy check or a JWT check (a cache hit, else one signature) costs
     # less than a hop to the thread pool and back
-    return services.authorizer.authorize(credentials, scopes)
+    return services.authorizer.authorize(credentials, scopes, remote=remote)
 
 
 async def allows(request: Request, scope: Scope) -> bool:

@@ -18,6 +18,9 @@ can only be hashed with sha256. At most :data:`MAX_TAG_PARAMS` tags per request 
 A pushed manifest with a ``subject`` gets the ``OCI-Subject`` header, telling the client the
 registry maintains the referrers API for it. DELETE by digest removes the manifest and its tags;
 DELETE by tag removes only the tag.
+
+With a ``signatures.require`` policy, a GET of a manifest under a listed prefix is answered 403
+``DENIED`` unless a trusted cosign signature of its digest exists (:mod:`.signatures`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ..registry.names import is_digest_reference
 from .auth import services_of
 from .errors import TooManyTags
 from .replies import DIGEST_HEADER, empty
+from .signatures import require_signature
 from .streams import in_thread, read_limited
 from .uploads import absolute
 
@@ -63,6 +67,7 @@ async def get_manifest(request: Request) -> Response:
         return empty(200, {"Content-Type": media_type, "Content-Length": str(size), DIGEST_HEADER: str(digest),
                            "ETag": f'"{digest}"'})
     stored = await in_thread(reg.get_manifest, repo, reference)
+    await require_signature(request, repo, reference, stored)  # signatures.require: 403 DENIED if unsigned
     return Response(stored.data, media_type=stored.media_type,
                     headers={DIGEST_HEADER: str(stored.digest), "ETag": f'"{stored.digest}"'})
 

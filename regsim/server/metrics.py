@@ -25,6 +25,11 @@ prices)::
     regsim_tls_certificate_expiry_timestamp_seconds   not-after of the certificate served (TLS only)
     regsim_tls_certificate_reloads_total{result}      certificate reloads: ok, failed (TLS only)
 
+and the audit log's detection rules (with ``audit.enabled``; see :mod:`.audit`)::
+
+    registry_security_alerts_total{rule}   new-source-network, denied-scope-burst,
+                                           concurrent-credential-use
+
 The receipt prices erasure coding by its work, in bytes multiplied (GF(2^8) multiply-accumulates,
 see :mod:`regsim.registry.codecs.metered`); that is what ``regsim_codec_work_bytes_total`` counts.
 ``regsim_codec_bytes_total`` keeps counting bytes through the codec, read back from the work and
@@ -39,7 +44,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -66,7 +71,8 @@ class Metrics:
     """The metric families of one server; :meth:`middleware` fills them, :meth:`endpoint` shows them."""
 
     def __init__(self, driver: str, *, token_cache: Callable[[], object] | None = None,
-                 lost_blobs: Callable[[], int] | None = None, certificate: object | None = None) -> None:
+                 lost_blobs: Callable[[], int] | None = None, certificate: object | None = None,
+                 security_alerts: Callable[[], Mapping[str, int]] | None = None) -> None:
         self.driver = driver
         r = self.registry = CollectorRegistry()
         self.requests = Counter("registry_http_requests_total", "HTTP requests by handler, status code and method",
@@ -108,6 +114,8 @@ class Metrics:
             r.register(_TokenCacheCollector(token_cache))
         if certificate is not None:  # a tls_reload.CertificateReloader: expiry and reload counts
             r.register(certificate)  # type: ignore[arg-type]
+        if security_alerts is not None:  # the audit log's alert counts by rule
+            r.register(_AlertCollector(security_alerts))  # type: ignore[arg-type]
 
     def observe_receipt(self, receipt: Receipt) -> None:
         """Count a request's work items."""
@@ -220,3 +228,17 @@ class _TokenCacheCollector:
         size = GaugeMetricFamily("regsim_auth_token_cache_entries", "verified tokens cached")
         size.add_metric([], s.size)  # type: ignore[attr-defined]
         yield from (hits, misses, size)
+
+
+class _AlertCollector:
+    """The audit log's security alerts by rule, read when scraped (the audit log counts them)."""
+
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[object]:
+        family = CounterMetricFamily("registry_security_alerts", "security alerts raised by the audit log's "
+                                     "detection rules, by rule", labels=["rule"])
+        for rule, count in sorted(self.counts().items()):
+            family.add_metric([rule], count)
+        yield family

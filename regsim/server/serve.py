@@ -159,7 +159,7 @@ def _serve(config: ServerConfig, listen: Listen, out: TextIO, log_level: str) ->
     scheme = "https" if listen.tls else "http"
     shown = f"[{host}]" if ":" in host else host
     out.write(f"regsim serve: listening on {scheme}://{shown}:{port} (auth: {config.auth.mode}, "
-              f"storage: {config.registry.backend} {config.registry.codec}, "
+              f"storage: {_storage(config)} {config.registry.codec}, "
               f"encryption: {config.registry.encryption})\n")
     if listen.tls:
         out.write(f"regsim serve: certificate {listen.tls_cert}\n")
@@ -175,6 +175,14 @@ def _serve(config: ServerConfig, listen: Listen, out: TextIO, log_level: str) ->
             server.run(sockets=[sock])
     finally:
         sock.close()
+
+
+def _storage(config: ServerConfig) -> str:
+    """The backend as the start line shows it: its kind, and for s3 the bucket and prefix."""
+    s3 = config.registry.s3
+    if config.registry.backend != "s3" or s3 is None:
+        return config.registry.backend
+    return f"s3 (s3://{s3.bucket}/{s3.prefix + '/' if s3.prefix else ''})"
 
 
 class ReloadingServer(uvicorn.Server):

@@ -1,7 +1,8 @@
 """What a running server is built from its configuration: the registry, the authorizers, the
-token service and the auth database (:func:`build_services`). The auth part is the registry's
-auth stack (:func:`regsim.registry.auth.make_auth`), built as the simulator builds it, from an
-:class:`~regsim.registry.auth.AuthSpec` the configuration's ``auth`` section translates to.
+token service, the auth database and the audit log (:func:`build_services`; :mod:`.audit`). The
+auth part is the registry's auth stack (:func:`regsim.registry.auth.make_auth`), built as the
+simulator builds it, from an :class:`~regsim.registry.auth.AuthSpec` the configuration's
+``auth`` section translates to; every component of it audits to the server's audit log.
 
 Mistakes that only building finds -- a user listed twice, permissions with unknown actions, a
 password-hash cost out of range, an unreadable signing key or keyring -- are reported like the
@@ -16,6 +17,7 @@ from ..registry.auth import Authorizer, AuthSpec, Database, SigningKey, TokenSer
 from ..registry.errors import ConfigError, RegistryError
 from ..registry.registry import Registry
 from ..scenario.errors import Problem
+from .audit import ServerAudit, build_audit
 from .config import ServerConfig, config_error
 
 #: the configuration key behind each AuthSpec field a spec error can name
@@ -35,6 +37,8 @@ class Services:
     tokens: TokenService | None = None
     verifier: TokenVerifier | None = None
     database: Database | None = None
+    #: the audit log every access decision goes to, with its detector (None: ``audit.enabled: false``)
+    audit: ServerAudit | None = None
 
     @property
     def mode(self) -> str:
@@ -44,9 +48,11 @@ class Services:
     def close(self) -> None:
         if self.database is not None:
             self.database.close()
+        if self.audit is not None:
+            self.audit.close()
 
 
-def _auth_spec(cfg: ServerConfig) -> AuthSpec:
+def _auth_spec(cfg: ServerConfig, audit: ServerAudit | None = None) -> AuthSpec:
     """The auth stack the configuration describes: users and their permissions in the database,
     anonymous pulls where allowed, challenges naming this server."""
     auth = cfg.auth
@@ -58,7 +64,7 @@ def _auth_spec(cfg: ServerConfig) -> AuthSpec:
     return AuthSpec(mode=auth.mode, algorithm=auth.algorithm, signing_key=_signing_key(cfg),
                     token_ttl=auth.token_ttl, cache_size=auth.cache_size, issuer=auth.issuer, service=auth.service,
                     realm=realm, anonymous_pull=anonymous, users=True, database_grants=True, database=location,
-                    password_hash=scheme, hash_cost=options)
+                    password_hash=scheme, hash_cost=options, audit=audit)
 
 
 def _add_users(cfg: ServerConfig, db: Database) -> None:
@@ -97,20 +103,48 @@ def _signing_key(cfg: ServerConfig) -> SigningKey | None:
         raise config_error(cfg.source, [Problem("auth.signing_key", f"cannot read {path}: {e.strerror}")]) from None
 
 
+def _make_keyring_folder(cfg: ServerConfig) -> None:
+    """Create the folder a new keyring is written to (owner only). A filesystem store creates its
+    root anyway; with the s3 backend the root holds nothing but the keyring, so nothing else would."""
+    keyring = cfg.registry_config().keyring
+    if keyring is None or keyring.exists() or cfg.registry.encryption == "none":
+        return
+    try:
+        keyring.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise config_error(cfg.source, [Problem("registry.keyring", f"cannot create {keyring.parent}: "
+                                                                    f"{e.strerror}")]) from None
+
+
 def build_services(cfg: ServerConfig, *, registry: Registry | None = None) -> Services:
     """The registry and the authorizers ``cfg`` describes (``registry`` overrides its storage)."""
     reg = registry
     if reg is None:
+        _make_keyring_folder(cfg)
         try:
-            reg = Registry(cfg.registry_config())  # a filesystem store rebuilds its layout index on open
-        except ConfigError as e:  # what only opening finds out (an unreadable keyring, say)
+            reg = Registry(cfg.registry_config())  # a filesystem or S3 store rebuilds its layout index on open
+        except ConfigError as e:  # what only opening finds out (an unreadable keyring, a missing bucket)
             raise ConfigError(f"{cfg.source}: {e}") from None
+        except RegistryError as e:  # the store cannot be read at all (an S3 endpoint that does not answer)
+            raise ConfigError(f"{cfg.source}: cannot open the registry's {cfg.registry.backend} storage: "
+                              f"{e.message}") from None
     try:
-        stack = make_auth(_auth_spec(cfg))
+        audit = build_audit(cfg.audit, cfg.path(cfg.audit.file))
+    except ConfigError as e:  # an audit file that cannot be opened
+        raise config_error(cfg.source, [Problem("audit.file", e.message)]) from None
+    try:
+        stack = make_auth(_auth_spec(cfg, audit))
     except ConfigError as e:  # a password-hash cost out of range, say
+        if audit is not None:
+            audit.close()
         key = _CONFIG_KEYS.get(e.detail, "auth") if isinstance(e.detail, str) else "auth"
         raise config_error(cfg.source, [Problem(key, e.message)]) from None
     if stack.database is not None:
-        _add_users(cfg, stack.database)
+        try:
+            _add_users(cfg, stack.database)
+        except ConfigError:
+            if audit is not None:
+                audit.close()
+            raise
     return Services(cfg, reg, stack.authorizer, anonymous=stack.anonymous, tokens=stack.tokens,
-                    verifier=stack.verifier, database=stack.database)
+                    verifier=stack.verifier, database=stack.database, audit=audit)

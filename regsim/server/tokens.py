@@ -11,7 +11,8 @@ the token service checks against the auth database:
   not issued, so ``grant_type=refresh_token`` is ``unsupported_grant_type`` (400).
 
 A token grants what the policy allows of what was asked (possibly nothing); only failed
-authentication is an error (401 ``UNAUTHORIZED``).
+authentication is an error (401 ``UNAUTHORIZED``). Both outcomes are audited with the client's
+address (:func:`.auth.remote_address`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from starlette.responses import Response
 
 from ..registry.auth import BasicCredentials, Challenge
 from ..registry.errors import Unauthorized
-from .auth import credentials_of, services_of
+from .auth import credentials_of, remote_address, services_of
 from .errors import RouteUnknown
 from .replies import json_reply
 from .streams import in_thread, read_limited
@@ -48,7 +49,7 @@ async def token(request: Request) -> Response:
     try:
         credentials = credentials_of(request)
         issued = await in_thread(services.tokens.request, credentials, query.getlist("scope"),
-                                 service=query.get("service") or None)
+                                 service=query.get("service") or None, remote=remote_address(request))
     except Unauthorized as err:
         raise _basic_challenge(err, service_name) from None
     return json_reply(issued.to_json(), headers={"Cache-Control": "no-store"})
@@ -64,7 +65,7 @@ async def _oauth2(request: Request, services, service_name: str) -> Response:
     scopes = [s for value in form.get("scope", []) for s in value.split(" ") if s]
     try:
         issued = await in_thread(services.tokens.request, BasicCredentials(username, password), scopes,
-                                 service=(form.get("service") or [None])[0])
+                                 service=(form.get("service") or [None])[0], remote=remote_address(request))
     except Unauthorized as err:
         raise _basic_challenge(err, service_name) from None
     body = issued.to_json()
