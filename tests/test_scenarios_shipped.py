@@ -24,6 +24,8 @@ SCALE_DOWN: dict[str, list[str]] = {
     "pull-isolation": ["sweep.seed=[1]"],
     "seed-1000-nodes": ["cluster.nodes=40", "cluster.racks=2", "workload.start=5s", "image.layers=[10MB, 30MB, 50MB]"],
     "p2p-vs-central-sweep": ["sweep.cluster.nodes=[10, 30]", "image.layers=[20MB, 30MB]"],
+    "short-lived-credentials": ["cluster.nodes=20", "workload.clients=20", "workload.rate=10/s",
+                                "workload.duration=3m", "failures.events[0].at=30s", "sweep.registry.auth.issuer.ttl=[2m]"],
     "cert-rotation": ["workload.clients=500", "workload.rate=100/s", "workload.duration=20s",
                       "registry.tls.rotation.at=10s", "sweep.registry.tls.resumption=[90%]"],
     "storage-backends": ["cluster.nodes=40", "cluster.racks=2", "image.layers=[25MB, 25MB, 25MB, 25MB]",

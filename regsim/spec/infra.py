@@ -250,6 +250,18 @@ class AuthDb(Section):
     credentials: Literal["session", "basic"] = "session"
 
 
+class Issuer(Section):
+    """Short-lived credentials from an issuer (Vault or a cloud KMS style) in place of the users'
+    long-lived passwords: each node's credential lives ``ttl``, the node renews it at ``renew_at``
+    of its life and, while the issuer cannot answer, retries every ``retry``."""
+
+    enabled: bool = False
+    ttl: Duration = Field(default="12h", gt=0)  # type: ignore[assignment]
+    renew_at: Fraction = Field(default=0.5, gt=0)
+    retry: Duration = Field(default="30s", gt=0)  # type: ignore[assignment]
+    cores: PositiveCount = 2
+
+
 class Auth(Section):
     """How requests are authenticated: not at all, by JWT, or by a database look-up."""
 
@@ -261,6 +273,14 @@ class Auth(Section):
     cache: Count = 10_000
     service_cores: PositiveCount = 4
     db: AuthDb = Field(default_factory=AuthDb)
+    issuer: Issuer = Field(default_factory=Issuer)
+
+    @model_validator(mode="after")
+    def _issuer_needs_users(self) -> Auth:
+        if self.issuer.enabled and self.mode == "none":
+            raise cross_field("issuer.enabled", "short-lived credentials replace users' passwords: set mode to "
+                                                "'jwt' or 'db'")
+        return self
 
 
 class TeeOverrides(Section):

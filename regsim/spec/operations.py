@@ -91,6 +91,24 @@ class MassPull(Section):
     window: Duration = Field(default="1m", gt=0)  # type: ignore[assignment]
 
 
+class DeniedBurstSpec(Section):
+    """More than ``count`` refused scopes from one subject within ``window``."""
+
+    count: PositiveCount = 20
+    window: Duration = Field(default="60s", gt=0)  # type: ignore[assignment]
+
+
+class Detection(Section):
+    """The audit-driven rules (``regsim.registry.auth.detection``): a credential used from a
+    network it was never seen on, a burst of denied scopes, a credential used from two networks at
+    once. Clients sit in their rack's network (``10.<rack>.0/24`` style); a stolen credential is
+    used from outside the cluster."""
+
+    new_network_min_history: PositiveCount = 10
+    denied_burst: DeniedBurstSpec = Field(default_factory=DeniedBurstSpec)
+    concurrent_use_window: Duration = Field(default="5m", gt=0)  # type: ignore[assignment]
+
+
 class Monitoring(Section):
     """Time series of the run and the alert rules watching them (``docs/auth-comparison.md``)."""
 
@@ -100,6 +118,7 @@ class Monitoring(Section):
     time_of_day: Duration = "9h"  # type: ignore[assignment]
     working_hours: WorkingHours = Field(default_factory=WorkingHours)
     mass_pull: MassPull = Field(default_factory=MassPull)
+    detection: Detection = Field(default_factory=Detection)
 
     @model_validator(mode="after")
     def _time_of_day(self) -> Monitoring:

@@ -122,7 +122,7 @@ class Distribution(Section):
     proxy: Proxy = Field(default_factory=Proxy)
 
 
-_TARGET = re.compile(r"^(?:(all|db)|(node|rack|storage|frontend)/(\d+))$")
+_TARGET = re.compile(r"^(?:(all|db|issuer)|(node|rack|storage|frontend)/(\d+))$")
 #: which targets each kind of failure event may name.
 EVENT_TARGETS = {
     "fail": ("node", "rack", "storage", "frontend", "db"),
@@ -130,14 +130,18 @@ EVENT_TARGETS = {
     "partition": ("node", "rack", "storage", "frontend"),
     "db-down": ("db",),
     "bad-credentials": ("all", "node", "rack"),
+    "stolen-credential": ("node",),
+    "scope-probe": ("node",),
+    "issuer-down": ("issuer",),
 }
-DEFAULT_TARGET = {"db-down": "db", "bad-credentials": "all"}
+DEFAULT_TARGET = {"db-down": "db", "bad-credentials": "all", "issuer-down": "issuer"}
 
 
 def _target(text: str) -> str:
     text = text.strip()
     if not _TARGET.match(text):
-        raise ValueError("expected a target such as 'node/3', 'rack/0', 'storage/2', 'frontend/0', 'db' or 'all'")
+        raise ValueError("expected a target such as 'node/3', 'rack/0', 'storage/2', 'frontend/0', 'db', 'issuer' "
+                         "or 'all'")
     return text
 
 
@@ -145,7 +149,8 @@ class FailureEvent(Section):
     """One scripted event: at ``at``, ``kind`` happens to ``target`` (for ``duration``, if given)."""
 
     at: Duration
-    kind: Literal["fail", "repair", "partition", "db-down", "bad-credentials"]
+    kind: Literal["fail", "repair", "partition", "db-down", "bad-credentials", "stolen-credential", "scope-probe",
+                  "issuer-down"]
     target: Annotated[str, AfterValidator(_target)] | None = None
     duration: Duration | None = None
 

@@ -70,7 +70,9 @@ def test_the_monitor_routes_observations_and_checks_its_rules():
         Monitor([Above("a", "warning", "x", 1.0), Above("a", "warning", "x", 2.0)])
     with pytest.raises(ValueError, match="alert level must be one of"):
         Above("a", "page", "x", 1.0)
-    assert [r.level for r in standard_rules(scenario())] == ["warning", "critical", "emergency", "critical"]
+    # the article's four, then the audit-driven three (new network, denied burst, two places at once)
+    assert [r.level for r in standard_rules(scenario())] == ["warning", "critical", "emergency", "critical",
+                                                             "warning", "critical", "critical"]
     assert LEVELS == ("warning", "critical", "emergency")
 
 

@@ -304,6 +304,7 @@ def access_kpis(run: RunRecord, baseline: RunRecord | None = None) -> dict[str, 
         kpis.update(tee_kpis(run, baseline))
     if run.rotations:
         kpis.update(rotation_kpis(run))
+    kpis.update(dict(run.credentials))
     return kpis
 
 

@@ -39,7 +39,7 @@ import simpy
 
 from regsim.registry import receipts
 from regsim.registry.auth import AuthSpec, BasicCredentials, BearerToken, Scope, make_auth
-from regsim.registry.errors import Unauthorized
+from regsim.registry.errors import Denied, Unauthorized
 from regsim.registry.receipts import Kind, Receipt, WorkItem
 from regsim.sim.cpu import HostCPU
 from regsim.sim.database import DatabaseDown, DatabaseServer
@@ -83,7 +83,14 @@ class AuthPath:
         self.basic = self.mode == "db" and auth.db.credentials == "basic"
         self.ttl = float(auth.token_ttl)
         self.scope = [Scope.repository(config.image.repository, "pull")]
+        #: what a probing client asks for and holds no grant for
+        self.probe_scope = [Scope.repository(config.image.repository, "delete")]
         self._offset = 0.0
+        #: the simulated clock's time 0 in Unix seconds, as the real components read it
+        self.epoch = EPOCH
+        #: what each client presents in place of the shared password: a short-lived credential's
+        #: secret, when an issuer hands them out (:mod:`.credentials`)
+        self.passwords: dict[str, str] = {}
         #: client -> (credentials, simulated time they expire)
         self.held: dict[str, tuple[object, float]] = {}
         #: clients presenting a wrong password (a count: bursts may overlap)
@@ -113,6 +120,17 @@ class AuthPath:
     def clock(self) -> float:
         """The simulated time as Unix seconds: what every real auth component reads."""
         return EPOCH + self.env.now + self._offset
+
+    def shift_clock(self, offset: float) -> None:
+        """Make the real components read ``offset`` seconds from now (set-up of the steady state)."""
+        self._offset = offset
+
+    def password(self, client: str) -> str:
+        """What ``client`` presents as its password: a wrong one while its credentials are bad,
+        else its short-lived credential, else the password every user was provisioned with."""
+        if client in self.bad:
+            return WRONG_PASSWORD
+        return self.passwords.get(client, PASSWORD)
 
     @property
     def databases(self) -> list[DatabaseServer]:
@@ -196,9 +214,29 @@ class AuthPath:
         if error is not None:
             raise AuthFailure("credentials", f"{client}: {error.message}")
 
+    def probe(self, client: str, host: str, frontend: str, replay: Replay) -> Steps:
+        """A request for a scope ``client`` holds no grant for (deleting the image's manifests: the
+        users may pull and push, nothing more), checked by the real authorizer and priced as a
+        manifest request's handling and check. Raises :class:`AuthFailure` with reason ``denied``
+        (403) when refused for want of the grant, ``credentials`` when the credentials fail."""
+        creds = yield from self._credentials(client, host, False)
+        refused: Unauthorized | Denied | None = None
+        with receipts.collect() as work:
+            try:
+                self.authorizers[frontend].authorize(creds, self.probe_scope)  # type: ignore[arg-type]
+            except (Unauthorized, Denied) as exc:
+                refused = exc
+        try:
+            yield from replay.request(host, frontend, combine([WorkItem(Kind.HTTP_MANIFEST_GET, 1, frontend)], work))
+        except DatabaseDown as exc:
+            raise AuthFailure("database", f"{client}: {exc}") from None
+        if refused is not None:
+            reason = "denied" if isinstance(refused, Denied) else "credentials"
+            raise AuthFailure(reason, f"{client}: {refused.message}")
+
     def _credentials(self, client: str, host: str, fresh: bool) -> Generator[simpy.Event, object, object]:
         if self.basic:
-            return BasicCredentials(client, WRONG_PASSWORD if client in self.bad else PASSWORD)
+            return BasicCredentials(client, self.password(client))
         if client in self.bad:
             self.held.pop(client, None)  # the client's token is gone; it logs in with the wrong password
             yield from self._login(client, host, WRONG_PASSWORD, refresh=False)
@@ -206,7 +244,7 @@ class AuthPath:
             yield pending  # another request of the client is logging in: use what it gets
         held = self.held.get(client)
         if fresh or held is None or self.env.now >= held[1] - REFRESH_MARGIN_S:
-            yield from self._login(client, host, PASSWORD, refresh=not fresh and held is not None)
+            yield from self._login(client, host, self.password(client), refresh=not fresh and held is not None)
             held = self.held[client]
         return held[0]
 

@@ -11,7 +11,9 @@ The rules, one small frozen dataclass each, with the state they need kept by the
 - :class:`Above` -- a gauge rises above a threshold (fires once; re-arms when it falls back);
 - :class:`Consecutive` -- ``count`` failures in a row from one subject (a success resets it);
 - :class:`AtLeast` -- an event whose value reaches a floor (every such event fires);
-- :class:`OffHoursBurst` -- more than ``count`` events within ``window`` outside working hours.
+- :class:`OffHoursBurst` -- more than ``count`` events within ``window`` outside working hours;
+- :class:`AuditRule` -- one of the registry library's audit-driven rules (a credential from a new
+  network, a burst of denied scopes, a credential in two places at once) on ``access`` events.
 
 :func:`standard_rules` builds the article's set from a variant's ``monitoring`` and ``scan``. A
 finished run hands its report the alerts alone (:func:`alert_frame`, :func:`alert_counts`).
@@ -26,6 +28,8 @@ from typing import Any, NamedTuple, Protocol
 
 import pandas as pd
 
+from regsim.registry.auth.audit import DENIED, GRANTED, UNAUTHORIZED
+from regsim.registry.auth.detection import Access, ConcurrentUse, DeniedBurst, NewSourceNetwork
 from regsim.spec.operations import SEVERITIES, WorkingHours
 
 from regsim.models.core.result import ALERT_COLUMNS
@@ -177,6 +181,36 @@ class OffHoursBurst:
         return None
 
 
+#: outcomes of an ``access`` observation, by its value
+ACCESS_OUTCOMES = (GRANTED, DENIED, UNAUTHORIZED)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRule:
+    """One of the registry library's audit-driven rules (:mod:`regsim.registry.auth.detection`)
+    watching ``access`` observations: subject = the credential's user, detail = its source
+    network, value = the index of the outcome in :data:`ACCESS_OUTCOMES`. The same code watches
+    ``regsim serve``'s audit log."""
+
+    rule: Any
+    metric: str = "access"
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+    @property
+    def level(self) -> str:
+        return self.rule.level
+
+    def check(self, state: dict[str, Any], obs: Observation) -> Alert | None:
+        access = Access(obs.time, obs.subject, obs.detail, ACCESS_OUTCOMES[int(obs.value)])
+        alert = self.rule.check(state, access)
+        if alert is None:
+            return None
+        return Alert(alert.time, alert.level, alert.rule, alert.subject, alert.message)
+
+
 class Monitor:
     """Applies rules to observations as they arrive and keeps the alerts they fire, in time order."""
 
@@ -230,7 +264,9 @@ def alert_counts(alerts: Iterable[Alert]) -> dict[str, int]:
 
 
 #: metrics the standard rules watch
-STORAGE, AUTH, PULL, FINDING = "storage_utilisation", "auth_failure", "pull", "scan_finding"
+STORAGE, AUTH, PULL, FINDING, ACCESS = "storage_utilisation", "auth_failure", "pull", "scan_finding", "access"
+#: a credential renewal at the issuer (1: refused), and the share of clients whose credential expired
+RENEWAL, EXPIRED = "credential_renewal", "credentials_expired"
 
 
 def standard_rules(config: RequestsConfig) -> list[Rule]:
@@ -244,4 +280,25 @@ def standard_rules(config: RequestsConfig) -> list[Rule]:
                 float(SEVERITIES.index(config.scan.alert_severity)), what="vulnerability"),
         OffHoursBurst("mass-pull-off-hours", "critical", PULL, mon.mass_pull.pulls, mon.mass_pull.window,
                       mon.working_hours, mon.time_of_day),
+        *audit_rules(config),
+        *credential_rules(config),
     ]
+
+
+def credential_rules(config: RequestsConfig) -> list[Rule]:
+    """With short-lived credentials: renewals failing at the issuer, and credentials running out."""
+    if not config.registry.auth.issuer.enabled:
+        return []
+    return [Consecutive("credential-renewal-failing", "warning", RENEWAL, 3, what="credential renewals refused"),
+            Above("credentials-expired", "critical", EXPIRED, 0.0, what="the share of clients whose credential expired")]
+
+
+def audit_rules(config: RequestsConfig) -> list[AuditRule]:
+    """The audit-driven rules with the variant's ``monitoring.detection`` parameters (none without
+    authentication: every request is anonymous, so no credential can be watched)."""
+    if config.registry.auth.mode == "none":
+        return []
+    d = config.monitoring.detection
+    return [AuditRule(NewSourceNetwork(min_history=d.new_network_min_history)),
+            AuditRule(DeniedBurst(count=d.denied_burst.count, window=d.denied_burst.window)),
+            AuditRule(ConcurrentUse(window=d.concurrent_use_window))]

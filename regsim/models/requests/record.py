@@ -108,3 +108,5 @@ class RunRecord:
     #: (time, "full" | "resumed") of every TLS handshake, and when the certificate was rotated
     handshake_times: tuple[tuple[float, str], ...] = ()
     rotations: tuple[float, ...] = ()
+    #: with short-lived credentials: their KPIs (:meth:`.credentials.CredentialRenewal.kpis`)
+    credentials: tuple[tuple[str, float], ...] = ()

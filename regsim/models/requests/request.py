@@ -45,6 +45,11 @@ class Request:
     #: why it failed: "network", "rate_limited", "auth" or "registry" (None: answered)
     failure: str | None = None
     error: str | None = None
+    #: the source network it came from (its client's rack's, or an attacker's outside)
+    network: str = ""
+    #: for an "auth" failure: "credentials" (401), "denied" (403: a scope it holds no grant for)
+    #: or "database"
+    auth_reason: str | None = None
 
     @property
     def latency(self) -> float:

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
+from regsim.registry.auth.audit import DENIED, UNAUTHORIZED
 from regsim.registry.errors import RegistryError, TooManyRequests
 from regsim.sim.disk import DiskFailed
 
@@ -69,15 +70,16 @@ from .access_report import resource_counters
 from .arrivals import Arrivals
 from .auth_path import AuthFailure, AuthPath
 from .config import Closed, Poisson, RequestsConfig, precise_kinds
+from .credentials import CredentialRenewal
 from .monitoring import AUTH as AUTH_FAILURE
 from .monitoring import PULL as PULLED
-from .monitoring import Monitor, standard_rules
+from .monitoring import ACCESS, ACCESS_OUTCOMES, Monitor, standard_rules
 from .record import AuthStats, RunRecord, TeeStats
 from .report import request_result
 from .request import KINDS, PULL, Request
 from .request_kinds import BlobSizes, RegistryRequests, Repositories
 from .scan import Scanner
-from .scripted_faults import FailurePlan, Faults, plan_failures
+from .scripted_faults import FailurePlan, Faults, plan_failures, rack_network
 from .steady_state import PrecisionWatch, connects, series, waits_for_login
 from .storage_failures import StorageFailures
 from .storage_series import StorageSampler
@@ -121,6 +123,7 @@ class Streams:
     access: np.random.Generator
     auth: np.random.Generator
     think: np.random.Generator
+    credentials: np.random.Generator
 
     @classmethod
     def of(cls, world: World) -> Streams:
@@ -172,9 +175,12 @@ class RequestRun:
         self.auth.prepare([name for name, _ in self.clients], streams.auth)
         self.auth.warm({client: conn.frontend for client, conn in self.access.connections.items()})
         self.monitor = Monitor(standard_rules(config))
+        self.credentials = CredentialRenewal(config, world, self.auth, self.monitor)
+        self.credentials.prepare(self.clients, streams.credentials)
         self.scanner = Scanner(config, world, work, self.replay, self.monitor)
         self.faults = Faults(world, model=config.workload.kind, clients=self.clients, auth=self.auth,
-                             access=self.access, storage=self.storage)
+                             access=self.access, storage=self.storage, send=self.submit,
+                             until=self.arrivals.duration, credentials=self.credentials)
         capacity = config.registry.storage.capacity
         self.repositories = Repositories(work, config.workload.repositories, monitor=self.monitor, env=self.env,
                                          capacity=capacity * config.registry.storage.nodes
@@ -205,6 +211,7 @@ class RequestRun:
         self.plan = plan_failures(config.failures, world.storage, self.faults, self.storage, registry=self.work.registry,
                                   layers=self.work.layers, k=self.k, duration=self.arrivals.duration)
         self.scanner.start()
+        self.credentials.start()
         if config.registry.tls.rotation.at is not None:
             self.env.process(self._rotations())
         self.env.process(self.arrivals.process())
@@ -235,23 +242,29 @@ class RequestRun:
     def _mark_window(self) -> None:
         self.window_counters = resource_counters(self.world, self.auth, len(self.requests), self.access.handshakes)
 
-    def submit(self, kind: str, client: int = 0, *, at: float | None = None) -> simpy.Process:
+    def submit(self, kind: str, client: int = 0, *, at: float | None = None, network: str | None = None,
+               probe: bool = False) -> simpy.Process:
         """Send one request of ``kind`` from client number ``client``, now or at time ``at``.
 
         The arrivals send theirs with it; tests and examples script requests with it. The run
-        does not end before the request is answered.
+        does not end before the request is answered. ``network`` is where it comes from (default:
+        the client's rack's network; a stolen credential's user is elsewhere); a ``probe`` asks for
+        a scope the client holds no grant for, and is refused.
         """
         if kind not in KINDS:
             raise ValueError(f"a request is one of {', '.join(KINDS)}, got {kind!r}")
         if not 0 <= client < len(self.clients):
             raise ValueError(f"client must lie in [0, {len(self.clients)}), got {client}")
         self._outstanding += 1
-        return self.env.process(self._request(kind, *self.clients[client], at=at))
+        name, host = self.clients[client]
+        return self.env.process(self._request(kind, name, host, at=at, network=network, probe=probe))
 
-    def _request(self, kind: str, client: str, host: str, at: float | None = None) -> Steps:
+    def _request(self, kind: str, client: str, host: str, at: float | None = None, network: str | None = None,
+                 probe: bool = False) -> Steps:
         if at is not None and at > self.env.now:
             yield self.env.timeout(at - self.env.now)
-        req = Request(kind, client, self.env.now, during_repair=self.storage.repairing)
+        req = Request(kind, client, self.env.now, during_repair=self.storage.repairing,
+                      network=network or rack_network(self.world.node_rack.get(host, 0)))
         watched = self.watch is not None
         if watched:
             self._in_flight[id(req)] = req.start
@@ -260,13 +273,16 @@ class RequestRun:
             req.frontend = yield from self.access.enter(client, host)
             if watched:
                 setup |= waits_for_login(self.auth, client, kind, self.env.now)
-            yield from self.kinds.serve(req, host, req.frontend)
+            if probe:
+                yield from self.auth.probe(client, host, req.frontend, self.replay)
+            else:
+                yield from self.kinds.serve(req, host, req.frontend)
         except NetworkFailure as exc:
             req.failure, req.error = "network", f"NetworkFailure: {exc}"
         except TooManyRequests as exc:
             req.failure, req.error = "rate_limited", f"TooManyRequests: {exc}"
         except AuthFailure as exc:
-            req.failure, req.error = "auth", f"AuthFailure: {exc}"
+            req.failure, req.error, req.auth_reason = "auth", f"AuthFailure: {exc}", exc.reason
         except (RegistryError, DiskFailed) as exc:  # a disk failing under a manifest read, say
             req.failure, req.error = "registry", f"{type(exc).__name__}: {exc}"
         req.end = self.env.now
@@ -305,8 +321,12 @@ class RequestRun:
         now = self.env.now
         if req.failure == "auth":
             self.monitor.observe(now, AUTH_FAILURE, req.client, 1.0, req.error or "")
+            outcome = ACCESS_OUTCOMES.index(DENIED if req.auth_reason == "denied" else UNAUTHORIZED)
+            if req.auth_reason != "database":  # a refusal, not a check that could not run
+                self.monitor.observe(now, ACCESS, req.client, outcome, req.network)
         elif req.failure is None:
             self.monitor.observe(now, AUTH_FAILURE, req.client, 0.0)
+            self.monitor.observe(now, ACCESS, req.client, 0.0, req.network)
             if req.kind == PULL:
                 self.monitor.observe(now, PULLED, req.client)
 
@@ -340,4 +360,5 @@ class RequestRun:
             events=int(getattr(self.env, "events", 0)),
             setup=tuple(self.setup), precision_checks=self.watch.checks if self.watch is not None else 0,
             stopped_precise=self.stopped_precise, tier=tier_usage(world, config),
-            handshake_times=tuple(self.access.handshake_times), rotations=tuple(self.access.rotations))
+            handshake_times=tuple(self.access.handshake_times), rotations=tuple(self.access.rotations),
+            credentials=tuple(self.credentials.kpis(self.arrivals.duration).items()))

@@ -136,8 +136,9 @@ class TokenStore:
                                    (self.db.clock(),)))
 
     def login(self, username: str, password: str, ttl: float = 3600.0) -> IssuedToken:
-        """Check a password and open a session: the token to send as ``Bearer`` afterwards."""
-        self.db.check_password(username, password)
+        """Check a password (or a short-lived credential, :meth:`authenticate`) and open a session:
+        the token to send as ``Bearer`` afterwards."""
+        self.authenticate(username, password)
         return self.issue(username, ttl, kind=SESSION)
 
     def authenticate(self, username: str, password: str) -> User:
