@@ -368,6 +368,17 @@ class Cache(Section):
         return f"{self.policy}+prefetch" if self.prefetch else self.policy
 
 
+class UpstreamLimit(Section):
+    """The registry is a public upstream that limits pulls per client address, as Docker Hub does:
+    ``pulls`` manifest GETs (HEADs are free) within a sliding ``window``, then 429. ``per``: each
+    node pulls from its own address (``node``), or every node and cache sits behind one NAT
+    address (``site``). Defaults: Docker Hub's anonymous limit, 100 pulls per 6 hours per address."""
+
+    pulls: PositiveCount = 100
+    window: Duration = Field(default="6h", gt=0)  # type: ignore[assignment]
+    per: Literal["node", "site"] = "site"
+
+
 class RegistrySpec(Section):
     """The registry service: its frontends, storage, encryption, authentication, TEE and blob cache."""
 
@@ -382,6 +393,8 @@ class RegistrySpec(Section):
     tls: Tls = Field(default_factory=Tls)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     cache: Cache = Field(default_factory=Cache)
+    #: a public upstream's per-client pull limit (null: none)
+    upstream_limit: UpstreamLimit | None = None
 
     @model_validator(mode="after")
     def _colocated_frontends(self) -> RegistrySpec:

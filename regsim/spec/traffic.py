@@ -111,6 +111,9 @@ class Proxy(Section):
     capacity: PositiveSize = "1TB"  # type: ignore[assignment]
     cores: PositiveCount = 8
     egress: Rate = "25Gbps"  # type: ignore[assignment]
+    #: concurrent misses for one layer (or, with an upstream limit, the manifest) wait for one
+    #: fetch; off: each goes upstream itself (CNCF distribution's proxy does not coalesce)
+    coalesce: bool = True
 
 
 class Distribution(Section):

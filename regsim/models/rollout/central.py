@@ -23,6 +23,7 @@ from regsim.models.core.collection import fewer_collections
 from regsim.models.core.replay import Replay, combine
 from regsim.models.core.result import VariantResult
 from regsim.models.core.storage_tier import tier_kpis, tier_usage
+from regsim.models.core.upstream import upstream_gate
 from regsim.models.core.spec import Progress
 from regsim.models.core.work import SAMPLED_NODES, RegistryWork, on_frontend
 from regsim.models.core.world import World, build_world
@@ -65,6 +66,9 @@ class _Rollout:
         # them would read 1 / frontends of the egress's utilisation
         self.recorder = LinkRecorder(world.net, [world.egress_link])
         self.replay = Replay(world)
+        #: a public upstream's pull limit: a refused node's pull fails (``registry.upstream_limit``)
+        self.gate = upstream_gate(config.registry.upstream_limit, lambda: world.env.now)
+        self.failed: set[str] = set()
 
     def start(self) -> None:
         spread = float(self.rollout.start)
@@ -88,6 +92,10 @@ class _Rollout:
             creds, login = self.work.login(node)
             yield from self._request(node, fe, login)
             manifest = self.work.manifest_pull()
+            if self.gate is not None and not self.gate.admit(node):
+                yield self.world.net.transfer(node, fe, 0)  # the manifest GET's round trip, answered 429
+                self.failed.add(node)
+                return
             yield from self._request(node, fe, combine(self.work.authorize(creds), manifest))
             if at_once:
                 yield env.all_of([self._layer_at_once(node, fe, creds, i, verify) for i in range(layers)])
@@ -181,6 +189,9 @@ class _Rollout:
         k, n = config.registry.storage.codec_kn()
         kpis.update(tier_kpis(config, tier_usage(world, config), span_s=makespan, stored_bytes=image * n / k,
                               pulled_bytes=self.egress_bytes))
+        if self.gate is not None:
+            kpis.update(self.gate.kpis())
+            kpis["nodes_failed"] = len(self.failed)
         notes = [
             f"Central distribution: {len(self.targets)} nodes x {image / 1e6:.0f} MB through "
             f"{config.registry.egress * 8 / 1e9:.3g} Gbit/s of registry egress; the client-server bound "

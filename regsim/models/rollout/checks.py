@@ -11,7 +11,7 @@ from .config import RolloutConfig
 #: it, and it runs until every pull completes, whatever the scenario's duration
 IGNORES = ("failures", "scan", "monitoring", "registry.storage.capacity", "registry.tls", "registry.rate_limit",
            "registry.cache", "registry.auth.service_cores", "registry.auth.db.hash", "registry.auth.db.credentials",
-           "registry.auth.token_ttl", "duration")
+           "registry.auth.token_ttl", "registry.auth.issuer", "duration")
 
 
 def rollout_checks(config: RolloutConfig) -> list[Finding]:
@@ -23,6 +23,10 @@ def rollout_checks(config: RolloutConfig) -> list[Finding]:
         found.append(Finding("workload.repeat", f"{strategy}: a node pulls the image once in this model; "
                                                 f"workload.repeat must be 1, got {rollout.repeat}",
                              ("workload.repeat",)))
+    if strategy.startswith("p2p-") and config.registry.upstream_limit is not None:
+        found.append(Finding("registry.upstream_limit", f"{strategy}: the P2P models do not count pulls against "
+                                                        "an upstream's limit; use central or proxy-cache",
+                             ("registry.upstream_limit", "distribution.strategy")))
     if strategy.startswith("p2p-") and p2p.seeders >= nodes:
         found.append(Finding("distribution.p2p.seeders", f"{p2p.seeders} seeders leave no node of the "
                                                          f"{nodes} to pull the image",

@@ -6,7 +6,8 @@ egress as its NIC. A node's control plane is the central one -- a token, the man
 layer's authorisation through the registry -- but its layers come from its cache. The first
 request for a layer at a cache makes the cache fetch it from the registry (a real registry read,
 priced like any other, with the cache's own token); requests arriving meanwhile wait for that
-fill (single flight), and every request is then served from the cache. A layer that does not fit
+fill (single flight; ``distribution.proxy.coalesce: false``: each goes to the registry itself, as
+CNCF distribution's proxy does), and every request is then served from the cache. A layer that does not fit
 in the cache's remaining ``capacity`` is not kept: each request for it passes through to the
 registry. Approximation, stated: a fill completes before the cache serves the layer (a real
 pull-through cache streams to the first client while it stores).
@@ -15,6 +16,13 @@ The bound beside the KPIs: ``proxy_bound_s`` = max(caches*F/u_registry, max over
 N_cache*F/u_cache): the fills share the registry's egress, and each cache's egress carries its
 nodes' pulls. KPIs: the common ones of :mod:`.kpis`, plus ``caches`` (how many), ``cache_fills``
 (layers read into a cache) and ``cache_pass_through`` (requests passed to the registry uncached).
+
+With ``registry.upstream_limit`` the registry is a public upstream counting pulls per address
+(:mod:`regsim.models.core.upstream`): a node's manifest request goes to its cache, which
+revalidates a manifest it holds with a free HEAD and GETs a missing one upstream, counted against
+the cache's address (all caches share one with ``per: site``); a 429 with nothing cached fails the
+node's pull (``nodes_failed``). The node's manifest request is still priced at the registry's
+frontend, as without the limit (stated approximation).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import simpy
 from regsim.models.core.replay import Replay, combine
 from regsim.models.core.result import VariantResult
 from regsim.models.core.spec import ModelError, Progress
+from regsim.models.core.upstream import upstream_gate
 from regsim.models.core.work import SAMPLED_NODES, RegistryWork
 from regsim.models.core.world import build_world
 from regsim.sim.network import LinkRecorder
@@ -56,6 +65,9 @@ class _Cache:
         self.creds: object | None = None
         self.nodes = 0
         self.fills = self.passes = self.served = 0
+        #: with an upstream limit: whether the cache holds the image's manifest, and its fetch in flight
+        self.manifest = False
+        self.manifest_fetch: simpy.Event | None = None
 
 
 class ProxyRun:
@@ -91,6 +103,9 @@ class ProxyRun:
         self.ends: dict[str, float] = {}
         self.registry_egress = 0
         self.recorder: LinkRecorder | None = None
+        #: a public upstream's pull limit, met by the caches' manifest fetches (``registry.upstream_limit``)
+        self.gate = upstream_gate(config.registry.upstream_limit, lambda: world.env.now)
+        self.failed: set[str] = set()
 
     def run(self) -> None:
         env = self.world.env
@@ -116,15 +131,41 @@ class ProxyRun:
         fe = world.frontends[i % len(world.frontends)]
         creds, login = work.login(node)
         yield from self.replay.request(node, fe, login)
+        cache = self.cache_of[node]
+        if self.gate is not None:
+            held = yield from self._cache_manifest(node, cache, fe)
+            if not held:
+                self.failed.add(node)
+                return
         yield from self.replay.request(node, fe, combine(work.authorize(creds), work.manifest_get()))
         downloads = simpy.Resource(env, MAX_CONCURRENT_DOWNLOADS)
-        cache = self.cache_of[node]
         verify = i < SAMPLED_NODES
         yield env.all_of([env.process(self._layer(node, fe, creds, cache, index, downloads, verify))
                           for index in range(len(work.sizes))])
         self.ends[node] = env.now
         if self.progress is not None:
             self.progress(len(self.ends) / len(self.targets))
+
+    def _cache_manifest(self, node: str, cache: _Cache, fe: str):
+        """With an upstream limit, a node's manifest request goes to its cache: one that holds the
+        manifest revalidates it with a HEAD (free); the first miss GETs it upstream, counted against
+        the cache's address, and concurrent misses wait for that fetch. Returns whether the cache
+        could answer (a 429 with nothing cached fails the node's pull)."""
+        env = self.world.env
+        yield self.world.net.transfer(node, cache.host, 0)
+        if cache.manifest:
+            return True
+        if cache.manifest_fetch is not None and self.proxy.coalesce:
+            yield cache.manifest_fetch
+            return cache.manifest
+        fetch = cache.manifest_fetch = env.event()
+        yield self.world.net.transfer(cache.host, fe, 0)  # the upstream GET's round trip
+        admitted = self.gate.admit(cache.host)  # type: ignore[union-attr]
+        cache.manifest = cache.manifest or admitted
+        if cache.manifest_fetch is fetch:
+            cache.manifest_fetch = None
+        fetch.succeed()
+        return admitted
 
     def _layer(self, node: str, fe: str, creds: object, cache: _Cache, index: int, downloads: simpy.Resource,
                verify: bool):
@@ -140,6 +181,10 @@ class ProxyRun:
         """The cache reads the layer from the registry once (requests meanwhile wait for it)."""
         env, size = self.world.env, self.work.sizes[index]
         pending = cache.filling.get(index)
+        if pending is not None and not self.proxy.coalesce:  # every concurrent miss goes upstream itself
+            cache.passes += 1
+            yield from self._read(cache, fe, index, verify)
+            return
         if pending is not None:
             yield pending
             if index in cache.held:
@@ -181,6 +226,9 @@ class ProxyRun:
         kpis = rollout_kpis(record, model={"caches": len(caches)},
                             sources={"cache_fills": sum(c.fills for c in caches),
                                      "cache_pass_through": sum(c.passes for c in caches)})
+        if self.gate is not None:
+            kpis.update(self.gate.kpis())
+            kpis["nodes_failed"] = len(self.failed)
         notes = [
             f"proxy-cache: {n} nodes x {image / 1e6:.0f} MB through {len(caches)} pull-through cache(s) "
             f"({proxy.placement} placement, {proxy.egress * 8 / 1e9:.3g} Gbit/s egress each) in front of "
