@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from .image_sign import register_sign
+from .image_trace import register_trace
 
 _TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 
@@ -33,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="platform whose layers a multi-platform image contributes to a scenario (default: %(default)s)")
     _register_convert(verbs)
     register_sign(verbs)
+    register_trace(verbs)
     p.set_defaults(func=run)
 
 

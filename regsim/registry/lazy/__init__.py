@@ -25,6 +25,13 @@ module                 what it holds
                        :meth:`~.convert.ConvertedLayer.open` for its lazy reader
 ``layout``             :func:`~.layout.convert_layout`: the images of an OCI layout
                        (``regsim image convert``)
+``trace``              :class:`~.trace.StartupTrace`: a start-up access trace, an ordered list of
+                       :class:`~.trace.Read` (file or raw reads, CPU between), saved as JSON
+``synthetic``          :func:`~.synthetic.synthesize`: a trace over an image's files from a profile
+                       (fraction read, locality, CPU between reads, partial reads, seed)
+``recorded``           :func:`~.recorded.load_recorded`: overlaybd trace-prefetch files, CSV, JSON lines
+``replay``             :func:`~.replay.plan`: a trace over lazy layers as a :class:`~.replay.FetchPlan`
+                       (the remote ranges and fetch units each read needs, cached or new)
 =====================  ===================================================================
 
 docs/lazy-pulling.md describes each layout and what differs from the real tools. Nothing here
