@@ -116,6 +116,29 @@ class Proxy(Section):
     coalesce: bool = True
 
 
+class Mirror(Section):
+    """Node-local mirrors over a Kademlia DHT, Spegel-style (``strategy: node-mirror``)."""
+
+    #: when a node advertises (ADD_PROVIDER) a layer it pulled: ``image``, once its whole image is
+    #: in (Spegel's original behaviour: nodes that start together all go to the registry), or
+    #: ``layer``, as soon as each layer is stored
+    advertise: Literal["image", "layer"] = "image"
+    #: concurrent uploads a node's mirror serves; beyond it a peer is answered ``busy`` and tries
+    #: the next provider (null: no cap, as in Spegel)
+    max_uploads: PositiveCount | None = None
+    #: a node tries providers in its own rack (its zone) before the others
+    zone_aware: bool = True
+    #: providers a GET_PROVIDERS lookup stops at (Spegel's resolve count, 3); null: the lookup
+    #: runs to its end and every provider found is a candidate
+    resolve_count: PositiveCount | None = 3
+    #: the DHT's bucket size (replication factor) and lookup concurrency (Kademlia's k and alpha)
+    k: PositiveCount = 20
+    alpha: PositiveCount = 3
+    #: a node serving a layer reads it from its disk (``cluster.node.disk.read``, one read at a
+    #: time); false: from memory, with no disk limit
+    disk_reads: bool = True
+
+
 class Distribution(Section):
     """How image bytes reach the nodes: from the registry, through caches, or between peers."""
 
@@ -123,6 +146,7 @@ class Distribution(Section):
     strategy: str = "central"
     p2p: P2P = Field(default_factory=P2P)
     proxy: Proxy = Field(default_factory=Proxy)
+    mirror: Mirror = Field(default_factory=Mirror)
 
 
 _TARGET = re.compile(r"^(?:(all|db|issuer)|(node|rack|storage|frontend)/(\d+))$")

@@ -109,8 +109,8 @@ def test_an_image_read_from_disk_is_the_image_every_node_pulls(tmp_path):
 
 def test_strategies_without_a_model_are_refused_clearly():
     # a strategy no family declares is refused when the scenario is loaded, naming the ones that exist
-    with pytest.raises(ScenarioError, match="distribution.strategy: expected 'central', 'proxy-cache', 'p2p-swarm' "
-                                            "or 'p2p-scheduler' \\(got 'bittorrent'\\)"):
+    with pytest.raises(ScenarioError, match="distribution.strategy: expected 'central', 'proxy-cache', 'p2p-swarm', "
+                                            "'p2p-scheduler' or 'node-mirror' \\(got 'bittorrent'\\)"):
         scenario(**{"distribution.strategy": "bittorrent"})
 
 
@@ -228,7 +228,7 @@ def test_pull_mean_s_is_the_mean_pull_time_not_the_median():
 
 def test_every_strategy_reports_the_same_common_kpis_in_the_same_order():
     reported = {}
-    for strategy in ("central", "proxy-cache", "p2p-swarm", "p2p-scheduler"):
+    for strategy in ("central", "proxy-cache", "p2p-swarm", "p2p-scheduler", "node-mirror"):
         k = simulate(scenario(**{"cluster.nodes": 12, "distribution.strategy": strategy}), seed=1).kpis
         assert k["strategy"] == strategy and k["nodes"] == 12
         # central_bound_s is central's own bound, so there it stands before makespan_over_bound

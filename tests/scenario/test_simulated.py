@@ -155,7 +155,7 @@ def _merge(a, b):
 
 # -- rules a model would otherwise enforce when it runs ---------------------------------------------------
 
-@pytest.mark.parametrize("strategy", ["proxy-cache", "p2p-swarm", "p2p-scheduler"])
+@pytest.mark.parametrize("strategy", ["proxy-cache", "p2p-swarm", "p2p-scheduler", "node-mirror"])
 def test_proxy_and_p2p_nodes_pull_once(strategy):
     message = problems(raw({"kind": "rollout", "repeat": 2}, distribution={"strategy": strategy}))
     assert message == (f"s.yaml: workload.repeat: {strategy}: a node pulls the image once in this model; "

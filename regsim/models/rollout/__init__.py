@@ -2,7 +2,8 @@
 
 ``workload.kind: rollout``; ``distribution.strategy`` picks the model: ``central``
 (:mod:`.central`), ``proxy-cache`` (:mod:`.proxy`), ``p2p-swarm`` and ``p2p-scheduler``
-(:mod:`.p2p`, driving the real P2P agents over the data planes of :mod:`.planes`). Every strategy
+(:mod:`.p2p`, driving the real P2P agents over the data planes of :mod:`.planes`) and ``node-mirror``
+(:mod:`.mirror`, Spegel-style mirrors on a real DHT). Every strategy
 reports the KPIs of :mod:`.kpis`.
 """
 
@@ -15,6 +16,7 @@ from regsim.models.core.spec import ModelSpec, Progress
 from .central import simulate_central
 from .checks import IGNORES, rollout_checks
 from .config import Rollout, RolloutConfig
+from .mirror import simulate_mirror
 from .p2p import simulate_p2p
 from .proxy import simulate_proxy
 
@@ -24,6 +26,7 @@ STRATEGIES = {
     "proxy-cache": simulate_proxy,
     "p2p-swarm": simulate_p2p,
     "p2p-scheduler": simulate_p2p,
+    "node-mirror": simulate_mirror,
 }
 
 

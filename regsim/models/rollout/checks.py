@@ -27,6 +27,10 @@ def rollout_checks(config: RolloutConfig) -> list[Finding]:
         found.append(Finding("registry.upstream_limit", f"{strategy}: the P2P models do not count pulls against "
                                                         "an upstream's limit; use central or proxy-cache",
                              ("registry.upstream_limit", "distribution.strategy")))
+    if strategy == "node-mirror" and config.registry.upstream_limit is not None:
+        found.append(Finding("registry.upstream_limit", f"{strategy}: the node-mirror model does not count pulls "
+                                                        "against an upstream's limit; use central or proxy-cache",
+                             ("registry.upstream_limit", "distribution.strategy")))
     if strategy.startswith("p2p-") and p2p.seeders >= nodes:
         found.append(Finding("distribution.p2p.seeders", f"{p2p.seeders} seeders leave no node of the "
                                                          f"{nodes} to pull the image",
