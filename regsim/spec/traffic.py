@@ -139,6 +139,22 @@ class Mirror(Section):
     disk_reads: bool = True
 
 
+class Preheat(Section):
+    """Push-triggered preheat (Dragonfly's and Harbor's): the push of the image makes some nodes pull it.
+
+    Before the rollout, ``to`` names who pulls the image from the registry, all at once (real
+    registry reads, priced as a central pull's): nobody (``none``), the first node of the
+    rollout's targets (``one``), ``seed_peers`` nodes taken round-robin over the targets' racks
+    (``seed-peers``: the first node of each rack, then the second, ...), or every target
+    (``all``). The rollout starts when the preheat has finished; a preheated node holds the image
+    then and does not pull it in the rollout (it serves it: a seeder, a mirror, a filled cache).
+    """
+
+    to: Literal["none", "one", "seed-peers", "all"] = "none"
+    #: nodes ``to: seed-peers`` preheats (fewer than the rollout's nodes)
+    seed_peers: PositiveCount = 3
+
+
 class Distribution(Section):
     """How image bytes reach the nodes: from the registry, through caches, or between peers."""
 
@@ -147,6 +163,7 @@ class Distribution(Section):
     p2p: P2P = Field(default_factory=P2P)
     proxy: Proxy = Field(default_factory=Proxy)
     mirror: Mirror = Field(default_factory=Mirror)
+    preheat: Preheat = Field(default_factory=Preheat)
 
 
 _TARGET = re.compile(r"^(?:(all|db|issuer)|(node|rack|storage|frontend)/(\d+))$")

@@ -7,7 +7,7 @@ from .config import RequestsConfig
 
 #: scenario keys the request-load models do not simulate (caches are the trace model's; a request
 #: load has no distribution strategy)
-IGNORES = ("registry.cache", "distribution.strategy", "registry.upstream_limit")
+IGNORES = ("registry.cache", "distribution.strategy", "registry.upstream_limit", "distribution.preheat")
 #: fail/repair events these models play, by target kind (storage: the storage failures)
 PLAYED_FAILS = ("storage", "frontend", "db")
 

@@ -12,6 +12,11 @@ The closed form this must meet: N nodes pulling F bytes through an egress of u_s
 N*F/u_s when the egress is the bottleneck (tested within 1 %); that bound is ``central_bound_s``.
 KPIs: the common ones of :mod:`.kpis`, plus the registry's ``codec``, ``encryption`` and
 ``auth_mode`` and the storage nodes' ``storage_read_bytes``.
+
+With ``distribution.preheat`` (:mod:`.preheat`) the preheated nodes pull the image from the
+registry before the rollout, all at once, by the same requests; in the rollout they skip their
+pulls (with ``to: all`` the rollout is empty: makespan 0), and the rollout's KPIs and bound count
+the other nodes only.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from regsim.sim.network import LinkRecorder
 
 from .config import RolloutConfig
 from .kpis import RolloutRecord, frontend_busy_s, rollout_kpis, rollout_result
+from .preheat import PreheatPhase
 
 #: layers a node downloads at once (Docker's default ``max-concurrent-downloads``)
 MAX_CONCURRENT_DOWNLOADS = 3
@@ -44,7 +50,8 @@ def simulate_central(config: RolloutConfig, seed: int, progress: Progress | None
     rollout = config.workload
     targets = world.nodes[: rollout.nodes or len(world.nodes)]
     work.check_real_budget(len(targets) * rollout.repeat)
-    run = _Rollout(world, work, config, targets, progress)
+    preheat = PreheatPhase(config.distribution.preheat, targets, world.node_rack.__getitem__)
+    run = _Rollout(world, work, config, preheat.pullers(targets), progress, preheat)
     with fewer_collections():
         run.start()
         world.env.run()
@@ -55,8 +62,9 @@ class _Rollout:
     """One central rollout: the nodes' pulls through the frontends, and what they took."""
 
     def __init__(self, world: World, work: RegistryWork, config: RolloutConfig, targets: list[str],
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, preheat: PreheatPhase | None = None) -> None:
         self.world, self.work, self.config, self.targets = world, work, config, targets
+        self.preheat = preheat
         self.progress = progress
         self.rollout = config.workload
         self.pulls: list[tuple[str, int, float, float]] = []  # node, repeat, start, end
@@ -71,6 +79,19 @@ class _Rollout:
         self.failed: set[str] = set()
 
     def start(self) -> None:
+        if self.preheat is not None and self.preheat.hosts:
+            self.world.env.process(self._preheat_then_start())
+        else:
+            self._start_nodes()
+
+    def _preheat_then_start(self):
+        """The push's preheat (the preheated nodes' pulls, all at once), then the rollout."""
+        assert self.preheat is not None
+        pull = self.preheat.registry_pull(self.world, self.replay, self.work, self.work.manifest_pull)
+        yield from self.preheat.run(self.world.env, pull)
+        self._start_nodes()
+
+    def _start_nodes(self) -> None:
         spread = float(self.rollout.start)
         starts = np.zeros(len(self.targets))
         if spread > 0:
@@ -192,12 +213,16 @@ class _Rollout:
         if self.gate is not None:
             kpis.update(self.gate.kpis())
             kpis["nodes_failed"] = len(self.failed)
+        if self.preheat is not None:
+            kpis.update(self.preheat.kpis())
         notes = [
             f"Central distribution: {len(self.targets)} nodes x {image / 1e6:.0f} MB through "
             f"{config.registry.egress * 8 / 1e9:.3g} Gbit/s of registry egress; the client-server bound "
             f"N*F/u_s is {ideal:.1f} s and the simulated makespan {makespan:.1f} s "
             f"({makespan / ideal:.3f}x the bound)." if ideal else "Empty rollout."
         ]
+        if self.preheat is not None and self.preheat.active:
+            notes.append(self.preheat.note())
         return rollout_result(record, kpis, self._utilisation, notes)
 
     def _utilisation(self, at: np.ndarray) -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ IGNORES = ("failures", "scan", "monitoring", "registry.storage.capacity", "regis
 
 
 def rollout_checks(config: RolloutConfig) -> list[Finding]:
-    """Repeats, seeders and real-data budgets a rollout strategy cannot honour."""
+    """Repeats, seeders, preheats and real-data budgets a rollout strategy cannot honour."""
     rollout, strategy, p2p = config.workload, config.distribution.strategy, config.distribution.p2p
     nodes = rollout.nodes or config.cluster.nodes
     found: list[Finding] = []
@@ -39,6 +39,21 @@ def rollout_checks(config: RolloutConfig) -> list[Finding]:
         found.append(Finding("distribution.p2p.seeders", "seeders need the modelled or sampled data "
                                                          "plane: seeders hold no real bytes",
                              ("distribution.p2p.seeders", "data_plane")))
+    preheat = config.distribution.preheat
+    if preheat.to == "seed-peers" and preheat.seed_peers >= nodes:
+        found.append(Finding("distribution.preheat.seed_peers",
+                             f"preheating {preheat.seed_peers} seed peers leaves no node of the {nodes} to roll "
+                             "out to; use fewer seed peers, or `to: all`",
+                             ("distribution.preheat.seed_peers", "distribution.preheat.to", "workload.nodes",
+                              "cluster.nodes")))
+    if strategy.startswith("p2p-") and preheat.to != "none" and p2p.seeders:
+        found.append(Finding("distribution.preheat", f"{strategy}: preheated nodes are seeders; set "
+                                                     "distribution.p2p.seeders or distribution.preheat, not both",
+                             ("distribution.preheat.to", "distribution.p2p.seeders", "distribution.strategy")))
+    if strategy.startswith("p2p-") and preheat.to != "none" and config.data_plane == "real":
+        found.append(Finding("distribution.preheat", f"{strategy}: preheat needs the modelled or sampled data "
+                                                     "plane: preheated nodes seed as seeders do, with no real bytes",
+                             ("distribution.preheat.to", "data_plane", "distribution.strategy")))
     pulls, image = nodes * rollout.repeat, config.image.total_size()
     if config.data_plane == "real" and pulls * image > REAL_LIMIT_BYTES:
         found.append(Finding("data_plane", f"real would read {pulls * image / 1e9:.1f} GB of real bytes "

@@ -40,6 +40,14 @@ their simulated latency (``dht_lookup_p50_s``, ``dht_lookup_p99_s``) and rounds
 (``dht_lookup_rounds_mean``/``_max``), ``dht_provides`` with ``dht_provide_p50_s``, and
 ``dht_rpcs`` (every GET_PROVIDERS, FIND_NODE and ADD_PROVIDER of the rollout's lookups, provides
 and republishes; the network's build is not counted).
+
+With ``distribution.preheat`` (:mod:`.preheat`) the preheated nodes pull the image from the
+registry before the rollout, all at once; at the rollout's start each holds it and advertises
+every layer (its provides start then, as a node's that completed its image), so the DHT names them
+from the first lookup on. They do not pull in the rollout (``nodes``, the bound's N and the
+pull statistics count the others) but serve it: with ``to: one`` every node finds the one provider
+-- the hot spot that ``max_uploads`` then caps, sending the refused to the registry. Their uploads
+count in the Kumar-Ross bound's u_s.
 """
 
 from __future__ import annotations
@@ -74,6 +82,7 @@ from .central import MAX_CONCURRENT_DOWNLOADS
 from .config import RolloutConfig
 from .kpis import RolloutRecord, frontend_busy_s, kumar_ross_bound, rollout_kpis, rollout_result
 from .layer_fetch import fetch_layer
+from .preheat import PreheatPhase
 
 #: seconds between the republish sweeps of the mirrors (each provides again what is due)
 REPUBLISH_POLL_S = 60.0
@@ -123,6 +132,9 @@ class MirrorRun:
                         for n in self.targets}
         self.disks = {n: Disk(env, topo.host(n).disk_read, topo.host(n).disk_write, name=f"{n}/disk")
                       for n in self.targets} if options.disk_reads else {}
+        #: the push's preheat: its nodes hold and advertise the image at the rollout's start
+        self.preheat = PreheatPhase(config.distribution.preheat, self.targets, self.rack.__getitem__)
+        self.pullers = self.preheat.pullers(self.targets)
         self.starts: dict[str, float] = {}
         self.ends: dict[str, float] = {}
         self.registry_egress = 0
@@ -141,17 +153,36 @@ class MirrorRun:
     def run(self) -> None:
         env = self.world.env
         spread = float(self.config.workload.start)
-        offsets = np.zeros(len(self.targets))
+        offsets = np.zeros(len(self.pullers))
         if spread > 0:
-            offsets = self.world.rr.stream("rollout-starts").uniform(0.0, spread, len(self.targets))
+            offsets = self.world.rr.stream("rollout-starts").uniform(0.0, spread, len(self.pullers))
         topo = self.world.topology
         links = [self.world.egress_link] + [topo.host(n).up for n in self.targets]
         self.recorder = LinkRecorder(self.world.net, links)
-        for i, (node, offset) in enumerate(zip(self.targets, offsets.tolist())):
-            env.process(self._node(i, node, offset))
-        if self.targets:  # the republish sweeps run until the last pull ends
-            env.process(self._republish())
+        if self.preheat.hosts:
+            env.process(self._preheat_then_start(offsets.tolist()))
+        else:
+            self._start_nodes(offsets.tolist())
         env.run()
+
+    def _start_nodes(self, offsets: list[float]) -> None:
+        env = self.world.env
+        for i, (node, offset) in enumerate(zip(self.pullers, offsets)):
+            env.process(self._node(i, node, offset))
+        if self.pullers:  # the republish sweeps run until the last pull ends
+            env.process(self._republish())
+
+    def _preheat_then_start(self, offsets: list[float]):
+        """The push's preheat (registry pulls, all at once); then each preheated node stores the
+        image and advertises it, and the rollout starts."""
+        pull = self.preheat.registry_pull(self.world, self.replay, self.work, self.work.manifest_pull)
+        yield from self.preheat.run(self.world.env, pull)
+        for node in self.preheat.hosts:
+            mirror = self.mirrors[node]
+            provides = [p for digest, size in zip(self.work.layers, self.work.sizes)
+                        if (p := mirror.add_layer(digest, size)) is not None]
+            self._advertise(node, provides + mirror.complete_image(self.work.layers))
+        self._start_nodes(offsets)
 
     # -- a node's pull -----------------------------------------------------------------------
     def _node(self, i: int, node: str, offset: float):
@@ -168,10 +199,10 @@ class MirrorRun:
                           for index in range(len(work.sizes))])
         self.ends[node] = env.now
         self._advertise(node, self.mirrors[node].complete_image(work.layers))
-        if len(self.ends) == len(self.targets):
+        if len(self.ends) == len(self.pullers):
             self.done.succeed()
         if self.progress is not None:
-            self.progress(len(self.ends) / len(self.targets))
+            self.progress(len(self.ends) / len(self.pullers))
 
     def _layer(self, node: str, fe: str, creds: object, index: int, downloads: simpy.Resource, verify: bool):
         env, net = self.world.env, self.world.net
@@ -252,11 +283,12 @@ class MirrorRun:
     def result(self) -> VariantResult:
         config, options, world = self.config, self.options, self.world
         image = sum(self.work.sizes)
-        n = len(self.targets)
+        n = len(self.pullers)
         topo = world.topology
         rate = lambda host, way: topo.links[getattr(topo.host(host), way)].capacity  # noqa: E731
-        d_min = min((rate(t, "down") for t in self.targets), default=config.cluster.node.nic.down)
-        bound = kumar_ross_bound(image, n, config.registry.egress, d_min, sum(rate(t, "up") for t in self.targets))
+        d_min = min((rate(t, "down") for t in self.pullers), default=config.cluster.node.nic.down)
+        server_up = config.registry.egress + sum(rate(h, "up") for h in self.preheat.hosts)
+        bound = kumar_ross_bound(image, n, server_up, d_min, sum(rate(t, "up") for t in self.pullers))
         delivered = image * len(self.ends)
         record = RolloutRecord(
             strategy=config.distribution.strategy, data_plane=config.data_plane, nodes=n, image_bytes=image,
@@ -286,6 +318,7 @@ class MirrorRun:
                   "dht_provides": len(self.provide_s),
                   "dht_provide_p50_s": float(np.median(self.provide_s)) if self.provide_s else 0.0,
                   "dht_rpcs": self.rpcs})
+        kpis.update(self.preheat.kpis())
         notes = [
             f"node-mirror: {n} nodes x {image / 1e6:.0f} MB through Spegel-style mirrors on a k={options.k} "
             f"DHT (advertise {options.advertise}, max_uploads {options.max_uploads or 'none'}, "
@@ -294,6 +327,8 @@ class MirrorRun:
             f"served {kpis['max_uploads_per_node']} uploads at once; simulated makespan "
             f"{kpis['makespan_s']:.1f} s." if n else "Empty rollout.",
         ]
+        if self.preheat.active:
+            notes.append(self.preheat.note())
         return rollout_result(record, kpis, self._utilisation, notes)
 
     def _utilisation(self, times: np.ndarray) -> dict[str, np.ndarray]:

@@ -11,6 +11,13 @@ and moved by a data plane of :mod:`.planes` (see :mod:`.swarm` for the connectio
   Dragonfly preheats its seed peers), a real registry read priced on the simulated platform
   before the rollout starts; ``origin_preheat_s`` says how long it took, and the rollout's clock
   starts after it.
+- **Push-triggered preheat** (``distribution.preheat``, :mod:`.preheat`): the preheated nodes pull
+  the image from the registry at the same time as the origins (the push triggers both); the
+  rollout starts when both have finished. A preheated node is a seeder from the rollout's start
+  (as ``distribution.p2p.seeders``, whose bytes the preheat fetched: counted in ``preheat_bytes``,
+  not in the rollout's ``registry_egress_bytes``, which keep the origins' preheat as before), does
+  not pull in the rollout, and its upload counts in the Kumar-Ross bound's u_s. Not with seeders,
+  nor on the ``real`` data plane (a seeder holds no real bytes).
 - **Upload slots** (``distribution.p2p.upload_slots``) are per swarm, as Kraken limits connections
   per torrent: a host uploads each layer to at most that many peers at once; its NIC is shared by
   all. A tracker-driven peer downloads from at most as many sources per layer, each connection
@@ -60,6 +67,7 @@ from .layer_fetch import fetch_layer, range_work
 from .peers import Layer, Peer
 from .plane_exact import ExactPlane
 from .planes import ROUNDS, FluidPlane
+from .preheat import PreheatPhase
 from .swarm import SwarmDriver
 
 #: most piece arrivals (nodes x pieces) a run simulates; beyond it pieces are grouped into runs.
@@ -129,6 +137,15 @@ class P2PRun:
             raise ModelError(f"distribution.p2p.seeders: {self.p2p.seeders} seeders leave no node of the "
                              f"{len(nodes)} to pull the image")
         self.seeders, self.targets = nodes[: self.p2p.seeders], nodes[self.p2p.seeders:]
+        #: the push's preheat: its nodes seed from the rollout's start and do not pull in it
+        self.pushed = PreheatPhase(dist.preheat, self.targets, world.node_rack.__getitem__)
+        if self.pushed.active and self.seeders:
+            raise ModelError("distribution.preheat: preheated nodes are seeders; set distribution.p2p.seeders "
+                             "or distribution.preheat, not both")
+        if self.pushed.hosts and config.data_plane == "real":
+            raise ModelError("distribution.preheat needs the modelled or sampled data plane: preheated nodes "
+                             "seed as seeders do, and seeders hold no real bytes")
+        self.targets = self.pushed.pullers(self.targets)
         self.real = config.data_plane == "real"
         if self.real:
             self.work.check_real_budget(len(nodes))
@@ -182,7 +199,7 @@ class P2PRun:
         groups = {
             "registry_egress": egress,
             "origin_upload": [topo.host(o).up for o in self.origins],
-            "node_upload": [topo.host(n).up for n in self.targets],
+            "node_upload": [topo.host(n).up for n in self.pushed.hosts + self.targets],
             "node_download": [topo.host(n).down for n in self.targets],
         }
         racks = sorted({topo.host(n).rack for n in self.targets})
@@ -203,10 +220,14 @@ class P2PRun:
 
     def _rollout(self):
         env = self.world.env
-        yield env.process(self._preheat())
-        self.preheat_s = env.now
+        origins = env.process(self._preheat())
+        if self.pushed.hosts:  # the push preheats the origins and the preheated nodes at once
+            pull = self.pushed.registry_pull(self.world, self.replay, self.work)
+            yield env.all_of([origins, env.process(self.pushed.run(env, pull))])
+        else:
+            yield origins
         self._build_layers()
-        for node in self.seeders:
+        for node in self.seeders + self.pushed.hosts:
             self._join_complete(node)
         spread = float(self.config.workload.start)
         offsets = np.zeros(len(self.targets))
@@ -219,6 +240,7 @@ class P2PRun:
         """Every origin reads every layer from the registry: real reads, priced, before the rollout."""
         env = self.world.env
         yield env.all_of([env.process(self._preheat_origin(i, host)) for i, host in enumerate(self.origins)])
+        self.preheat_s = env.now
 
     def _preheat_origin(self, i: int, host: str):
         world = self.world
@@ -349,7 +371,8 @@ class P2PRun:
         # the hosts' own rates: nominal unless cluster.node.variation makes some slower
         topo = self.world.topology
         rate = lambda host, way: topo.links[getattr(topo.host(host), way)].capacity  # noqa: E731
-        server_up = len(self.origins) * self.origin_nic.up + sum(rate(s, "up") for s in self.seeders)
+        server_up = len(self.origins) * self.origin_nic.up + sum(rate(s, "up")
+                                                                  for s in self.seeders + self.pushed.hosts)
         d_min = min((rate(t, "down") for t in self.targets), default=nic.down)
         bound = kumar_ross_bound(image, n, server_up, d_min, sum(rate(t, "up") for t in self.targets))
         central = n * image / config.registry.egress
@@ -368,6 +391,7 @@ class P2PRun:
             sources={"origin_bytes_share": from_origins / delivered if delivered else 0.0},
             work={"verified_bytes": self.verified_bytes, "piece_arrivals": stats.arrivals,
                   "connections": stats.opened, "reshares": stats.reshares, "decisions": self.driver.decisions})
+        kpis.update(self.pushed.kpis())
         makespan = kpis["makespan_s"]
         notes = [
             f"{config.distribution.strategy}: {n} nodes x {image / 1e6:.0f} MB in pieces of "
@@ -381,6 +405,8 @@ class P2PRun:
             f"max {kpis['pull_max_s']:.2f} s; {kpis['peer_bytes_share']:.1%} of the bytes came from other nodes, "
             f"origins preheated in {self.preheat_s:.1f} s.",
         ]
+        if self.pushed.active:
+            notes.append(self.pushed.note())
         return rollout_result(record, kpis, self._utilisation, notes)
 
     def _utilisation(self, times: np.ndarray) -> dict[str, np.ndarray]:

@@ -23,6 +23,15 @@ revalidates a manifest it holds with a free HEAD and GETs a missing one upstream
 the cache's address (all caches share one with ``per: site``); a 429 with nothing cached fails the
 node's pull (``nodes_failed``). The node's manifest request is still priced at the registry's
 frontend, as without the limit (stated approximation).
+
+With ``distribution.preheat`` (:mod:`.preheat`) the preheated nodes pull the image through their
+caches before the rollout, all at once, as a rollout's node does (a cache fill per layer at each
+cache with a preheated node, then the cache's copy to the node); the rollout starts when they have
+it, with those caches holding the image, so their other nodes hit. The preheat's fills are
+``preheat_cache_fills`` and its registry egress ``preheat_bytes``; ``cache_fills``,
+``cache_pass_through`` and ``registry_egress_bytes`` are the rollout's own, and the preheated
+nodes do not pull in the rollout (``nodes`` and ``proxy_bound_s`` count the others). With an
+upstream limit a preheat's manifest fetch counts against it as a node's would.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from .central import MAX_CONCURRENT_DOWNLOADS
 from .config import RolloutConfig
 from .kpis import RolloutRecord, frontend_busy_s, rollout_kpis, rollout_result
 from .layer_fetch import fetch_layer
+from .preheat import PreheatPhase
 
 #: the rack a cluster-wide cache sits in, on the core switch
 CACHE_RACK = "caches"
@@ -97,7 +107,11 @@ class ProxyRun:
             topo.add_host(cache.host, rack=CACHE_RACK, nic=proxy.egress, cores=proxy.cores)
             self.caches = {CACHE_RACK: cache}
             self.cache_of = {n: cache for n in self.targets}
-        for node in self.targets:
+        #: the push's preheat, through the caches; the rollout's pulls are the other nodes'
+        self.preheat = PreheatPhase(config.distribution.preheat, self.targets, lambda n: topo.host(n).rack)
+        self.pullers = self.preheat.pullers(self.targets)
+        self.preheat_fills = 0
+        for node in self.pullers:
             self.cache_of[node].nodes += 1
         self.starts: dict[str, float] = {}
         self.ends: dict[str, float] = {}
@@ -110,9 +124,9 @@ class ProxyRun:
     def run(self) -> None:
         env = self.world.env
         spread = float(self.config.workload.start)
-        offsets = np.zeros(len(self.targets))
+        offsets = np.zeros(len(self.pullers))
         if spread > 0:
-            offsets = self.world.rr.stream("rollout-starts").uniform(0.0, spread, len(self.targets))
+            offsets = self.world.rr.stream("rollout-starts").uniform(0.0, spread, len(self.pullers))
         topo = self.world.topology
         # the registry's egress is the frontends' shared gateway (a mean over their NICs, each at the
         # full egress, would read 1 / frontends of it); then each cache's uplink
@@ -120,14 +134,40 @@ class ProxyRun:
         # the network adopts links the topology gained (the caches') on its next transfer: a local no-op one
         self.world.net.transfer(self.world.frontends[0], self.world.frontends[0], 0)
         self.recorder = LinkRecorder(self.world.net, links)
-        for i, (node, offset) in enumerate(zip(self.targets, offsets.tolist())):
-            env.process(self._node(i, node, offset))
+        if self.preheat.hosts:
+            env.process(self._preheat_then_start(offsets.tolist()))
+        else:
+            self._start_nodes(offsets.tolist())
         env.run()
 
+    def _start_nodes(self, offsets: list[float]) -> None:
+        for i, (node, offset) in enumerate(zip(self.pullers, offsets)):
+            self.world.env.process(self._node(i, node, offset))
+
+    def _preheat_then_start(self, offsets: list[float]):
+        """The push's preheat: the preheated nodes pull through their caches, all at once; then
+        the rollout, its counters (registry egress, fills) starting from zero."""
+        yield from self.preheat.run(self.world.env, self._pull)
+        self.preheat.bytes, self.registry_egress = self.registry_egress, 0
+        for cache in self.caches.values():
+            self.preheat_fills += cache.fills
+            cache.fills = cache.passes = cache.served = 0
+        self._start_nodes(offsets)
+
     def _node(self, i: int, node: str, offset: float):
-        env, world, work = self.world.env, self.world, self.work
+        env = self.world.env
         yield env.timeout(offset)
         self.starts[node] = env.now
+        pulled = yield from self._pull(i, node)
+        if not pulled:
+            return
+        self.ends[node] = env.now
+        if self.progress is not None:
+            self.progress(len(self.ends) / len(self.pullers))
+
+    def _pull(self, i: int, node: str):
+        """A node's pull through its cache; False if the upstream limit refused it."""
+        env, world, work = self.world.env, self.world, self.work
         fe = world.frontends[i % len(world.frontends)]
         creds, login = work.login(node)
         yield from self.replay.request(node, fe, login)
@@ -136,15 +176,13 @@ class ProxyRun:
             held = yield from self._cache_manifest(node, cache, fe)
             if not held:
                 self.failed.add(node)
-                return
+                return False
         yield from self.replay.request(node, fe, combine(work.authorize(creds), work.manifest_get()))
         downloads = simpy.Resource(env, MAX_CONCURRENT_DOWNLOADS)
         verify = i < SAMPLED_NODES
         yield env.all_of([env.process(self._layer(node, fe, creds, cache, index, downloads, verify))
                           for index in range(len(work.sizes))])
-        self.ends[node] = env.now
-        if self.progress is not None:
-            self.progress(len(self.ends) / len(self.targets))
+        return True
 
     def _cache_manifest(self, node: str, cache: _Cache, fe: str):
         """With an upstream limit, a node's manifest request goes to its cache: one that holds the
@@ -213,7 +251,7 @@ class ProxyRun:
         """The common rollout KPIs (held to ``proxy_bound_s``), plus the caches and what they did."""
         config, world, proxy = self.config, self.world, self.proxy
         image = sum(self.work.sizes)
-        n = len(self.targets)
+        n = len(self.pullers)
         caches = list(self.caches.values())
         bound = max(len(caches) * image / config.registry.egress,
                     max((c.nodes * image / proxy.egress for c in caches), default=0.0))
@@ -229,6 +267,9 @@ class ProxyRun:
         if self.gate is not None:
             kpis.update(self.gate.kpis())
             kpis["nodes_failed"] = len(self.failed)
+        if self.preheat.active:
+            kpis.update(self.preheat.kpis())
+            kpis["preheat_cache_fills"] = self.preheat_fills
         notes = [
             f"proxy-cache: {n} nodes x {image / 1e6:.0f} MB through {len(caches)} pull-through cache(s) "
             f"({proxy.placement} placement, {proxy.egress * 8 / 1e9:.3g} Gbit/s egress each) in front of "
@@ -236,6 +277,8 @@ class ProxyRun:
             f"makespan {kpis['makespan_s']:.1f} s; the registry sent {self.registry_egress / 1e9:.2f} GB "
             f"({kpis['back_to_source_share']:.2%} of the bytes delivered)." if n else "Empty rollout.",
         ]
+        if self.preheat.active:
+            notes.append(self.preheat.note())
         return rollout_result(record, kpis, self._utilisation, notes)
 
     def _utilisation(self, times: np.ndarray) -> dict[str, np.ndarray]:

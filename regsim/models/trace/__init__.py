@@ -18,7 +18,8 @@ from .run import simulate_trace
 #: the trace's own blobs and images, and requests that carry no credentials
 IGNORES = ("failures", "scan", "monitoring", "registry.storage.capacity", "registry.tls", "registry.rate_limit",
            "registry.auth.service_cores", "registry.auth.db.hash", "registry.auth.db.credentials",
-           "distribution.strategy", "image.layers", "image.from", "registry.auth.issuer", "registry.upstream_limit")
+           "distribution.strategy", "image.layers", "image.from", "registry.auth.issuer", "registry.upstream_limit",
+           "distribution.preheat")
 
 SPEC = register(ModelSpec(
     family="trace",
