@@ -28,6 +28,8 @@ SCALE_DOWN: dict[str, list[str]] = {
                                 "workload.duration=3m", "failures.events[0].at=30s", "sweep.registry.auth.issuer.ttl=[2m]"],
     "cert-rotation": ["workload.clients=500", "workload.rate=100/s", "workload.duration=20s",
                       "registry.tls.rotation.at=10s", "sweep.registry.tls.resumption=[90%]"],
+    "rate-limited-upstream": ["cluster.nodes=60", "cluster.racks=3", "registry.upstream_limit.pulls=20"],
+    "edge-distribution": ["sweep.cluster.nodes=[30]", "image.layers=[20MB, 30MB]"],
     "storage-backends": ["cluster.nodes=40", "cluster.racks=2", "image.layers=[25MB, 25MB, 25MB, 25MB]",
                          "sweep.workload=[{kind: poisson, rate: 5/s, duration: 10s, mix: {pull: 85%, push: 15%}}, "
                          "{kind: rollout, start: 0s}]"],
