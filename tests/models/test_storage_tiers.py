@@ -151,3 +151,10 @@ def test_a_rollout_past_a_partitions_get_rate_is_throttled_and_more_partitions_f
 
 def test_object_tier_runs_are_deterministic():
     assert rollout(1) == rollout(1)
+
+
+def test_storage_failures_on_an_object_or_nfs_tier_are_refused_naming_the_tier():
+    for over in ({"failures.afr": "2%"}, {"failures.measure_degraded": True},
+                 {"failures.events": [{"at": "1s", "kind": "fail", "target": "storage/0"}]}):
+        with pytest.raises(ScenarioError, match=r"registry\.storage\.tier.*failures and repair are not modelled"):
+            build(doc("object"), over)

@@ -30,6 +30,13 @@ def request_checks(config: RequestsConfig) -> list[Finding]:
             found.append(Finding(where, f"'{event.kind}' of the database needs registry.auth.mode 'jwt' or 'db'; "
                                         "this scenario has no database", ("failures.events", "registry.auth.mode")))
     scripted = any(e.target_kind() == "storage" and e.kind in ("fail", "repair") for e in failures.events)
+    tier = config.registry.storage.tier.kind
+    if tier != "local" and (scripted or failures.measure_degraded or failures.afr > 0):
+        found.append(Finding("registry.storage.tier", f"an {tier} tier keeps each blob once and states its durability "
+                                                      "(registry.storage.tier.*.durability): its disk failures and "
+                                                      "repair are not modelled; leave out failures.afr, "
+                                                      "measure_degraded and storage fail/repair events",
+                             ("registry.storage.tier", "failures")))
     if failures.measure_degraded and not scripted and config.registry.storage.nodes < 2:
         found.append(Finding("failures.measure_degraded", "fails two storage nodes, but registry.storage.nodes is "
                                                           f"{config.registry.storage.nodes}",
