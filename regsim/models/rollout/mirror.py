@@ -58,11 +58,10 @@ from collections.abc import Iterable
 import numpy as np
 import simpy
 
-from regsim.models.core.replay import Replay, combine
+from regsim.models.core.replay import combine
 from regsim.models.core.result import VariantResult
-from regsim.models.core.spec import ModelError, Progress
-from regsim.models.core.work import SAMPLED_NODES, RegistryWork
-from regsim.models.core.world import build_world
+from regsim.models.core.spec import Progress
+from regsim.models.core.work import SAMPLED_NODES
 from regsim.registry.dht import (
     BUSY,
     NOT_FOUND,
@@ -80,6 +79,7 @@ from regsim.sim.network import LinkRecorder
 
 from .central import MAX_CONCURRENT_DOWNLOADS
 from .config import RolloutConfig
+from .single_pull import SinglePullRun
 from .kpis import RolloutRecord, frontend_busy_s, kumar_ross_bound, rollout_kpis, rollout_result
 from .layer_fetch import fetch_layer
 from .preheat import PreheatPhase
@@ -107,20 +107,15 @@ def build_dht(hosts: list[str], seed: int, **options: object) -> Network:
     return net
 
 
-class MirrorRun:
+class MirrorRun(SinglePullRun):
     """One node-mirror rollout: the world, the DHT with a mirror per node, and the nodes' pulls."""
 
+    strategy = "node-mirror"
+
     def __init__(self, config: RolloutConfig, seed: int, progress: Progress | None = None) -> None:
-        rollout, options = config.workload, config.distribution.mirror
-        if getattr(rollout, "repeat", 1) != 1:
-            raise ModelError(f"node-mirror: a node pulls the image once in this model; workload.repeat must be 1, "
-                             f"got {rollout.repeat}")
-        self.config, self.progress, self.options = config, progress, options
-        self.world = world = build_world(config, seed)
-        self.replay = Replay(world)
-        self.work = RegistryWork(config, seed)
-        self.targets = world.nodes[: rollout.nodes or len(world.nodes)]
-        self.work.check_real_budget(len(self.targets))
+        super().__init__(config, seed, progress)
+        self.options = options = config.distribution.mirror
+        world = self.world
         env, topo = world.env, world.topology
         self.rack = {n: topo.host(n).rack for n in self.targets}
         dht_seed = int(world.rr.stream("mirror-dht").integers(0, 2**63 - 1))

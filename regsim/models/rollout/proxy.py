@@ -39,16 +39,16 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from regsim.models.core.replay import Replay, combine
+from regsim.models.core.replay import combine
 from regsim.models.core.result import VariantResult
-from regsim.models.core.spec import ModelError, Progress
+from regsim.models.core.spec import Progress
 from regsim.models.core.upstream import upstream_gate
-from regsim.models.core.work import SAMPLED_NODES, RegistryWork
-from regsim.models.core.world import build_world
+from regsim.models.core.work import SAMPLED_NODES
 from regsim.sim.network import LinkRecorder
 
 from .central import MAX_CONCURRENT_DOWNLOADS
 from .config import RolloutConfig
+from .single_pull import SinglePullRun
 from .kpis import RolloutRecord, frontend_busy_s, rollout_kpis, rollout_result
 from .layer_fetch import fetch_layer
 from .preheat import PreheatPhase
@@ -80,20 +80,15 @@ class _Cache:
         self.manifest_fetch: simpy.Event | None = None
 
 
-class ProxyRun:
+class ProxyRun(SinglePullRun):
     """One proxy-cache rollout: the world with its caches, the real registry, and the nodes' pulls."""
 
+    strategy = "proxy-cache"
+
     def __init__(self, config: RolloutConfig, seed: int, progress: Progress | None = None) -> None:
-        rollout, proxy = config.workload, config.distribution.proxy
-        if getattr(rollout, "repeat", 1) != 1:
-            raise ModelError(f"proxy-cache: a node pulls the image once in this model; workload.repeat must be 1, "
-                             f"got {rollout.repeat}")
-        self.config, self.progress, self.proxy = config, progress, proxy
-        self.world = world = build_world(config, seed)
-        self.replay = Replay(world)
-        self.work = RegistryWork(config, seed)
-        self.targets = world.nodes[: rollout.nodes or len(world.nodes)]
-        self.work.check_real_budget(len(self.targets))
+        super().__init__(config, seed, progress)
+        self.proxy = proxy = config.distribution.proxy
+        world = self.world
         topo = world.topology
         if proxy.placement == "rack":
             racks = sorted({topo.host(n).rack for n in self.targets}, key=lambda r: int(r[4:]))
