@@ -71,6 +71,20 @@ class InFlight:
         return aborted
 
 
+def start_process(env: simpy.Environment, steps: Generator[simpy.Event, object, float],
+                  done: Callable[[float | DiskFailed], None]) -> None:
+    """Run an I/O generator as a process and hand ``done`` its outcome: the service time, or the
+    :class:`DiskFailed` it raised -- :meth:`Disk.start_io`'s contract, for devices whose I/O
+    needs a process of its own (an object store's retries, a file server's round trips)."""
+
+    def finished(event: simpy.Event) -> None:
+        if not event.ok:
+            event.defused = True  # handed to ``done`` as the outcome
+        done(event.value)  # type: ignore[arg-type]
+
+    env.process(steps).callbacks.append(finished)
+
+
 class Disk(MonitoredResource):
     """One device with read and write bandwidths (bytes/s), a per-I/O seek, and a failed state."""
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import simpy
 
-from .disk import Disk, DiskFailed
+from .disk import Disk, DiskFailed, start_process
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,7 @@ class NfsServer(Disk):
         return (yield from self._op(nbytes, write=True))
 
     def start_io(self, nbytes: int, done: Callable[[float | DiskFailed], None], *, write: bool = False) -> None:
-        process = self._env.process(self._op(nbytes, write=write))
-
-        def finished(event: simpy.Event) -> None:
-            if not event.ok:
-                event.defused = True  # handed to ``done`` as the outcome
-            done(event.value)
-
-        process.callbacks.append(finished)
+        start_process(self._env, self._op(nbytes, write=write), done)
 
     def _op(self, nbytes: int, *, write: bool) -> Generator[simpy.Event, object, float]:
         t0, p = self._env.now, self.params

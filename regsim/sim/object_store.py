@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from .disk import DiskFailed
+from .disk import DiskFailed, start_process
 
 #: z of the 90th percentile of the standard normal
 _Z90 = 1.2815515655446004
@@ -134,14 +134,7 @@ class ObjectStore:
 
     def start_io(self, nbytes: int, done: Callable[[float | DiskFailed], None], *, write: bool = False) -> None:
         """:meth:`read` or :meth:`write` run on its own; ``done(duration)`` when it ends."""
-        process = self._env.process(self._io(nbytes, write=write))
-
-        def finished(event: simpy.Event) -> None:
-            if not event.ok:
-                event.defused = True  # handed to ``done`` as the outcome
-            done(event.value)
-
-        process.callbacks.append(finished)
+        start_process(self._env, self._io(nbytes, write=write), done)
 
     def fail(self) -> int:
         """Make the store refuse requests (an outage); returns 0: requests in flight finish."""
