@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..sim.calibrate import WORKLOADS, calibrate, write_profile
 from ..sim.calibration_s3 import register_s3_workload
+from ..sim.calibration_unpack import register_unpack_workload
 from ..sim.calibration_workloads import register_http_workload, register_registry_workloads
 from ..sim.profile import load_profile
 
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     register_registry_workloads()
     register_http_workload(*_server_apps())
     register_s3_workload()  # starts a local S3 server (moto) only if it runs
+    register_unpack_workload()  # generates its layers only if it runs
     if args.list:
         print("\n".join(sorted(WORKLOADS)))
         return 0

@@ -15,7 +15,8 @@ Collectors nest: items recorded inside an inner ``collect()`` also land in every
 a caller can take one receipt for a whole push while a lower layer looks at its own part.
 
 Only wrapper layers record (the metered backend, the metered codec, the cipher, the digester, the
-authorizers); backends and codecs themselves stay free of bookkeeping.
+authorizers, and in ``lazy/`` the layer unpacker and the readers' decompression calls); backends
+and codecs themselves stay free of bookkeeping.
 """
 
 from __future__ import annotations
@@ -88,6 +89,20 @@ class Kind:
     S3_HEAD_REQUEST = "s3_head_request"
     S3_LIST_REQUEST = "s3_list_request"
     S3_DELETE_REQUEST = "s3_delete_request"
+    #: decompressing layer bytes on the node that reads them, counted in *uncompressed* bytes
+    #: produced (what the CPU time follows, whatever the compression ratio): gzip inflate (zlib)
+    #: and zstd decompression (zstandard). Recorded when a layer is unpacked
+    #: (regsim.registry.lazy.unpack) and when a lazy reader inflates the part of a layer a file
+    #: read needs (an eStargz member, a SOCI span, a Nydus chunk, a block-image segment).
+    GZIP_INFLATE = "gzip_inflate"
+    ZSTD_DECOMPRESS = "zstd_decompress"
+    #: extracting an (uncompressed) tar onto a filesystem: ``tar_unpack`` counts the bytes of file
+    #: data written; ``file_create`` counts the filesystem entries made or replaced (files,
+    #: directories, links, whiteouts applied, parent directories the tar does not list), the
+    #: per-entry work of parsing a header, creating the entry and setting its mode and times. CPU work only: the bytes reaching a disk are the disk
+    #: model's (regsim.registry.lazy.unpack records no disk_write).
+    TAR_UNPACK = "tar_unpack"
+    FILE_CREATE = "file_create"
 
     #: kinds whose amount is a number of bytes (bytes multiplied for the ec_* kinds); every other
     #: kind counts operations.
@@ -108,6 +123,9 @@ class Kind:
             MANIFEST_PARSE,
             S3_PUT_REQUEST,
             S3_GET_REQUEST,
+            GZIP_INFLATE,
+            ZSTD_DECOMPRESS,
+            TAR_UNPACK,
         }
     )
 

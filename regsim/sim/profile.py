@@ -26,7 +26,10 @@ that answers it (see :class:`~regsim.registry.receipts.Kind`); the registry libr
 them, request models add them. The ``s3_*_request`` kinds price the client side of one request of
 the S3 storage backend (PUT and GET per request and per byte; HEAD, LIST and DELETE per request),
 measured by the calibration's ``s3`` workload (:mod:`regsim.sim.calibration_s3`); the registry
-library does not record them either.
+library does not record them either. ``gzip_inflate`` and ``zstd_decompress`` (per uncompressed
+byte), ``tar_unpack`` (per byte of file data written) and ``file_create`` (per filesystem entry)
+price what a node spends unpacking a layer or inflating the part of it a lazy read needs,
+measured by the calibration's ``unpack`` workload (:mod:`regsim.sim.calibration_unpack`).
 
 Only CPU work is priced here. ``disk_read``, ``disk_write``, ``transfer`` and ``db_query`` are
 priced by the disk, network and database models (:data:`NON_CPU_KINDS`); asking a profile for

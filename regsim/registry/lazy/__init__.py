@@ -32,6 +32,8 @@ module                 what it holds
 ``recorded``           :func:`~.recorded.load_recorded`: overlaybd trace-prefetch files, CSV, JSON lines
 ``replay``             :func:`~.replay.plan`: a trace over lazy layers as a :class:`~.replay.FetchPlan`
                        (the remote ranges and fetch units each read needs, cached or new)
+``unpack``             :func:`~.unpack.unpack_layer`: a plain layer decompressed and extracted onto
+                       a directory (OCI whiteouts, nothing written outside it), with receipts
 =====================  ===================================================================
 
 docs/lazy-pulling.md describes each layout and what differs from the real tools. Nothing here

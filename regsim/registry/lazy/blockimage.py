@@ -38,6 +38,8 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
+from .. import receipts
+from ..receipts import Kind
 from .errors import LazyFormatError
 from .layer import FileInfo, LazyLayer
 from .ranges import ByteRange, RangeSource
@@ -285,7 +287,9 @@ class BlockReader(LazyLayer):
             for seg in range(a, b + 1):
                 frame = data[self.offsets[seg] - r.offset:self.offsets[seg + 1] - r.offset]
                 try:
-                    cache[seg] = dctx.decompress(frame, max_output_size=self.segment_size)
+                    with receipts.metered(Kind.ZSTD_DECOMPRESS, detail="block") as m:
+                        cache[seg] = dctx.decompress(frame, max_output_size=self.segment_size)
+                        m.amount = len(cache[seg])
                 except zstandard.ZstdError as exc:
                     raise LazyFormatError(f"segment {seg} of {self.blob} does not decompress: {exc}") from None
         out = b"".join(cache[s] for s in range(first, last + 1))

@@ -41,6 +41,8 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .. import receipts
+from ..receipts import Kind
 from .errors import LazyFormatError
 from .layer import FileInfo, LazyLayer
 from .ranges import ByteRange, RangeSource
@@ -257,7 +259,9 @@ def build(layer: bytes | bytearray | memoryview | TarLayer, *, chunk_size: int =
 def parse_toc(member: bytes) -> tuple[dict, str]:
     """The TOC and its digest from the bytes of the TOC gzip member (TOC offset to footer)."""
     try:
-        tar = zlib.decompressobj(31).decompress(member)
+        with receipts.metered(Kind.GZIP_INFLATE, detail="estargz") as m:
+            tar = zlib.decompressobj(31).decompress(member)
+            m.amount = len(tar)
         info = tarfile.TarInfo.frombuf(tar[:_BLOCK], "utf-8", "surrogateescape")
         if info.name != TOC_NAME:  # (the TOC is written with a plain ustar header: its name is short)
             raise LazyFormatError(f"eStargz TOC member holds {info.name!r}, not {TOC_NAME}")
@@ -358,7 +362,9 @@ class EStargzReader(LazyLayer):
         if member is None:
             member = self.fetch(ByteRange(self.blob, chunk.offset, chunk.end - chunk.offset))
         try:
-            data = zlib.decompressobj(31).decompress(member, chunk.size)
+            with receipts.metered(Kind.GZIP_INFLATE, detail="estargz") as m:
+                data = zlib.decompressobj(31).decompress(member, chunk.size)
+                m.amount = len(data)
         except zlib.error as exc:
             raise LazyFormatError(f"eStargz member at {chunk.offset} does not inflate: {exc}") from None
         if len(data) != chunk.size:

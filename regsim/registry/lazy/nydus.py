@@ -38,6 +38,8 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .. import receipts
+from ..receipts import Kind
 from .errors import LazyFormatError
 from .layer import FileInfo, LazyLayer
 from .ranges import ByteRange, RangeSource
@@ -164,7 +166,10 @@ class Bootstrap:
     def from_bytes(cls, data: bytes) -> Bootstrap:
         import zstandard
         try:
-            doc = json.loads(zstandard.ZstdDecompressor().decompressobj().decompress(data))
+            with receipts.metered(Kind.ZSTD_DECOMPRESS, detail="nydus") as m:
+                raw = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+                m.amount = len(raw)
+            doc = json.loads(raw)
             blobs = doc["blobs"]
             entries = tuple(BootstrapEntry(
                 FileInfo(r["name"], r["type"], r["size"], r["mode"], r.get("linkName", "")),
@@ -302,7 +307,9 @@ class NydusReader(LazyLayer):
         if frame is None:
             frame = self.fetch(ByteRange(loc.blob, loc.offset, loc.compressed_size))
         try:
-            data = zstandard.ZstdDecompressor().decompress(frame, max_output_size=loc.size)
+            with receipts.metered(Kind.ZSTD_DECOMPRESS, detail="nydus") as m:
+                data = zstandard.ZstdDecompressor().decompress(frame, max_output_size=loc.size)
+                m.amount = len(data)
         except zstandard.ZstdError as exc:
             raise LazyFormatError(f"chunk {ref.digest} in {loc.blob} does not decompress: {exc}") from None
         if self.verify and "sha256:" + hashlib.sha256(data).hexdigest() != ref.digest:

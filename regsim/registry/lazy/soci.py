@@ -42,9 +42,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from .. import receipts
 from ..descriptors import OCI_MANIFEST, Descriptor
 from ..digest import Digest
 from ..manifests import parse_manifest
+from ..receipts import Kind
 from .errors import LazyFormatError
 from .layer import FileInfo, LazyLayer
 from .ranges import ByteRange, RangeSource
@@ -285,14 +287,20 @@ class _SpanFile(io.RawIOBase):
 
 
 def _inflate(ztoc: Ztoc, window: _SpanFile, offset: int, size: int) -> bytes:
+    """``size`` bytes from uncompressed ``offset``, inflated from the checkpoint before it; one
+    ``gzip_inflate`` item counts every byte inflated, the ones before ``offset`` too (inflating
+    resumes at the checkpoint and throws them away)."""
     import indexed_gzip
 
-    with indexed_gzip.IndexedGzipFile(fileobj=window, auto_build=False, skip_crc_check=True,
-                                      spacing=ztoc.span_size, window_size=WINDOW_SIZE,
-                                      readbuf_size=64 << 10) as g:
-        g.import_index(fileobj=io.BytesIO(ztoc.zinfo))
-        g.seek(offset)
-        return g.read(size)
+    with receipts.metered(Kind.GZIP_INFLATE, detail="soci") as m:
+        with indexed_gzip.IndexedGzipFile(fileobj=window, auto_build=False, skip_crc_check=True,
+                                          spacing=ztoc.span_size, window_size=WINDOW_SIZE,
+                                          readbuf_size=64 << 10) as g:
+            g.import_index(fileobj=io.BytesIO(ztoc.zinfo))
+            g.seek(offset)
+            out = g.read(size)
+        m.amount = offset - ztoc.checkpoints[ztoc.span_of(offset)].uncompressed + len(out) if out else 0
+    return out
 
 
 def read_file(ztoc: Ztoc, name: str, read_range: Callable[[int, int], bytes], *, verify: bool = True) -> bytes:
