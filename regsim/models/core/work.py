@@ -170,6 +170,16 @@ class RegistryWork:
             placed = self._placed[key] = on_frontend(receipt, frontend)
         return placed
 
+    def range_items(self, index: int, nbytes: int, frontend: str) -> list[WorkItem]:
+        """The registry's work for a ranged read of ``nbytes`` of layer ``index`` (a P2P agent's
+        back-to-source piece, a lazy client's Range GET), placed on ``frontend``.
+
+        The layer's read receipt scaled to the range: every byte-priced stage is linear in the bytes
+        read, and per-extent operations scale with the extents the range touches.
+        """
+        whole = self.layer_get(index)
+        return on_frontend(merged(scale(whole, nbytes, self.sizes[index], self.extent)), frontend)
+
     def _template(self, index: int) -> Receipt:
         turn = self._pull_turns[index] % self._turns_per_layer
         self._pull_turns[index] += 1

@@ -15,7 +15,7 @@ import simpy
 
 from regsim.registry.receipts import WorkItem
 
-from regsim.models.core.work import RegistryWork, merged, on_frontend, scale
+from regsim.models.core.work import RegistryWork, on_frontend
 from regsim.models.core.replay import Replay
 
 
@@ -30,10 +30,6 @@ def fetch_layer(replay: Replay, work: RegistryWork, host: str, frontend: str, cr
 
 
 def range_work(work: RegistryWork, index: int, nbytes: int, frontend: str) -> list[WorkItem]:
-    """The registry's work for a ranged read of ``nbytes`` of layer ``index`` (a back-to-source piece).
-
-    The layer's read receipt scaled to the range: every byte-priced stage is linear in the bytes
-    read, and per-extent operations scale with the extents the range touches.
-    """
-    whole = work.layer_get(index)
-    return on_frontend(merged(scale(whole, nbytes, work.sizes[index], work.extent)), frontend)
+    """The registry's work for a back-to-source piece: :meth:`RegistryWork.range_items
+    <regsim.models.core.work.RegistryWork.range_items>`."""
+    return work.range_items(index, nbytes, frontend)
