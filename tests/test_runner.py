@@ -75,14 +75,15 @@ def test_simulate_runs_the_family_registered_for_the_workload_kind_on_its_typed_
 def test_every_workload_kind_and_strategy_has_one_family():
     names = [name for spec in models.specs() for name in spec.model_names()]
     assert sorted(names) == sorted(["rollout/central", "rollout/proxy-cache", "rollout/p2p-swarm",
-                                    "rollout/p2p-scheduler", "rollout/node-mirror", "poisson", "closed", "trace", "replication"])
+                                    "rollout/p2p-scheduler", "rollout/node-mirror", "startup/central",
+                                    "startup/p2p-scheduler", "poisson", "closed", "trace", "replication"])
     assert len(names) == len(set(names))
 
 
 def test_a_missing_family_is_a_model_error_listing_the_known_kinds(monkeypatch):
     sc = scenario(workload={"kind": "poisson"})
     monkeypatch.delitem(models._SPECS, "requests")
-    with pytest.raises(ModelError, match=r"workload kind 'poisson'.*known kinds: rollout, trace"):
+    with pytest.raises(ModelError, match=r"workload kind 'poisson'.*known kinds: rollout, startup, trace"):
         models.simulate(sc, 1)
 
 

@@ -87,7 +87,7 @@ def test_a_key_is_refused_exactly_when_the_workload_ignores_it(kind, key):
 
 @pytest.mark.parametrize("kind,key,advice", [
     ("rollout", "registry.cache.policy", "use workload.kind trace, or remove it"),
-    ("poisson", "distribution.strategy", "use workload.kind rollout, or remove it"),
+    ("poisson", "distribution.strategy", "use workload.kind rollout or startup, or remove it"),
     ("trace", "failures.afr", "use workload.kind poisson or closed, or remove it"),
 ])
 def test_the_message_names_the_workloads_that_simulate_the_key(kind, key, advice):
@@ -117,7 +117,7 @@ def test_an_image_read_from_disk_is_refused_by_the_trace_model_alone():
     layout = Path(__file__).parent / "data" / "layout"
     assert problems(raw(None, image={"from": str(layout)})) == ""
     message = problems(raw(TRACE_WORKLOAD, image={"from": str(layout)}))
-    assert "does not simulate image.from; use workload.kind rollout or poisson or closed" in message
+    assert "does not simulate image.from; use workload.kind rollout or startup or poisson or closed" in message
 
 
 # -- the ignored keys really change nothing -------------------------------------------------------------

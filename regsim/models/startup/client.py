@@ -1,0 +1,296 @@
+"""One node starting the container: a full pull and unpack, or a lazy client's mount and reads.
+
+A **full pull** (``format: plain``) does what containerd does: the manifest, then every layer
+whole (three at a time, Docker's default; from the registry in one GET, or piece by piece from
+peers), each unpacked in layer order once it has arrived -- inflating it and writing its files,
+priced by the calibrated ``gzip_inflate``, ``tar_unpack`` and ``file_create`` work on one core,
+and no faster than the node's disk writes -- then the start-up trace runs on local files (its
+CPU only: the files were just written and are in the page cache, an assumption).
+
+A **lazy client** (the other formats) fetches the manifest (and SOCI's index), mounts every layer
+at once (the reader's opening ranges, one request each in order: an eStargz footer then its TOC;
+a layer no index covers is pulled and unpacked whole), starts its prefetch and background fetch,
+and runs the trace: each read first spends its CPU, then needs its pieces; a missing piece is
+fetched (one request per run of contiguous missing pieces, at most ``connections`` requests in
+flight per node, reads before prefetch before background), a piece already on its way is waited
+for, and each piece is inflated (``gzip_inflate`` / ``zstd_decompress``) when a read first uses it.
+The node is ready when the trace's last read completes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import simpy
+
+from regsim.registry.receipts import Kind
+
+from .image import CODEC, StartupImage
+from .sources import Counters, PeerScheduler, RegistrySource, runs
+
+#: layers a full pull downloads at once (Docker's ``max-concurrent-downloads``)
+FULL_PULL_DOWNLOADS = 3
+#: the most bytes one background request asks for (stargz-snapshotter's background fetcher
+#: fetches layers in chunks; the size is an assumption)
+BACKGROUND_REQUEST = 4 << 20
+#: request priorities on a node's connections
+ON_DEMAND, PREFETCH, BACKGROUND = 0, 1, 2
+_DECOMPRESS = {"gzip": Kind.GZIP_INFLATE, "zstd": Kind.ZSTD_DECOMPRESS}
+
+
+class NodeStats:
+    """What one node did and when."""
+
+    __slots__ = ("start", "mounted", "ready", "fetch_wait_s", "on_demand", "prefetch_bytes", "bytes_before_ready",
+                 "bytes", "background_done", "unpack_s", "inflate_s")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.mounted = self.ready = self.background_done = None
+        self.fetch_wait_s = self.unpack_s = self.inflate_s = 0.0
+        self.on_demand = self.prefetch_bytes = self.bytes_before_ready = self.bytes = 0
+
+
+class NodeClient:
+    """One node's start: see the module docstring."""
+
+    def __init__(self, env: simpy.Environment, node: str, index: int, image: StartupImage, registry: RegistrySource,
+                 scheduler: PeerScheduler | None, counters: Counters, *, connections: int, prefetch: str,
+                 background: float | None, profile, disk_write: float, net) -> None:
+        self.env, self.node, self.index, self.image = env, node, index, image
+        self.registry, self.scheduler, self.counters = registry, scheduler, counters
+        self.fe = registry.frontend(index)
+        self.pool = simpy.PriorityResource(env, connections)
+        self.prefetch = {"trace": image.trace_pieces, "landmarks": image.landmark_pieces}.get(prefetch, ())
+        self.background = background
+        self.profile, self.disk_write, self.net = profile, disk_write, net
+        self.have = bytearray(image.pieces)
+        self.used = bytearray(image.pieces)
+        self.coming: dict[int, simpy.Event] = {}
+        self.stats: NodeStats | None = None
+        #: called when the node is ready (progress reporting)
+        self.on_ready = None
+
+    # -- the start ---------------------------------------------------------------------------
+
+    def run(self, delay: float) -> Generator[simpy.Event, object, None]:
+        if delay:
+            yield self.env.timeout(delay)
+        self.stats = stats = NodeStats(self.env.now)
+        yield from self.registry.login(self.node, self.fe)
+        yield from self.registry.manifest(self.node, self.fe)
+        for _ in range(self.image.index_requests):
+            yield from self.registry.manifest(self.node, self.fe)
+        if self.image.fmt == "plain":
+            yield from self._full_pull()
+            stats.mounted = self.env.now
+            cpu = sum(c for c, _ in self.image.reads)
+            if cpu:
+                yield self.env.timeout(cpu)
+        else:
+            yield self.env.all_of([self.env.process(self._mount(i)) for i in range(len(self.image.layers))])
+            stats.mounted = self.env.now
+            if self.prefetch:
+                self.env.process(self._prefetch())
+            if self.background is not None:
+                self.env.process(self._background())
+            yield from self._trace()
+        stats.ready = self.env.now
+        stats.bytes_before_ready = stats.bytes
+        if self.on_ready is not None:
+            self.on_ready()
+
+    # -- a full pull ---------------------------------------------------------------------------
+
+    def _full_pull(self):
+        downloads = simpy.Resource(self.env, FULL_PULL_DOWNLOADS)
+        arrived = [self.env.process(self._download(i, downloads)) for i in range(len(self.image.layers))]
+        for i, layer in enumerate(self.image.layers):
+            yield arrived[i]
+            yield from self._unpack(i)
+
+    def _download(self, layer: int, downloads: simpy.Resource):
+        with downloads.request() as slot:
+            yield slot
+            blob = self.image.layers[layer].blobs[0]
+            first, last = self.image.blob_pieces[blob]
+            yield from self._ensure(list(range(first, last)), ON_DEMAND, whole=True)
+
+    def _unpack(self, layer: int):
+        info = self.image.layers[layer]
+        inflate = self.profile.seconds(Kind.GZIP_INFLATE, info.tar_bytes)
+        cpu = inflate + self.profile.seconds(Kind.TAR_UNPACK, info.data_bytes) \
+            + self.profile.seconds(Kind.FILE_CREATE, info.entries)
+        took = max(cpu, info.data_bytes / self.disk_write)
+        self.stats.unpack_s += took
+        yield self.env.timeout(took)
+
+    # -- a lazy mount --------------------------------------------------------------------------
+
+    def _mount(self, layer: int):
+        info = self.image.layers[layer]
+        if info.whole:
+            first, last = self.image.blob_pieces[info.blobs[0]]
+            yield from self._ensure(list(range(first, last)), ON_DEMAND, whole=True)
+            yield from self._unpack(layer)
+            return
+        for blob, offset, length in info.open:
+            with self.pool.request(priority=ON_DEMAND) as slot:
+                yield slot
+                yield from self.registry.get(self.node, self.fe, blob, offset, length)
+            self.stats.bytes += length
+
+    def _prefetch(self):
+        """The prefetch list's missing pieces, one request per run, issued in first-use order."""
+        first_use = {p: i for i, p in enumerate(self.prefetch)}
+        wanted = sorted(p for p in self.prefetch if not self.have[p] and p not in self.coming)
+        ordered = sorted(runs(self.image, wanted), key=lambda run: min(first_use[p] for p in run))
+        fetches = [self.env.process(self._ensure(run, PREFETCH)) for run in ordered]
+        if fetches:
+            yield self.env.all_of(fetches)
+
+    def _background(self):
+        for layer in self.image.layers:
+            if layer.whole:
+                continue
+            for blob in layer.blobs:
+                first, last = self.image.blob_pieces[blob]
+                missing = [p for p in range(first, last) if not self.have[p] and p not in self.coming]
+                for run in runs(self.image, missing, BACKGROUND_REQUEST):
+                    t0 = self.env.now
+                    nbytes = sum(int(self.image.piece_length[p]) for p in run)
+                    yield from self._ensure(run, BACKGROUND)
+                    rest = t0 + nbytes / self.background - self.env.now
+                    if rest > 0:
+                        yield self.env.timeout(rest)
+        self.stats.background_done = self.env.now
+
+    # -- the trace ---------------------------------------------------------------------------
+
+    def _trace(self):
+        env, image = self.env, self.image
+        decompress = _DECOMPRESS[CODEC[image.fmt]]
+        for cpu, need in image.reads:
+            if cpu:
+                yield env.timeout(cpu)
+            missing = [p for p in need if not self.have[p]]
+            if missing:
+                t0 = env.now
+                yield from self._ensure(missing, ON_DEMAND)
+                self.stats.fetch_wait_s += env.now - t0
+            fresh = [p for p in need if not self.used[p]]
+            if fresh:
+                raw = int(sum(int(image.piece_raw[p]) for p in fresh))
+                for p in fresh:
+                    self.used[p] = 1
+                took = self.profile.seconds(decompress, raw)
+                self.stats.inflate_s += took
+                yield env.timeout(took)
+
+    # -- fetching ------------------------------------------------------------------------------
+
+    def _ensure(self, pieces: list[int], priority: int, *, whole: bool = False):
+        """Until every piece in ``pieces`` is here: fetch the missing ones, wait for those coming."""
+        waits = [self.coming[p] for p in pieces if not self.have[p] and p in self.coming]
+        todo = sorted(p for p in pieces if not self.have[p] and p not in self.coming)
+        fetches = []
+        if todo:
+            if priority == ON_DEMAND and not whole:
+                self.stats.on_demand += 1
+            if self.scheduler is None:
+                # one GET per run of contiguous pieces; a whole layer is one GET
+                groups = [todo] if whole else runs(self.image, todo)
+                fetches = [self.env.process(self._fetch_run(g, priority)) for g in groups]
+            else:
+                fetches = [self.env.process(self._fetch_p2p(g, priority)) for g in self._p2p_groups(todo)]
+        if waits or fetches:
+            yield self.env.all_of(waits + fetches)
+
+    def _claim(self, run: list[int]) -> simpy.Event:
+        done = self.env.event()
+        for p in run:
+            self.coming[p] = done
+        return done
+
+    def _landed(self, run: list[int], done: simpy.Event, nbytes: int, priority: int) -> None:
+        for p in run:
+            self.have[p] = 1
+            self.coming.pop(p, None)
+            if self.scheduler is not None:
+                self.scheduler.arrived(self.node, p)
+        self.stats.bytes += nbytes
+        if priority == PREFETCH:
+            self.stats.prefetch_bytes += nbytes
+        done.succeed()
+
+    def _fetch_run(self, run: list[int], priority: int):
+        """Range GETs of a run of contiguous pieces of one blob from the registry.
+
+        A read claims its pieces at once (a later read waits for them rather than fetching them
+        again); prefetch and background requests claim theirs only when they get a connection,
+        and skip what a read fetched meanwhile, so a read never queues behind them for a piece.
+        """
+        claimed = [(run, self._claim_source(run))] if priority == ON_DEMAND else []
+        with self.pool.request(priority=priority) as slot:
+            yield slot
+            if not claimed:
+                run = [p for p in run if not self.have[p] and p not in self.coming]
+                claimed = [(g, self._claim_source(g)) for g in runs(self.image, run)]
+            for group, done in claimed:
+                nbytes = self._span(group)
+                yield from self.registry.get(self.node, self.fe, int(self.image.piece_blob[group[0]]),
+                                             int(self.image.piece_offset[group[0]]), nbytes)
+                self._landed(group, done, nbytes, priority)
+
+    def _claim_source(self, run: list[int]) -> simpy.Event:
+        done = self._claim(run)
+        if self.scheduler is not None:
+            for p in run:
+                self.scheduler.from_source[p] = (self.node, done)
+        return done
+
+    def _span(self, run: list[int]) -> int:
+        image = self.image
+        return int(image.piece_offset[run[-1]] + image.piece_length[run[-1]] - image.piece_offset[run[0]])
+
+    # -- P2P -----------------------------------------------------------------------------------
+
+    def _p2p_groups(self, todo: list[int]) -> list[list[int]]:
+        """Pieces a peer holds or is fetching (one request each), then runs of the rest (from the registry)."""
+        sched = self.scheduler
+        peers, source = [], []
+        for p in todo:
+            if sched.holders[p] or p in sched.from_source:
+                peers.append([p])
+            else:
+                source.append(p)
+        return peers + [[-1] + g for g in runs(self.image, source)]
+
+    def _fetch_p2p(self, group: list[int], priority: int):
+        if group[0] == -1:  # back to source
+            yield from self._fetch_run(group[1:], priority)
+            return
+        p = group[0]
+        sched = self.scheduler
+        done = self._claim([p])
+        while True:
+            peer = sched.holder(p, self.node)
+            if peer is not None:
+                break
+            underway = sched.from_source.get(p)
+            if underway is None or underway[0] == self.node:
+                # nobody holds it any more and nobody is fetching it: back to source
+                self.coming.pop(p, None)
+                yield from self._fetch_run([p], priority)
+                if not done.triggered:
+                    done.succeed()
+                return
+            yield underway[1]
+        nbytes = int(self.image.piece_length[p])
+        with self.pool.request(priority=priority) as slot:
+            yield slot
+            yield self.net.transfer(self.node, peer, 0)
+            yield self.net.transfer(peer, self.node, nbytes, tag="peer")
+        self.counters.peer_requests += 1
+        self.counters.peer_bytes += nbytes
+        self._landed([p], done, nbytes, priority)
