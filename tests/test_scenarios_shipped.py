@@ -30,6 +30,8 @@ SCALE_DOWN: dict[str, list[str]] = {
                       "registry.tls.rotation.at=10s", "sweep.registry.tls.resumption=[90%]"],
     "rate-limited-upstream": ["cluster.nodes=60", "cluster.racks=3", "registry.upstream_limit.pulls=20"],
     "edge-distribution": ["sweep.cluster.nodes=[30]", "image.layers=[20MB, 30MB]"],
+    "lazy-vs-full": ["cluster.nodes=4", "image.layers=[1MB, 3MB]", "sweep.workload.format=[plain, soci, nydus]",
+                     "sweep.registry.latency=[50ms]", "sweep.cluster.node.nic=[1Gbps]"],
     "storage-backends": ["cluster.nodes=40", "cluster.racks=2", "image.layers=[25MB, 25MB, 25MB, 25MB]",
                          "sweep.workload=[{kind: poisson, rate: 5/s, duration: 10s, mix: {pull: 85%, push: 15%}}, "
                          "{kind: rollout, start: 0s}]"],

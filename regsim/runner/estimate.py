@@ -75,6 +75,16 @@ WALL_PER_HOST = {"central": 2.2e-3, "proxy-cache": 1.5e-3, "p2p-swarm": 6e-3, "p
 #: 2.6 s, 1,000 nodes 20.8 s of simulation, measured 2026-12-07)
 WALL_PER_HOST2 = {"central": 3.0e-7, "proxy-cache": 2e-8, "p2p-swarm": 2e-7, "p2p-scheduler": 2e-7,
                   "node-mirror": 1.8e-5}
+#: a start-up run (lazy-vs-full, 20 nodes x 892 reads of a 130 MB image: ~1 ms per fetch; the
+#: image's build, ~0.3 s per MB, is shared by the variants of a sweep run in one process)
+WALL_PER_FETCH = 1e-3
+STARTUP_BUILD_S_PER_BYTE = 0.3e-6
+STARTUP_BUILDS_SHARED = 8
+#: a generated image's files over its compressed bytes, and bytes read per read of a synthetic trace
+STARTUP_UNCOMPRESSED = 2.2
+STARTUP_BYTES_PER_READ = 20_000
+#: bytes held while an image is built, per uncompressed byte (the tar, its layers, their conversions)
+STARTUP_BUILD_MEMORY = 6.0
 #: a replication run: a tenth of a second, plus each chunk's requests (harbor-20704's 287 chunks: 0.13 s)
 REPLICATION_BASE_S, WALL_PER_CHUNK = 0.1, 1e-4
 #: the p2p models simulate at most this many piece arrivals (nodes x pieces), grouping pieces beyond.
@@ -218,6 +228,15 @@ def estimate_variant(s: Scenario, id: str = "v000") -> VariantEstimate:
             memory += MEMORY_PER_PIECE * arrivals
             wall += WALL_PER_PIECE * arrivals
             drivers.append(_count(nodes * pieces, "node-pieces"))
+    elif kind == "startup":
+        w = s.workload
+        nodes = float(getattr(w, "nodes", None) or hosts)
+        image = float(s.image.total_size())
+        reads = float(w.trace.fraction) * STARTUP_UNCOMPRESSED * image / STARTUP_BYTES_PER_READ
+        fetches = nodes * (1.0 if w.format == "plain" else reads)
+        memory += STARTUP_BUILD_MEMORY * STARTUP_UNCOMPRESSED * image
+        wall += WALL_PER_FETCH * fetches + STARTUP_BUILD_S_PER_BYTE * image / STARTUP_BUILDS_SHARED
+        drivers.append(_count(fetches, "node-fetches"))
     elif kind == "replication":
         w = s.workload
         chunk = float(getattr(w, "chunk_size", 10 << 20))
