@@ -44,7 +44,9 @@ _BULK = 4
 class FlowTable:
     """Active flows grouped by route into weighted entries, and per-link load and bytes."""
 
-    _COLUMNS = ("count", "weight", "lcap", "rate", "prog", "t0", "thr", "fin")
+    #: per entry; ``vb``, ``vm``, ``vf`` and ``ing`` belong to :mod:`.lazy` (its virtual base,
+    #: byte mark and next finish, and whether the entry is in its care)
+    _COLUMNS = ("count", "weight", "lcap", "rate", "prog", "t0", "thr", "fin", "vb", "vm", "vf", "ing")
     _LINK_ARRAYS = (("load", 0.0), ("sent", 0.0), ("wsum", 0.0), ("users", 0), ("share", np.inf),
                     ("dirty", False), ("bsize", 0))
 
@@ -60,6 +62,11 @@ class FlowTable:
         self.undesignated = 0
         self.members: list[list[tuple[float, int, Transfer]]] = []
         self.keys: list[object] = []  # a route, or (route, traffic class)
+        self.paths: list[Path] = []  # each entry's links and coefficients, as Python tuples
+        #: the lazy processor-sharing state (:mod:`.lazy`) while it holds the allocation, else None
+        self.lazy = None
+        #: what :func:`.reshare.reshare` leaves for :mod:`.lazy`: each designated link's level
+        self.levels: dict[int, float] | None = None
         self.index: dict[object, int] = {}
         self._seq = itertools.count()
         self.pad = 0
@@ -120,7 +127,7 @@ class FlowTable:
         self.undesignated -= 1
         idle = [link for link in links if self.users[link] == 0]
         self.wsum[idle], self.load[idle], self.share[idle] = 0.0, 0.0, np.inf
-        members, key = self.members.pop(), self.keys.pop()
+        members, key, path = self.members.pop(), self.keys.pop(), self.paths.pop()
         if i != last:
             self.route[:, i] = self.route[:, last]
             self.coef[:, i] = self.coef[:, last]
@@ -128,7 +135,7 @@ class FlowTable:
                 col = getattr(self, name)
                 col[i] = col[last]
             self.bott[i] = self.bott[last]
-            self.members[i], self.keys[i] = members, key
+            self.members[i], self.keys[i], self.paths[i] = members, key, path
             self.index[key] = i
         self.route[:, last] = self.pad
         self.coef[:, last] = 0.0
@@ -160,6 +167,7 @@ class FlowTable:
         self.bott[:m] = self.bott[stay]
         self.members = [self.members[i] for i in stay.tolist()]
         self.keys = [self.keys[i] for i in stay.tolist()]
+        self.paths = [self.paths[i] for i in stay.tolist()]
         self.index = {key: j for j, key in enumerate(self.keys)}
         self.n = m
 
@@ -202,6 +210,7 @@ class FlowTable:
             self.prog[i], self.t0[i], self.thr[i], self.fin[i] = 0.0, t, np.inf, np.inf
             self.members.append([])
             self.keys.append(key)
+            self.paths.append(path)
             self.index[key] = i
             self.users[links] += 1
             self.n += 1
@@ -241,6 +250,7 @@ class FlowTable:
             heapq.heapify(heap)
             self.members.append(heap)
             self.keys.append(key)
+            self.paths.append(path)
             self.index[key] = start + j
             counts[j], weights[j], thr[j], lcap[j] = len(heap), path.weight, heap[0][0], path.level_cap
         rows = slice(start, start + k)
@@ -323,7 +333,7 @@ class FlowTable:
         i = self.index.get(transfer.key)
         if i is None or not any(member[2] is transfer for member in self.members[i]):
             return 0.0
-        return float(self.rate[i])
+        return self.lazy.rate_of(i) if self.lazy is not None else float(self.rate[i])
 
     def snapshot(self) -> Snapshot:
         """Every entry's links (``(entries, K)``, -1 padded), the load each takes per unit of

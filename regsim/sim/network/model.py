@@ -55,10 +55,15 @@ import numpy as np
 import simpy
 
 from regsim.sim.network.flows import FlowTable, Snapshot
+from regsim.sim.network.lazy import LazyShares, can_enter
 from regsim.sim.network.reshare import reshare
 from regsim.sim.network.sharing import MAXMIN, FlowModel
 from regsim.sim.network.transfer import Path, Transfer
 from regsim.sim.topology import Topology
+
+
+#: lazy stays of at least this many re-shares paid for taking over; shorter ones back off
+_LAZY_WORTH = 8
 
 
 def _slack(t: float) -> float:
@@ -71,7 +76,8 @@ class NetworkStats:
     """How much work the model did: the numbers that explain its speed.
 
     ``uniform``, ``grouped`` and ``component`` count the re-shares each strategy of
-    :mod:`regsim.sim.network.reshare` served.
+    :mod:`regsim.sim.network.reshare` served, ``lazy`` those :mod:`regsim.sim.network.lazy`
+    settled by moving levels only.
     """
 
     requested: int = 0
@@ -82,6 +88,7 @@ class NetworkStats:
     uniform: int = 0
     grouped: int = 0
     component: int = 0
+    lazy: int = 0
     wakeups: int = 0
     peak_entries: int = 0
 
@@ -114,6 +121,12 @@ class Network:
         self._armed: list[float] = []
         self._deadline = math.inf
         self._subscribers: list[Callable[[Network], None]] = []
+        # lazy re-shares (:mod:`.lazy`): settled since it last took over, and how many eager
+        # re-shares to wait before it takes over again after a short stay (it costs a pass over
+        # every entry to take over)
+        self._lazy_settles = 0
+        self._lazy_backoff = 0
+        self._lazy_wait = 0
 
     # -- the API models call ----------------------------------------------------------------
     def transfer(self, src: str, dst: str, nbytes: float, *, tag: Hashable = None,
@@ -128,11 +141,13 @@ class Network:
         if not (nbytes >= 0 and math.isfinite(nbytes)):
             raise ValueError(f"transfer {src}->{dst}: nbytes must be a non-negative number, got {nbytes!r}")
         route, latency = self.topology.route(src, dst)
+        now = self.env.now
         if len(self.topology.links) != self._links:
+            if self._table.lazy is not None:
+                self._table.lazy.leave(now)
             self._nominal = np.asarray(self.topology.capacities(), dtype=float)
             self._table.grow_links(self._nominal)
             self._links = len(self.topology.links)
-        now = self.env.now
         latency = self.model.delay(latency)
         if klass is None and self.classify is not None:
             klass = self.classify(src, dst, tag)
@@ -159,19 +174,33 @@ class Network:
         """The rate (bytes/s) ``transfer`` moves at now; 0 before it starts and after it ends."""
         return self._table.rate_of(transfer)
 
+    def _sync(self) -> None:
+        """Write the lazy state (if any) into the table's arrays, which the views read."""
+        if self._table.lazy is not None:
+            self._table.lazy.sync(self.env.now)
+
     def link_bytes(self) -> np.ndarray:
         """Bytes each link has carried so far, indexed by link id: on the wire, so under the TCP
         model the payload over the bandwidth factor, plus acknowledgements on reverse paths."""
+        self._sync()
         self._table.accrue(self.env.now)
         return self._table.sent[: self._links].copy()
 
     def link_load(self) -> np.ndarray:
         """Current rate (bytes/s) on each link, indexed by link id."""
+        self._sync()
         return self._table.load[: self._links].copy()
 
-    def utilisation(self) -> np.ndarray:
-        """Current load over capacity of each link, indexed by link id."""
-        return self._table.load[: self._links] / self._nominal[: self._links]
+    def utilisation(self, links: np.ndarray | None = None) -> np.ndarray:
+        """Current load over capacity of each link (indexed by link id), or of ``links`` only
+        (cheap while the lazy state holds: no array of every entry is brought up to date)."""
+        if links is None:
+            self._sync()
+            return self._table.load[: self._links] / self._nominal[: self._links]
+        links = np.asarray(links, dtype=np.int64)
+        lazy = self._table.lazy
+        load = self._table.load[links] if lazy is None else lazy.load_of(links)
+        return load / self._nominal[links]
 
     def subscribe(self, callback: Callable[[Network], None]) -> None:
         """Call ``callback(net)`` after every change of link loads (re-share or completion).
@@ -184,6 +213,7 @@ class Network:
     def snapshot(self) -> Snapshot:
         """``(routes, rates, counts, weights, coefs)`` of the active route entries: each entry's
         links (-1 padded) and the load it puts on each per unit of rate."""
+        self._sync()
         return self._table.snapshot()
 
     def capacity(self) -> np.ndarray:
@@ -245,8 +275,12 @@ class Network:
         now = self.env.now
         due = now + _slack(now)
         table = self._table
-        table.accrue(now)
-        done = table.complete_due(due, now)
+        lazy = table.lazy
+        if lazy is None:
+            table.accrue(now)
+            done = table.complete_due(due, now)
+        else:
+            done = lazy.complete_due(due, now)
         changed = bool(done)
         if self._deadline == math.inf:
             if done:
@@ -260,9 +294,8 @@ class Network:
                 tr = heapq.heappop(self._pending)[2]
                 tr.started = now
                 batch.append((tr, self._path(tr)))
-            table.add_many(batch, now)
             self.stats.started += len(batch)
-            path = reshare(table, now)
+            path = self._reshare(batch, now)
             setattr(self.stats, path, getattr(self.stats, path) + 1)
             self.stats.reshares += 1
             self.stats.reshared_entries += table.last_reshare_size
@@ -276,7 +309,7 @@ class Network:
         if changed:
             for callback in self._subscribers:
                 callback(self)
-        nxt = table.next_finish()
+        nxt = table.next_finish() if table.lazy is None else table.lazy.next_finish()
         if not nxt > now and not changed:  # also catches NaN: a broken state must not spin
             raise RuntimeError(f"network model stuck at t={now}: next completion {nxt} is not in the future")
         if self._deadline < math.inf:
@@ -285,3 +318,28 @@ class Network:
             nxt = min(nxt, self._pending[0][0])
         if nxt < math.inf:
             self._arm(nxt)
+
+    def _reshare(self, batch: list[tuple[Transfer, Path]], now: float) -> str:
+        """Start ``batch`` and re-share: lazily (levels only) while that holds, else eagerly
+        (:func:`.reshare.reshare`), after which the lazy state takes over again when it can."""
+        table = self._table
+        lazy = table.lazy
+        if lazy is not None:
+            lazy.add_many(batch, now)
+            if lazy.settle(now):
+                self._lazy_settles += 1
+                table.last_reshare_size = 0
+                return "lazy"
+            lazy.leave(now)
+            self._lazy_backoff = 0 if self._lazy_settles >= _LAZY_WORTH else max(1, 2 * self._lazy_backoff)
+            self._lazy_wait = self._lazy_backoff
+        else:
+            table.add_many(batch, now)
+        path = reshare(table, now)
+        if table.levels is not None:
+            if self._lazy_wait > 0:
+                self._lazy_wait -= 1
+            elif can_enter(table):
+                table.lazy = LazyShares(table, now, table.levels)
+                self._lazy_settles = 0
+        return path

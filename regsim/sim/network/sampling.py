@@ -32,7 +32,7 @@ class LinkRecorder:
 
     def _record(self, net: Network) -> None:
         t = net.env.now
-        row = net.utilisation()[self.links]
+        row = net.utilisation(self.links)
         if self._times and self._times[-1] == t:
             self._rows[-1] = row
         elif not self._rows or not np.array_equal(self._rows[-1], row):
