@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -44,9 +45,9 @@ _BULK = 4
 class FlowTable:
     """Active flows grouped by route into weighted entries, and per-link load and bytes."""
 
-    #: per entry; ``vb``, ``vm``, ``vf`` and ``ing`` belong to :mod:`.lazy` (its virtual base,
-    #: byte mark and next finish, and whether the entry is in its care)
-    _COLUMNS = ("count", "weight", "lcap", "rate", "prog", "t0", "thr", "fin", "vb", "vm", "vf", "ing")
+    #: per entry; ``vb``, ``vf`` and ``ing`` belong to :mod:`.lazy` (the entry's virtual base and
+    #: next finish, and whether the entry is in its care)
+    _COLUMNS = ("count", "weight", "lcap", "rate", "prog", "t0", "thr", "fin", "vb", "vf", "ing")
     _LINK_ARRAYS = (("load", 0.0), ("sent", 0.0), ("wsum", 0.0), ("users", 0), ("share", np.inf),
                     ("dirty", False), ("bsize", 0))
 
@@ -118,15 +119,19 @@ class FlowTable:
         self._rows = size
 
     def _remove(self, i: int) -> None:
+        # scalar loops over the entry's few links: cheaper than fancy indexing at this size
         last = self.n - 1
-        links = self._links(i)
+        links = self.paths[i].links
         del self.index[self.keys[i]]
-        self.capped -= bool(np.isfinite(self.lcap[i]))
-        self.users[links] -= 1
+        self.capped -= math.isfinite(self.lcap[i])
         self._designate(i, -1)
         self.undesignated -= 1
-        idle = [link for link in links if self.users[link] == 0]
-        self.wsum[idle], self.load[idle], self.share[idle] = 0.0, 0.0, np.inf
+        users, wsum, load, share = self.users, self.wsum, self.load, self.share
+        for link in links:
+            users[link] -= 1
+            if users[link] == 0:
+                wsum[link] = load[link] = 0.0
+                share[link] = math.inf
         members, key, path = self.members.pop(), self.keys.pop(), self.paths.pop()
         if i != last:
             self.route[:, i] = self.route[:, last]
@@ -197,36 +202,54 @@ class FlowTable:
     def add(self, transfer: Transfer, path: Path, t: float) -> None:
         """Start ``transfer`` at time ``t``; its entry must be re-shared before time moves on."""
         key = transfer.key
-        links = list(path.links)
+        links = path.links
         i = self.index.get(key)
         if i is None:
             i = self.n
-            self._reserve(i + 1, len(links))
+            if i >= self._rows or len(links) > self.route.shape[0]:
+                self._reserve(i + 1, len(links))
             self.route[: len(links), i] = links
             self.coef[: len(links), i] = path.coefs
             self.count[i], self.weight[i], self.rate[i] = 0.0, path.weight, 0.0
             self.lcap[i] = path.level_cap
-            self.capped += bool(np.isfinite(path.level_cap))
+            self.capped += math.isfinite(path.level_cap)
             self.prog[i], self.t0[i], self.thr[i], self.fin[i] = 0.0, t, np.inf, np.inf
             self.members.append([])
             self.keys.append(key)
             self.paths.append(path)
             self.index[key] = i
-            self.users[links] += 1
+            users, bsize = self.users, self.bsize
+            designated = -1
+            for link in links:
+                users[link] += 1
+                if designated < 0 and bsize[link] > 0:
+                    designated = link
             self.n += 1
             self.bott[i] = -1
             self.undesignated += 1
-            self._designate(i, next((link for link in links if self.bsize[link] > 0), -1))
+            self._designate(i, designated)
+            threshold = transfer.nbytes
         else:
             self.prog[i] += self.rate[i] * (t - self.t0[i])
             self.t0[i] = t
-        threshold = self.prog[i] + transfer.nbytes
+            threshold = self.prog[i] + transfer.nbytes
         heapq.heappush(self.members[i], (threshold, next(self._seq), transfer))
         self.count[i] += 1
-        self.thr[i] = min(self.thr[i], threshold)
-        self.wsum[links] += path.weight * np.asarray(path.coefs)
-        self.update_share(links)
-        self.dirty[links] = True
+        if threshold < self.thr[i]:
+            self.thr[i] = threshold
+        self.weigh(links, path.coefs, path.weight)
+
+    def weigh(self, links: tuple[int, ...], coefs: tuple[float, ...], weight: float) -> None:
+        """Add ``weight`` (negative: take it away) times each coefficient to its link's weight
+        sum, and update the links' fair shares; the links are marked dirty."""
+        wsum, share, cap, dirty = self.wsum, self.share, self.cap, self.dirty
+        for link, c in zip(links, coefs):
+            w = wsum[link] + weight * c
+            if w < 0.0:
+                w = 0.0
+            wsum[link] = w
+            share[link] = cap[link] / w if w > 0.0 else math.inf
+            dirty[link] = True
 
     def add_many(self, batch: list[tuple[Transfer, Path]], t: float) -> None:
         """Start many ``(transfer, path)`` at time ``t``: new routes get their rows in bulk."""

@@ -13,8 +13,9 @@ over time (``V[L] + level[L] * (t - tV[L])`` at ``t``). An entry on ``L`` has mo
 (V - vb)`` bytes per member since it joined (``vb`` its virtual base), so its next member
 finishes when ``V`` reaches ``vf = vb + thr / weight``; a heap per link orders its entries by
 ``vf``, and one heap orders the links by when their first entry finishes. A level change moves
-one clock; a start pushes one heap item; an end pops one. Bytes each link carried are credited
-per entry when its member count changes (``vm``: the clock at the last credit), not per event.
+one clock; a start pushes one heap item; an end pops one. The bytes a link carried are kept
+per group crossing it: its weight there times the clock's advance, credited whenever that
+weight changes, not per event.
 
 **Exactness.** Levels are computed as :func:`.reshare._grouped` computes them, from the same
 ``share`` array, and the state is checked after every change the way it checks it, but only
@@ -73,12 +74,15 @@ class LazyShares:
         self.tV = [t] * size
         self._seq = itertools.count()
         self.touched: list[int] = []
+        self.batch: set[int] = set()  # the links of the last batch settled (or refused)
+        self.joined: set[int] = set()  # groups new entries joined since the last settle
+        self.stale: set[int] = set()  # groups whose next finish must be recomputed
+        self.now = t
         self.broken = False
         n = table.n
         bott = table.bott[:n]
         w = table.weight[:n]
         table.vb[:n] = -table.prog[:n] / w
-        table.vm[:n] = 0.0
         table.vf[:n] = table.vb[:n] + table.thr[:n] / w
         table.ing[:n] = 1.0
         for g, level in levels.items():
@@ -97,9 +101,10 @@ class LazyShares:
             heapq.heapify(heap)
         for heap in self.gc.values():
             heapq.heapify(heap)
-        # which groups cross each link, with how many entries and what weight (coef * count * weight)
+        #: per link, per group crossing it: [entries, weight there (coef * count * weight), the
+        #: group's clock when the link was last credited with the bytes of that weight]
         self.lg: dict[int, dict[int, list]] = {}
-        self.gl: dict[int, list] = {g: [] for g in self.gh}  # shares of links only g crosses
+        self.gl: dict[int, list] = {g: [] for g in self.gh}  # (share, link) of links only g crosses
         self.gm: dict[int, set] = {g: set() for g in self.gh}  # links g crosses with other groups
         route, pad = table.route[:, :n], table.pad
         usage = table.coef[:, :n] * (table.count[:n] * w)
@@ -111,7 +116,7 @@ class LazyShares:
         share = table.share
         for p, c, wt in zip(uniq.tolist(), counts.tolist(), weights.tolist()):
             link, g = divmod(p, size)
-            self.lg.setdefault(link, {})[g] = [c, wt]
+            self.lg.setdefault(link, {})[g] = [c, wt, 0.0]
         for link, d in self.lg.items():
             if len(d) == 1:
                 if table.bsize[link] == 0:
@@ -122,11 +127,12 @@ class LazyShares:
                     self.gm[g].add(link)
         for heap in self.gl.values():
             heapq.heapify(heap)
-        self._gl_live = {g: len(heap) for g, heap in self.gl.items()}
+        #: per link only one group crosses: the share last pushed on that group's heap
+        self.seen: dict[int, tuple[int, float]] = {link: (g, s) for g, heap in self.gl.items() for s, link in heap}
+        self.sent = [0.0] * size  # bytes credited to each link since the table's ``sent``
         self.gheap: list = []
         self.gseq: dict[int, int] = {}
-        for g in self.gh:
-            self._schedule(g, t)
+        self.stale.update(self.gh)
 
     # -- clocks and schedules -------------------------------------------------------------------
     def _clock(self, g: int, t: float) -> float:
@@ -155,12 +161,11 @@ class LazyShares:
                 for d in (self.gh, self.gc, self.gl, self.gm):
                     d.pop(g, None)
             return
-        when = t + (top[0] - self._clock(g, t)) / self.lev[g]
+        when = t + (top[0] - (self.V[g] + self.lev[g] * (t - self.tV[g]))) / self.lev[g]
         s = next(self._seq)
         self.gseq[g] = s
         heapq.heappush(self.gheap, (when, s, g))
-        heap = self.gh[g]
-        if len(heap) > _GARBAGE * self.table.bsize[g] + 16:
+        if len(self.gh[g]) > _GARBAGE * self.table.bsize[g] + 16:
             self._compact(g)
 
     def _compact(self, g: int) -> None:
@@ -175,7 +180,16 @@ class LazyShares:
         self.gh[g] = live
 
     def next_finish(self) -> float:
+        """When the first member of any entry finishes (the groups changed since are rescheduled)."""
+        if self.stale:
+            t = self.now
+            for g in self.stale:
+                self._schedule(g, t)
+            self.stale.clear()
         gheap, gseq = self.gheap, self.gseq
+        if len(gheap) > _GARBAGE * len(gseq) + 64:
+            gheap[:] = [item for item in gheap if gseq.get(item[2]) == item[1]]
+            heapq.heapify(gheap)
         while gheap:
             when, s, g = gheap[0]
             if gseq.get(g) == s:
@@ -184,68 +198,58 @@ class LazyShares:
         return math.inf
 
     # -- per-entry bookkeeping ------------------------------------------------------------------
-    def _credit(self, i: int, path: Path, v: float) -> None:
-        """Credit entry ``i``'s links with the bytes it moved since its last credit (clock ``v``)."""
-        table = self.table
-        moved = table.count[i] * table.weight[i] * (v - table.vm[i])
-        table.vm[i] = v
-        if moved:
-            sent = table.sent
-            for link, c in zip(path.links, path.coefs):
-                sent[link] += c * moved
-
-    def _weigh(self, path: Path, g: int, dcount: int, dweight: float, dentries: int) -> None:
+    def _weigh(self, path: Path, g: int, v: float, dcount: int, dweight: float, dentries: int) -> None:
         """An entry of group ``g`` on ``path`` gained ``dcount`` members (``dweight`` = their
-        weight) and ``dentries`` entries: the links' weight sums, shares and group records."""
-        table = self.table
-        wsum, share, cap, lg, touched = table.wsum, table.share, table.cap, self.lg, self.touched
-        table.dirty[list(path.links)] = True
+        weight) and ``dentries`` entries at clock ``v``: credit the links with the bytes moved
+        since, then update their weight sums, shares and group records."""
+        if dcount:
+            self.table.weigh(path.links, path.coefs, dweight)
+        lg, touched, sent = self.lg, self.touched, self.sent
         for link, c in zip(path.links, path.coefs):
-            if dcount:
-                w = wsum[link] + c * dweight
-                if w < 0.0:
-                    w = 0.0
-                wsum[link] = w
-                share[link] = cap[link] / w if w > 0.0 else math.inf
             touched.append(link)
             d = lg.get(link)
             if d is None:
                 d = lg[link] = {}
             rec = d.get(g)
             if rec is None:
-                d[g] = [dentries, c * dweight]
+                d[g] = [dentries, c * dweight, v]
                 if len(d) == 2:
                     for h in d:
                         self.gm.setdefault(h, set()).add(link)
                 elif len(d) > 2:
                     self.gm.setdefault(g, set()).add(link)
-            else:
-                rec[0] += dentries
-                rec[1] += c * dweight
-                if rec[0] == 0:
-                    del d[g]
-                    gm = self.gm.get(g)
-                    if gm is not None:
-                        gm.discard(link)
-                    if len(d) == 1:
-                        for h in d:
-                            self.gm[h].discard(link)
-                    elif not d:
-                        del lg[link]
+                continue
+            sent[link] += rec[1] * (v - rec[2])
+            rec[2] = v
+            rec[0] += dentries
+            rec[1] += c * dweight
+            if rec[0] == 0:
+                del d[g]
+                gm = self.gm.get(g)
+                if gm is not None:
+                    gm.discard(link)
+                if len(d) == 1:
+                    for h in d:
+                        self.gm[h].discard(link)
+                elif not d:
+                    del lg[link]
 
     # -- the flow lifecycle -----------------------------------------------------------------------
     def complete_due(self, limit: float, t: float) -> list[Transfer]:
         """Remove and return the members that finish by ``limit`` (as of ``t``); levels stay."""
+        self.now = t
+        gheap = self.gheap
+        if not gheap or gheap[0][0] > limit:
+            return []
         table = self.table
         done: list[Transfer] = []
-        gheap, gseq, index, bott, vfcol = self.gheap, self.gseq, table.index, table.bott, table.vf
-        groups = []
+        gseq, index, bott, vfcol = self.gseq, table.index, table.bott, table.vf
         while gheap and gheap[0][0] <= limit:
             _, s, g = heapq.heappop(gheap)
             if gseq.get(g) != s:
                 continue
             del gseq[g]
-            groups.append(g)
+            self.stale.add(g)
             v = self._clock(g, t)
             vlim = v + (limit - t) * self.lev[g]
             heap = self.gh[g]
@@ -255,8 +259,6 @@ class LazyShares:
                 if i is None or bott[i] != g or vfcol[i] != vf:
                     continue
                 self._finish(i, g, v, done)
-        for g in groups:
-            self._schedule(g, t)
         return done
 
     def _finish(self, i: int, g: int, v: float, done: list) -> None:
@@ -268,7 +270,6 @@ class LazyShares:
             done.append(heapq.heappop(members)[2])
             popped += 1
         path = table.paths[i]
-        self._credit(i, path, v)
         w = float(table.weight[i])
         table.count[i] -= popped
         if members:
@@ -279,9 +280,9 @@ class LazyShares:
             table.thr[i] = thr
             vf = table.vf[i] = vb + thr / w
             heapq.heappush(self.gh[g], (vf, next(self._seq), table.keys[i]))
-            self._weigh(path, g, -popped, -popped * w, 0)
+            self._weigh(path, g, v, -popped, -popped * w, 0)
         else:
-            self._weigh(path, g, -popped, -popped * w, -1)
+            self._weigh(path, g, v, -popped, -popped * w, -1)
             table._remove(i)
 
     def add_many(self, batch: list[tuple[Transfer, Path]], t: float) -> None:
@@ -289,6 +290,7 @@ class LazyShares:
         entries take the designation the table gives them (a group's, or none: then
         :meth:`settle` declines)."""
         table = self.table
+        self.now = t
         fresh = []
         index, seq = table.index, self._seq
         for tr, path in batch:
@@ -298,7 +300,6 @@ class LazyShares:
                 continue
             g = int(table.bott[i])
             v = self._clock(g, t)
-            self._credit(i, path, v)
             w = float(table.weight[i])
             threshold = w * (v - table.vb[i]) + tr.nbytes
             heapq.heappush(table.members[i], (threshold, next(table._seq), tr))
@@ -307,7 +308,7 @@ class LazyShares:
                 table.thr[i] = threshold
                 vf = table.vf[i] = table.vb[i] + threshold / w
                 heapq.heappush(self.gh[g], (vf, next(seq), tr.key))
-            self._weigh(path, g, 1, path.weight, 0)
+            self._weigh(path, g, v, 1, path.weight, 0)
         if not fresh:
             return
         table.add_many(fresh, t)
@@ -323,92 +324,109 @@ class LazyShares:
                 # undesignated, or designated to a link no group holds: the re-share decides
                 table.ing[i] = 0.0
                 self.broken = True
+                self.touched.extend(path.links)
                 continue
             v = self._clock(g, t)
             w = float(table.weight[i])
             table.vb[i] = v
-            table.vm[i] = v
             table.ing[i] = 1.0
             vf = table.vf[i] = v + table.thr[i] / w
             heapq.heappush(self.gh[g], (vf, next(seq), tr.key))
+            self.joined.add(g)
             if capped and path.level_cap < math.inf:
                 heapq.heappush(self.gc.setdefault(g, []), (path.level_cap, tr.key))
-            self._weigh(path, g, 0, float(table.count[i]) * w, 1)
+            self._weigh(path, g, v, 0, float(table.count[i]) * w, 1)
 
     # -- re-sharing ---------------------------------------------------------------------------------
     def settle(self, t: float) -> bool:
         """New levels for the touched links; False (nothing changed) when the allocation is no
         longer grouped and pure, or a window or a link's capacity would be exceeded."""
         table = self.table
-        touched = set(self.touched)
+        touched = self.batch = set(self.touched)
         self.touched = []
+        joined = self.joined
+        if joined:
+            self.joined = set()
         if self.broken or table.undesignated:
             return False
-        bsize, users, share, cap, lg = table.bsize, table.users, table.share, table.cap, self.lg
+        bsize, users, share, lg, lev = table.bsize, table.users, table.share, self.lg, self.lev
         new: dict[int, float] = {}
+        rising = []
         others = []
         for link in touched:
-            if bsize[link] > 0:
-                if users[link] != bsize[link]:
+            if bsize.item(link):
+                if users.item(link) != bsize.item(link):
                     return False
-                new[link] = float(share[link])
+                level = new[link] = share.item(link)
+                if level > lev[link]:
+                    rising.append(link)
             elif link in lg:
                 others.append(link)
-        lev = self.lev
         if table.capped:
-            for g, level in new.items():
-                if level > self._least_window(g):
+            for g in joined.union(rising) if joined else rising:
+                if new.get(g, lev[g]) > self._least_window(g):
                     return False
         limit = 1.0 + FEASIBLE_RTOL
+        cap, gl, seen = table.cap, self.gl, self.seen
         for link in others:
             d = lg[link]
             if len(d) == 1:
                 for g in d:
-                    s = float(share[link])
+                    s = share.item(link)
                     if new.get(g, lev[g]) > s * limit:
                         return False
-                    heapq.heappush(self.gl.setdefault(g, []), (s, link))
-            elif sum(new.get(g, lev[g]) * rec[1] for g, rec in d.items()) > cap[link] * limit:
+                    # the heap needs the share only when it fell: a higher one is refreshed when read
+                    last = seen.get(link)
+                    if last is None or last[0] != g or s < last[1]:
+                        seen[link] = (g, s)
+                        heapq.heappush(gl[g], (s, link))
+            elif sum(new.get(g, lev[g]) * rec[1] for g, rec in d.items()) > cap.item(link) * limit:
                 return False
-        for g, level in new.items():
-            if level > self._least_share(g) * limit:
+        for g in rising:
+            if new[g] > self._least_share(g) * limit:
                 return False
             for link in self.gm.get(g, ()):
                 if link not in touched:
                     d = lg[link]
-                    if sum(new.get(h, lev[h]) * rec[1] for h, rec in d.items()) > cap[link] * limit:
+                    if sum(new.get(h, lev[h]) * rec[1] for h, rec in d.items()) > cap.item(link) * limit:
                         return False
-        V, tV = self.V, self.tV
+        V, tV, stale = self.V, self.tV, self.stale
         for g, level in new.items():
-            V[g] += lev[g] * (t - tV[g])
-            tV[g] = t
-            lev[g] = level
-            self._schedule(g, t)
-        if touched:
-            table.dirty[list(touched)] = False
+            if level != lev[g]:
+                V[g] += lev[g] * (t - tV[g])
+                tV[g] = t
+                lev[g] = level
+            stale.add(g)
         return True
 
     def _least_share(self, g: int) -> float:
-        """The smallest share of a non-designated link only group ``g`` crosses."""
+        """The smallest share of a non-designated link only group ``g`` crosses.
+
+        The heap holds each such link's share as it was when it last fell (``seen``); one that
+        has risen since is re-pushed at its current share when it comes to the top."""
         heap = self.gl.get(g)
         if not heap:
             return math.inf
-        if len(heap) > self._gl_live.get(g, 0) * _GARBAGE + 64:
-            heap[:] = [item for item in set(heap) if self._sole_share(g, item)]
+        seen, share = self.seen, self.table.share
+        if len(heap) > 2 * len(seen) + 64:
+            heap[:] = [(gs[1], link) for link, gs in seen.items() if gs[0] == g and self._sole(g, link)]
             heapq.heapify(heap)
-            self._gl_live[g] = len(heap)
         while heap:
-            if self._sole_share(g, heap[0]):
-                return heap[0][0]
-            heapq.heappop(heap)
+            s, link = heap[0]
+            if seen.get(link) != (g, s) or not self._sole(g, link):
+                heapq.heappop(heap)  # superseded by a lower share, or no longer g's alone
+                continue
+            now = share.item(link)
+            if now == s:
+                return s
+            heapq.heapreplace(heap, (now, link))
+            seen[link] = (g, now)
         return math.inf
 
-    def _sole_share(self, g: int, item: tuple[float, int]) -> bool:
-        """Whether ``(share, link)`` is current: ``link`` undesignated, crossed by ``g`` alone."""
-        s, link = item
+    def _sole(self, g: int, link: int) -> bool:
+        """Whether ``link`` is undesignated and crossed by group ``g`` alone."""
         d = self.lg.get(link)
-        table = self.table
-        return d is not None and len(d) == 1 and g in d and table.bsize[link] == 0 and table.share[link] == s
+        return d is not None and len(d) == 1 and g in d and not self.table.bsize.item(link)
 
     def _least_window(self, g: int) -> float:
         heap = self.gc.get(g)
@@ -427,25 +445,29 @@ class LazyShares:
         they carried into the table's arrays, as the eager strategies keep them (state stays)."""
         table = self.table
         n, pad = table.n, table.pad
+        sent, lev, V, tV = self.sent, self.lev, self.V, self.tV
+        for link, d in self.lg.items():
+            for g, rec in d.items():
+                v = V[g] + lev[g] * (t - tV[g])
+                sent[link] += rec[1] * (v - rec[2])
+                rec[2] = v
+        table.sent += np.asarray(sent)
+        table.sent[pad] = 0.0
+        self.sent = [0.0] * (pad + 1)
         table._t_sent = t
         if n == 0:
             table.load[:] = 0.0
             return
         idx = np.flatnonzero(table.ing[:n] > 0)
         b = table.bott[idx]
-        lev = np.asarray(self.lev)[b]
-        v = np.asarray(self.V)[b] + lev * (t - np.asarray(self.tV)[b])
+        levs = np.asarray(lev)[b]
+        v = np.asarray(V)[b] + levs * (t - np.asarray(tV)[b])
         w = table.weight[idx]
-        rate = w * lev
+        rate = w * levs
         prog = w * (v - table.vb[idx])
         table.prog[idx], table.t0[idx], table.rate[idx] = prog, t, rate
         with np.errstate(divide="ignore"):
             table.fin[idx] = t + (table.thr[idx] - prog) / rate
-        moved = table.count[idx] * w * (v - table.vm[idx])
-        table.vm[idx] = v
-        flat = table.route[:, idx].ravel()
-        table.sent += np.bincount(flat, weights=(table.coef[:, idx] * moved).ravel(), minlength=pad + 1)
-        table.sent[pad] = 0.0
         route = table.route[:, :n].ravel()
         table.load = np.bincount(route, weights=(table.coef[:, :n] * (table.count[:n] * table.rate[:n])).ravel(),
                                  minlength=pad + 1)
@@ -456,6 +478,10 @@ class LazyShares:
         self.sync(t)
         table = self.table
         table.ing[: table.n] = 0.0
+        # the allocation was max-min before the last batch: only its links need re-sharing
+        table.dirty[:] = False
+        table.dirty[list(self.batch.union(self.touched))] = True
+        table.dirty[table.pad] = False
         table.lazy = None
 
     def rate_of(self, i: int) -> float:
