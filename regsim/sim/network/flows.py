@@ -57,8 +57,10 @@ class FlowTable:
         self.route = np.zeros((1, 0), dtype=np.int64)
         self.coef = np.zeros((1, 0))
         self.capped = 0  # entries whose window bound is finite
-        for name in self._COLUMNS:
-            setattr(self, name, np.empty(0))
+        #: the per-entry columns, one row each (a removal moves an entry's row in one copy);
+        #: ``self.count`` and the others are views of its rows
+        self.cols = np.empty((len(self._COLUMNS), 0))
+        self._views()
         self.bott = np.empty(0, dtype=np.int64)
         self.undesignated = 0
         self.members: list[list[tuple[float, int, Transfer]]] = []
@@ -96,6 +98,10 @@ class FlowTable:
         self.route[self.route == old] = new
         self.pad = new
 
+    def _views(self) -> None:
+        for j, name in enumerate(self._COLUMNS):
+            setattr(self, name, self.cols[j])
+
     @property
     def width(self) -> int:
         return self.route.shape[0]
@@ -109,10 +115,10 @@ class FlowTable:
         coef = np.zeros((width, size))
         coef[: self.width, : self.n] = self.coef[:, : self.n]
         self.route, self.coef = route, coef
-        for name in self._COLUMNS:
-            col = np.zeros(size)
-            col[: self.n] = getattr(self, name)[: self.n]
-            setattr(self, name, col)
+        cols = np.zeros((len(self._COLUMNS), size))
+        cols[:, : self.n] = self.cols[:, : self.n]
+        self.cols = cols
+        self._views()
         bott = np.full(size, -1, dtype=np.int64)
         bott[: self.n] = self.bott[: self.n]
         self.bott = bott
@@ -136,9 +142,7 @@ class FlowTable:
         if i != last:
             self.route[:, i] = self.route[:, last]
             self.coef[:, i] = self.coef[:, last]
-            for name in self._COLUMNS:
-                col = getattr(self, name)
-                col[i] = col[last]
+            self.cols[:, i] = self.cols[:, last]
             self.bott[i] = self.bott[last]
             self.members[i], self.keys[i], self.paths[i] = members, key, path
             self.index[key] = i
@@ -166,9 +170,7 @@ class FlowTable:
         self.route[:, m:n] = self.pad
         self.coef[:, :m] = self.coef[:, stay]
         self.coef[:, m:n] = 0.0
-        for name in self._COLUMNS:
-            col = getattr(self, name)
-            col[:m] = col[stay]
+        self.cols[:, :m] = self.cols[:, stay]
         self.bott[:m] = self.bott[stay]
         self.members = [self.members[i] for i in stay.tolist()]
         self.keys = [self.keys[i] for i in stay.tolist()]

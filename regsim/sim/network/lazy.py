@@ -490,12 +490,11 @@ class LazyShares:
             return float(table.rate[i])
         return float(table.weight[i]) * self.lev[int(table.bott[i])]
 
-    def load_of(self, links: np.ndarray) -> np.ndarray:
+    def load_of(self, links: list[int]) -> list[float]:
         """The current load of each of ``links``: the sum over the groups crossing it."""
-        out = np.zeros(len(links))
         lev, lg = self.lev, self.lg
-        for j, link in enumerate(links.tolist()):
+        out = []
+        for link in links:
             d = lg.get(link)
-            if d:
-                out[j] = sum(lev[g] * rec[1] for g, rec in d.items())
+            out.append(sum(lev[g] * rec[1] for g, rec in d.items()) if d else 0.0)
         return out

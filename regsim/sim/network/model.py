@@ -62,6 +62,8 @@ from regsim.sim.network.transfer import Path, Transfer
 from regsim.sim.topology import Topology
 
 
+#: utilisation of at most this many links is summed from the lazy state, more from a sync
+_FEW_LINKS = 64
 #: lazy stays of at least this many re-shares paid for taking over; shorter ones back off
 _LAZY_WORTH = 8
 
@@ -199,8 +201,10 @@ class Network:
             return self._table.load[: self._links] / self._nominal[: self._links]
         links = np.asarray(links, dtype=np.int64)
         lazy = self._table.lazy
-        load = self._table.load[links] if lazy is None else lazy.load_of(links)
-        return load / self._nominal[links]
+        if lazy is None or links.size > _FEW_LINKS:
+            self._sync()
+            return self._table.load[links] / self._nominal[links]
+        return np.array(lazy.load_of(links.tolist())) / self._nominal[links]
 
     def subscribe(self, callback: Callable[[Network], None]) -> None:
         """Call ``callback(net)`` after every change of link loads (re-share or completion).
@@ -271,9 +275,10 @@ class Network:
     def _wake(self, _event: simpy.Event) -> None:
         """One step of the manager: finish what is due, re-share if the window is closed, re-arm."""
         heapq.heappop(self._armed)
-        self.stats.wakeups += 1
+        stats = self.stats
+        stats.wakeups += 1
         now = self.env.now
-        due = now + _slack(now)
+        due = now + 1e-12 * max(1.0, abs(now))  # _slack(now), inlined: this runs per event
         table = self._table
         lazy = table.lazy
         if lazy is None:
@@ -282,30 +287,35 @@ class Network:
         else:
             done = lazy.complete_due(due, now)
         changed = bool(done)
+        pending = self._pending
         if self._deadline == math.inf:
             if done:
                 self._deadline = now + self.coalesce_s
-            elif self._pending and self._pending[0][0] <= due:
-                self._deadline = self._pending[0][0] + self.coalesce_s
+            elif pending and pending[0][0] <= due:
+                self._deadline = pending[0][0] + self.coalesce_s
         if self._deadline <= due:
             self._deadline = math.inf
             batch = []
-            while self._pending and self._pending[0][0] <= due:
-                tr = heapq.heappop(self._pending)[2]
+            paths = self._paths
+            while pending and pending[0][0] <= due:
+                tr = heapq.heappop(pending)[2]
                 tr.started = now
-                batch.append((tr, self._path(tr)))
-            self.stats.started += len(batch)
+                batch.append((tr, paths.get(tr.key) or self._path(tr)))
+            stats.started += len(batch)
             path = self._reshare(batch, now)
-            setattr(self.stats, path, getattr(self.stats, path) + 1)
-            self.stats.reshares += 1
-            self.stats.reshared_entries += table.last_reshare_size
-            self.stats.peak_entries = max(self.stats.peak_entries, table.n)
+            setattr(stats, path, getattr(stats, path) + 1)
+            stats.reshares += 1
+            stats.reshared_entries += table.last_reshare_size
+            if table.n > stats.peak_entries:
+                stats.peak_entries = table.n
             changed = True
-        for tr in done:
-            tr.finished = now
-            self.bytes_by_tag[tr.tag] += tr.nbytes
-            tr._event.succeed(tr)
-        self.stats.completed += len(done)
+        if done:
+            by_tag = self.bytes_by_tag
+            for tr in done:
+                tr.finished = now
+                by_tag[tr.tag] += tr.nbytes
+                tr._event.succeed(tr)
+            stats.completed += len(done)
         if changed:
             for callback in self._subscribers:
                 callback(self)
@@ -314,8 +324,8 @@ class Network:
             raise RuntimeError(f"network model stuck at t={now}: next completion {nxt} is not in the future")
         if self._deadline < math.inf:
             nxt = min(nxt, self._deadline)
-        elif self._pending:
-            nxt = min(nxt, self._pending[0][0])
+        elif pending:
+            nxt = min(nxt, pending[0][0])
         if nxt < math.inf:
             self._arm(nxt)
 

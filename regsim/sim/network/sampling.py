@@ -27,17 +27,21 @@ class LinkRecorder:
             raise ValueError(f"link ids must lie in [0, {count})")
         self._times: list[float] = []
         self._rows: list[np.ndarray] = []
+        self._last: bytes | None = None
         self._record(net)
         net.subscribe(self._record)
 
     def _record(self, net: Network) -> None:
         t = net.env.now
         row = net.utilisation(self.links)
+        key = row.tobytes()  # rows compare by value, cheaper as bytes than as arrays
         if self._times and self._times[-1] == t:
             self._rows[-1] = row
-        elif not self._rows or not np.array_equal(self._rows[-1], row):
+            self._last = key
+        elif key != self._last:
             self._times.append(t)
             self._rows.append(row)
+            self._last = key
 
     @property
     def times(self) -> np.ndarray:
