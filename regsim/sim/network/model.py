@@ -99,13 +99,16 @@ class Network:
     """Flow-level network over a :class:`Topology`, driven by one manager inside ``env``."""
 
     def __init__(self, env: simpy.Environment, topology: Topology, *, model: FlowModel = MAXMIN,
-                 coalesce_s: float = 0.0, classes: Mapping[str, float] | None = None) -> None:
+                 coalesce_s: float = 0.0, classes: Mapping[str, float] | None = None, lazy: bool = True) -> None:
+        """``lazy=False`` keeps every re-share eager (:mod:`.reshare`): the same results, for
+        tests and benchmarks that hold the lazy state (:mod:`.lazy`) to it."""
         if not isinstance(model, FlowModel):
             raise TypeError(f"model must be a FlowModel, got {type(model).__name__}")
         if not (coalesce_s >= 0 and math.isfinite(coalesce_s)):
             raise ValueError(f"coalesce_s must be a non-negative number of seconds, got {coalesce_s!r}")
         self.env, self.topology = env, topology
         self.model, self.coalesce_s = model, float(coalesce_s)
+        self.lazy = bool(lazy)
         self.classes = dict(classes or {})
         for name, weight in self.classes.items():
             if not (weight > 0 and math.isfinite(weight)):
@@ -349,7 +352,7 @@ class Network:
         if table.levels is not None:
             if self._lazy_wait > 0:
                 self._lazy_wait -= 1
-            elif can_enter(table):
+            elif self.lazy and can_enter(table):
                 table.lazy = LazyShares(table, now, table.levels)
                 self._lazy_settles = 0
         return path
