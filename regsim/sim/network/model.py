@@ -166,7 +166,8 @@ class Network:
             self.stats.completed += 1
             self.bytes_by_tag[tag] += nbytes
             return self.env.timeout(latency, value=tr)
-        self._path(tr)  # a route the sharing model cannot price fails here, not later
+        if tr.key not in self._paths:
+            self._path(tr)  # a route the sharing model cannot price fails here, not later
         tr._event = event = self.env.event()
         start = now + latency
         heapq.heappush(self._pending, (start, self._seq, tr))
@@ -216,6 +217,15 @@ class Network:
         :class:`~regsim.sim.network.sampling.LinkRecorder` records them.
         """
         self._subscribers.append(callback)
+
+    def loads_of(self, links: list[int]) -> list[float]:
+        """Current load (bytes/s) of each of a few ``links``, as a list: what a recorder reads
+        after every change, cheaply while the lazy state holds."""
+        lazy = self._table.lazy
+        if lazy is None:
+            load = self._table.load
+            return [float(load[link]) for link in links]
+        return lazy.load_of(links)
 
     def snapshot(self) -> Snapshot:
         """``(routes, rates, counts, weights, coefs)`` of the active route entries: each entry's
