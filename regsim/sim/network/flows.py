@@ -246,11 +246,11 @@ class FlowTable:
         sum, and update the links' fair shares; the links are marked dirty."""
         wsum, share, cap, dirty = self.wsum, self.share, self.cap, self.dirty
         for link, c in zip(links, coefs):
-            w = wsum[link] + weight * c
+            w = wsum.item(link) + weight * c
             if w < 0.0:
                 w = 0.0
             wsum[link] = w
-            share[link] = cap[link] / w if w > 0.0 else math.inf
+            share[link] = cap.item(link) / w if w > 0.0 else math.inf
             dirty[link] = True
 
     def add_many(self, batch: list[tuple[Transfer, Path]], t: float) -> None:

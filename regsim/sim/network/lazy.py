@@ -147,7 +147,7 @@ class LazyShares:
         while heap:
             vf, _, key = heap[0]
             i = index.get(key)
-            if i is not None and bott[i] == g and vfcol[i] == vf:
+            if i is not None and bott.item(i) == g and vfcol.item(i) == vf:
                 return heap[0]
             heapq.heappop(heap)
         return None
@@ -201,11 +201,19 @@ class LazyShares:
     def _weigh(self, path: Path, g: int, v: float, dcount: int, dweight: float, dentries: int) -> None:
         """An entry of group ``g`` on ``path`` gained ``dcount`` members (``dweight`` = their
         weight) and ``dentries`` entries at clock ``v``: credit the links with the bytes moved
-        since, then update their weight sums, shares and group records."""
-        if dcount:
-            self.table.weigh(path.links, path.coefs, dweight)
+        since, then update their weight sums and shares (as :meth:`.flows.FlowTable.weigh`) and
+        group records. One loop over the entry's few links: this runs for every start and end."""
+        table = self.table
+        wsum, share, cap, dirty = table.wsum, table.share, table.cap, table.dirty
         lg, touched, sent = self.lg, self.touched, self.sent
         for link, c in zip(path.links, path.coefs):
+            if dcount:
+                w = wsum.item(link) + dweight * c
+                if w < 0.0:
+                    w = 0.0
+                wsum[link] = w
+                share[link] = cap.item(link) / w if w > 0.0 else math.inf
+                dirty[link] = True
             touched.append(link)
             d = lg.get(link)
             if d is None:
@@ -256,21 +264,21 @@ class LazyShares:
             while heap and heap[0][0] <= vlim:
                 vf, _, key = heapq.heappop(heap)
                 i = index.get(key)
-                if i is None or bott[i] != g or vfcol[i] != vf:
+                if i is None or bott.item(i) != g or vfcol.item(i) != vf:
                     continue
                 self._finish(i, g, v, done)
         return done
 
     def _finish(self, i: int, g: int, v: float, done: list) -> None:
         table = self.table
-        members, reached = table.members[i], float(table.thr[i])
+        members, reached = table.members[i], table.thr.item(i)
         cutoff = reached + _SAME_THRESHOLD_RTOL * abs(reached)
         popped = 0
         while members and members[0][0] <= cutoff:
             done.append(heapq.heappop(members)[2])
             popped += 1
         path = table.paths[i]
-        w = float(table.weight[i])
+        w = table.weight.item(i)
         table.count[i] -= popped
         if members:
             # the entry's progress is exactly what its finished members needed (as the eager table sets it)
@@ -298,15 +306,16 @@ class LazyShares:
             if i is None:
                 fresh.append((tr, path))
                 continue
-            g = int(table.bott[i])
-            v = self._clock(g, t)
-            w = float(table.weight[i])
-            threshold = w * (v - table.vb[i]) + tr.nbytes
+            g = table.bott.item(i)
+            v = self.V[g] + self.lev[g] * (t - self.tV[g])
+            w = table.weight.item(i)
+            vb = table.vb.item(i)
+            threshold = w * (v - vb) + tr.nbytes
             heapq.heappush(table.members[i], (threshold, next(table._seq), tr))
             table.count[i] += 1
-            if threshold < table.thr[i]:
+            if threshold < table.thr.item(i):
                 table.thr[i] = threshold
-                vf = table.vf[i] = table.vb[i] + threshold / w
+                vf = table.vf[i] = vb + threshold / w
                 heapq.heappush(self.gh[g], (vf, next(seq), tr.key))
             self._weigh(path, g, v, 1, path.weight, 0)
         if not fresh:
