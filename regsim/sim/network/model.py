@@ -28,7 +28,10 @@ Exact re-shares are cheap where it matters most: flows on one route share one we
 a storm whose flows all cross one bottleneck is re-shared in a few whole-array operations, and
 a storm with a few bottlenecks (several servers, several rack uplinks) in one pass over the
 flows; anything else re-runs progressive filling on the changed component only. See
-:mod:`.flows` and :mod:`.reshare`.
+:mod:`.flows` and :mod:`.reshare`. Once every entry sits at its bottleneck's fair share, the
+re-shares go lazy (:mod:`.lazy`): a start or an end moves one clock per touched bottleneck and
+costs a few heap operations, whatever the number of flows, until a check fails and the eager
+strategies take over again.
 
 How flows share links is a :class:`~regsim.sim.network.sharing.FlowModel`: plain max-min (the
 engine's default, the closed forms' model) or the TCP-like model after SimGrid's LV08 that
