@@ -76,7 +76,8 @@ def storm(seed: int, clients: int = 120, servers: int = 3) -> tuple[Topology, li
     return topo, flows
 
 
-@pytest.mark.parametrize("model", [MAXMIN, TCP, LV08, FlowModel(window=3000.0)], ids=["maxmin", "tcp", "lv08", "window"])
+@pytest.mark.parametrize("model", [MAXMIN, TCP, LV08, FlowModel(window=3000.0)],
+                         ids=["maxmin", "tcp", "lv08", "window"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_lazy_equals_eager_on_storms(model, seed) -> None:
     topo, flows = storm(seed)

@@ -7,8 +7,9 @@ walking those survivors: in a 10,000-client central rollout it took a quarter of
 :func:`fewer_collections` freezes what exists when the run starts (the platform and the registry
 live as long as the run; frozen objects are never scanned) and collects young objects less often
 (every 200,000 allocations: at 50,000 the collector still took 1.2 s of a 6.5 s central rollout
-of 10,000 clients, 0.6 s at 200,000, with the same peak memory); both are undone when the run ends. Cycles are still collected, so memory stays bounded (the
-rollout's peak is unchanged), and simulated results do not depend on when the collector runs.
+of 10,000 clients, 0.6 s at 200,000, with the same peak memory); both are undone when the run
+ends. Cycles are still collected, so memory stays bounded (the rollout's peak is unchanged), and
+simulated results do not depend on when the collector runs.
 """
 
 from __future__ import annotations
