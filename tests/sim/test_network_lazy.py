@@ -93,3 +93,22 @@ def test_a_lone_server_storm_stays_lazy() -> None:
              for i in range(400)]
     net = assert_same(topo, flows, model=TCP)
     assert net.stats.lazy >= 0.95 * net.stats.reshares
+
+
+def test_a_link_that_comes_back_is_watched_again() -> None:
+    """Found by the reference test: an uplink is a bottleneck group's sole link, its last entry
+    ends and the group's level rises (the link is dropped from the group's heap of shares), then a
+    new entry crosses it again. When the group's level rises once more the link must bind: 30 B/s
+    through a host uplink, not the 50 B/s of the shared downlink."""
+    topo = Topology(hop_latency=0.0)
+    for rack, uplink in [("r0", 50.0), ("r1", 50.0), ("r2", 50.0)]:
+        topo.add_rack(rack, uplink=uplink)
+    topo.add_host("dst", rack="r0", nic_up=30.0, nic_down=100.0)
+    topo.add_host("slow", rack="r1", nic=30.0)
+    topo.add_host("fast", rack="r2", nic_up=100.0, nic_down=30.0)
+    flows = [("slow", "dst", 10.0, 0.0), ("slow", "dst", 77.0, 0.5), ("fast", "dst", 77.0, 0.0)]
+    finished, _, net = run(topo, flows, lazy=True, model=MAXMIN)
+    # fast: 10 B by 0.4 s at 25 B/s, 5 B by 0.5 s at 50, 62 B at 25 -> 2.98 s; slow's second
+    # pull: 62 B by 2.98 s at 25 B/s, then 15 B at its uplink's 30 B/s
+    assert finished == pytest.approx([0.4, 2.98 + 15.0 / 30.0, 2.98], rel=1e-12)
+    assert_same(topo, flows, model=MAXMIN)

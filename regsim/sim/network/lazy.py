@@ -127,7 +127,8 @@ class LazyShares:
                     self.gm[g].add(link)
         for heap in self.gl.values():
             heapq.heapify(heap)
-        #: per link only one group crosses: the share last pushed on that group's heap
+        #: per link only one group crosses: (the group, the share last pushed on its heap); a link
+        #: is here exactly while that item is on the heap
         self.seen: dict[int, tuple[int, float]] = {link: (g, s) for g, heap in self.gl.items() for s, link in heap}
         self.sent = [0.0] * size  # bytes credited to each link since the table's ``sent``
         self.gheap: list = []
@@ -418,12 +419,16 @@ class LazyShares:
             return math.inf
         seen, share = self.seen, self.table.share
         if len(heap) > 2 * len(seen) + 64:
-            heap[:] = [(gs[1], link) for link, gs in seen.items() if gs[0] == g and self._sole(g, link)]
+            heap[:] = [(gs[1], link) for link, gs in seen.items() if gs[0] == g]
             heapq.heapify(heap)
         while heap:
             s, link = heap[0]
-            if seen.get(link) != (g, s) or not self._sole(g, link):
-                heapq.heappop(heap)  # superseded by a lower share, or no longer g's alone
+            if seen.get(link) != (g, s):
+                heapq.heappop(heap)  # superseded by a lower share
+                continue
+            if not self._sole(g, link):
+                heapq.heappop(heap)  # no longer g's alone: forgotten, pushed again if it becomes so
+                del seen[link]
                 continue
             now = share.item(link)
             if now == s:
