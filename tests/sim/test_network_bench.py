@@ -171,7 +171,7 @@ def test_storm(benchmark, simpy_rate: float, case: str, n: int) -> None:
 def test_lazy_against_eager_re_shares(case: str) -> None:
     """The lazy re-share (:mod:`regsim.sim.network.lazy`) against the eager strategies alone, on the
     same 10,000-client storm in one run: the same finish times, and the speed-up as a ratio (no
-    absolute time). Measured on the shared 2-core machine: 3.8x (star-staggered) and 3.0x (racked)."""
+    absolute time). Measured on the shared 2-core machine: 2.4-3.8x (star-staggered), 2.6-3.0x (racked)."""
     build, spread = CASES[case]
     times, finished = {}, {}
     for lazy in (False, True):
