@@ -73,6 +73,8 @@ def test_10000_client_central_rollout(benchmark, start):
     figures = benchmark.pedantic(run_central, args=(f"workload.start={start}",), rounds=1, iterations=1)
     report(f"central rollout, 10,000 clients, start {start}", figures, primitive)
     assert figures["makespan"] >= figures["bound"]
-    # TODO(issue 17, item 4): assert figures["cpu"] <= TARGET_S / SLACK once the network engine's
-    # re-shares are fast; the model outside the network takes well under the target on its own
-    # (the figure printed as "the rest"), the network engine most of the time today.
+    # the engine's lazy re-shares took this from 31-45x the loop (21-30 s of CPU) to 9-12x (6-8 s,
+    # the higher figures with the machine's two cores shared by five jobs); a ratio, so that it
+    # holds on a slower machine. The target (TARGET_S of wall time on 2 cores, issue 17 item 4) is
+    # ~7.5x: not met yet (docs/network.md, "Speed")
+    assert figures["cpu"] / primitive <= 16.0

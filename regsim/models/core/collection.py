@@ -5,9 +5,11 @@ the real registry behind them) and allocates millions more, nearly all freed at 
 counting. With CPython's default thresholds the collector runs every 700 allocations and keeps
 walking those survivors: in a 10,000-client central rollout it took a quarter of the CPU time.
 :func:`fewer_collections` freezes what exists when the run starts (the platform and the registry
-live as long as the run; frozen objects are never scanned) and collects young objects less often;
-both are undone when the run ends. Cycles are still collected, so memory stays bounded (the
-rollout's peak is unchanged), and simulated results do not depend on when the collector runs.
+live as long as the run; frozen objects are never scanned) and collects young objects less often
+(every 200,000 allocations: at 50,000 the collector still took 1.2 s of a 6.5 s central rollout
+of 10,000 clients, 0.6 s at 200,000, with the same peak memory); both are undone when the run
+ends. Cycles are still collected, so memory stays bounded (the rollout's peak is unchanged), and
+simulated results do not depend on when the collector runs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 #: allocations between two collections of the youngest generation during a run (CPython: 700)
-RUN_THRESHOLD = 50_000
+RUN_THRESHOLD = 200_000
 
 
 @contextmanager

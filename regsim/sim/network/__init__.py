@@ -4,6 +4,8 @@
 - :mod:`.maxmin` -- the pure numpy kernel: weighted progressive filling, connected components.
 - :mod:`.flows` -- persistent per-flow state (route entries, lazy progress, per-link bytes).
 - :mod:`.reshare` -- the exact re-share strategies: uniform, grouped, component.
+- :mod:`.lazy` -- lazy processor sharing: while every entry sits at its bottleneck's fair share,
+  a start or an end moves one virtual clock per touched bottleneck, not every entry's rate.
 - :mod:`.transfer` -- :class:`Transfer`, what a caller gets back.
 - :mod:`.model` -- :class:`Network`, the SimPy-facing manager: ``net.transfer(...)`` -> event.
 - :mod:`.sampling` -- :class:`LinkRecorder`, exact link-utilisation time series.

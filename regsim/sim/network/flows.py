@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -44,7 +45,9 @@ _BULK = 4
 class FlowTable:
     """Active flows grouped by route into weighted entries, and per-link load and bytes."""
 
-    _COLUMNS = ("count", "weight", "lcap", "rate", "prog", "t0", "thr", "fin")
+    #: per entry; ``vb``, ``vf`` and ``ing`` belong to :mod:`.lazy` (the entry's virtual base and
+    #: next finish, and whether the entry is in its care)
+    _COLUMNS = ("count", "weight", "lcap", "rate", "prog", "t0", "thr", "fin", "vb", "vf", "ing")
     _LINK_ARRAYS = (("load", 0.0), ("sent", 0.0), ("wsum", 0.0), ("users", 0), ("share", np.inf),
                     ("dirty", False), ("bsize", 0))
 
@@ -54,12 +57,19 @@ class FlowTable:
         self.route = np.zeros((1, 0), dtype=np.int64)
         self.coef = np.zeros((1, 0))
         self.capped = 0  # entries whose window bound is finite
-        for name in self._COLUMNS:
-            setattr(self, name, np.empty(0))
+        #: the per-entry columns, one row each (a removal moves an entry's row in one copy);
+        #: ``self.count`` and the others are views of its rows
+        self.cols = np.empty((len(self._COLUMNS), 0))
+        self._views()
         self.bott = np.empty(0, dtype=np.int64)
         self.undesignated = 0
         self.members: list[list[tuple[float, int, Transfer]]] = []
         self.keys: list[object] = []  # a route, or (route, traffic class)
+        self.paths: list[Path] = []  # each entry's links and coefficients, as Python tuples
+        #: the lazy processor-sharing state (:mod:`.lazy`) while it holds the allocation, else None
+        self.lazy = None
+        #: what :func:`.reshare.reshare` leaves for :mod:`.lazy`: each designated link's level
+        self.levels: dict[int, float] | None = None
         self.index: dict[object, int] = {}
         self._seq = itertools.count()
         self.pad = 0
@@ -88,6 +98,10 @@ class FlowTable:
         self.route[self.route == old] = new
         self.pad = new
 
+    def _views(self) -> None:
+        for j, name in enumerate(self._COLUMNS):
+            setattr(self, name, self.cols[j])
+
     @property
     def width(self) -> int:
         return self.route.shape[0]
@@ -101,34 +115,36 @@ class FlowTable:
         coef = np.zeros((width, size))
         coef[: self.width, : self.n] = self.coef[:, : self.n]
         self.route, self.coef = route, coef
-        for name in self._COLUMNS:
-            col = np.zeros(size)
-            col[: self.n] = getattr(self, name)[: self.n]
-            setattr(self, name, col)
+        cols = np.zeros((len(self._COLUMNS), size))
+        cols[:, : self.n] = self.cols[:, : self.n]
+        self.cols = cols
+        self._views()
         bott = np.full(size, -1, dtype=np.int64)
         bott[: self.n] = self.bott[: self.n]
         self.bott = bott
         self._rows = size
 
     def _remove(self, i: int) -> None:
+        # scalar loops over the entry's few links: cheaper than fancy indexing at this size
         last = self.n - 1
-        links = self._links(i)
+        links = self.paths[i].links
         del self.index[self.keys[i]]
-        self.capped -= bool(np.isfinite(self.lcap[i]))
-        self.users[links] -= 1
+        self.capped -= math.isfinite(self.lcap[i])
         self._designate(i, -1)
         self.undesignated -= 1
-        idle = [link for link in links if self.users[link] == 0]
-        self.wsum[idle], self.load[idle], self.share[idle] = 0.0, 0.0, np.inf
-        members, key = self.members.pop(), self.keys.pop()
+        users, wsum, load, share = self.users, self.wsum, self.load, self.share
+        for link in links:
+            users[link] -= 1
+            if users[link] == 0:
+                wsum[link] = load[link] = 0.0
+                share[link] = math.inf
+        members, key, path = self.members.pop(), self.keys.pop(), self.paths.pop()
         if i != last:
             self.route[:, i] = self.route[:, last]
             self.coef[:, i] = self.coef[:, last]
-            for name in self._COLUMNS:
-                col = getattr(self, name)
-                col[i] = col[last]
+            self.cols[:, i] = self.cols[:, last]
             self.bott[i] = self.bott[last]
-            self.members[i], self.keys[i] = members, key
+            self.members[i], self.keys[i], self.paths[i] = members, key, path
             self.index[key] = i
         self.route[:, last] = self.pad
         self.coef[:, last] = 0.0
@@ -154,12 +170,11 @@ class FlowTable:
         self.route[:, m:n] = self.pad
         self.coef[:, :m] = self.coef[:, stay]
         self.coef[:, m:n] = 0.0
-        for name in self._COLUMNS:
-            col = getattr(self, name)
-            col[:m] = col[stay]
+        self.cols[:, :m] = self.cols[:, stay]
         self.bott[:m] = self.bott[stay]
         self.members = [self.members[i] for i in stay.tolist()]
         self.keys = [self.keys[i] for i in stay.tolist()]
+        self.paths = [self.paths[i] for i in stay.tolist()]
         self.index = {key: j for j, key in enumerate(self.keys)}
         self.n = m
 
@@ -189,35 +204,54 @@ class FlowTable:
     def add(self, transfer: Transfer, path: Path, t: float) -> None:
         """Start ``transfer`` at time ``t``; its entry must be re-shared before time moves on."""
         key = transfer.key
-        links = list(path.links)
+        links = path.links
         i = self.index.get(key)
         if i is None:
             i = self.n
-            self._reserve(i + 1, len(links))
+            if i >= self._rows or len(links) > self.route.shape[0]:
+                self._reserve(i + 1, len(links))
             self.route[: len(links), i] = links
             self.coef[: len(links), i] = path.coefs
             self.count[i], self.weight[i], self.rate[i] = 0.0, path.weight, 0.0
             self.lcap[i] = path.level_cap
-            self.capped += bool(np.isfinite(path.level_cap))
+            self.capped += math.isfinite(path.level_cap)
             self.prog[i], self.t0[i], self.thr[i], self.fin[i] = 0.0, t, np.inf, np.inf
             self.members.append([])
             self.keys.append(key)
+            self.paths.append(path)
             self.index[key] = i
-            self.users[links] += 1
+            users, bsize = self.users, self.bsize
+            designated = -1
+            for link in links:
+                users[link] += 1
+                if designated < 0 and bsize[link] > 0:
+                    designated = link
             self.n += 1
             self.bott[i] = -1
             self.undesignated += 1
-            self._designate(i, next((link for link in links if self.bsize[link] > 0), -1))
+            self._designate(i, designated)
+            threshold = transfer.nbytes
         else:
             self.prog[i] += self.rate[i] * (t - self.t0[i])
             self.t0[i] = t
-        threshold = self.prog[i] + transfer.nbytes
+            threshold = self.prog[i] + transfer.nbytes
         heapq.heappush(self.members[i], (threshold, next(self._seq), transfer))
         self.count[i] += 1
-        self.thr[i] = min(self.thr[i], threshold)
-        self.wsum[links] += path.weight * np.asarray(path.coefs)
-        self.update_share(links)
-        self.dirty[links] = True
+        if threshold < self.thr[i]:
+            self.thr[i] = threshold
+        self.weigh(links, path.coefs, path.weight)
+
+    def weigh(self, links: tuple[int, ...], coefs: tuple[float, ...], weight: float) -> None:
+        """Add ``weight`` (negative: take it away) times each coefficient to its link's weight
+        sum, and update the links' fair shares; the links are marked dirty."""
+        wsum, share, cap, dirty = self.wsum, self.share, self.cap, self.dirty
+        for link, c in zip(links, coefs):
+            w = wsum.item(link) + weight * c
+            if w < 0.0:
+                w = 0.0
+            wsum[link] = w
+            share[link] = cap.item(link) / w if w > 0.0 else math.inf
+            dirty[link] = True
 
     def add_many(self, batch: list[tuple[Transfer, Path]], t: float) -> None:
         """Start many ``(transfer, path)`` at time ``t``: new routes get their rows in bulk."""
@@ -241,6 +275,7 @@ class FlowTable:
             heapq.heapify(heap)
             self.members.append(heap)
             self.keys.append(key)
+            self.paths.append(path)
             self.index[key] = start + j
             counts[j], weights[j], thr[j], lcap[j] = len(heap), path.weight, heap[0][0], path.level_cap
         rows = slice(start, start + k)
@@ -323,7 +358,7 @@ class FlowTable:
         i = self.index.get(transfer.key)
         if i is None or not any(member[2] is transfer for member in self.members[i]):
             return 0.0
-        return float(self.rate[i])
+        return self.lazy.rate_of(i) if self.lazy is not None else float(self.rate[i])
 
     def snapshot(self) -> Snapshot:
         """Every entry's links (``(entries, K)``, -1 padded), the load each takes per unit of

@@ -28,7 +28,10 @@ Exact re-shares are cheap where it matters most: flows on one route share one we
 a storm whose flows all cross one bottleneck is re-shared in a few whole-array operations, and
 a storm with a few bottlenecks (several servers, several rack uplinks) in one pass over the
 flows; anything else re-runs progressive filling on the changed component only. See
-:mod:`.flows` and :mod:`.reshare`.
+:mod:`.flows` and :mod:`.reshare`. Once every entry sits at its bottleneck's fair share, the
+re-shares go lazy (:mod:`.lazy`): a start or an end moves one clock per touched bottleneck and
+costs a few heap operations, whatever the number of flows, until a check fails and the eager
+strategies take over again.
 
 How flows share links is a :class:`~regsim.sim.network.sharing.FlowModel`: plain max-min (the
 engine's default, the closed forms' model) or the TCP-like model after SimGrid's LV08 that
@@ -55,10 +58,17 @@ import numpy as np
 import simpy
 
 from regsim.sim.network.flows import FlowTable, Snapshot
+from regsim.sim.network.lazy import LazyShares, can_enter
 from regsim.sim.network.reshare import reshare
 from regsim.sim.network.sharing import MAXMIN, FlowModel
 from regsim.sim.network.transfer import Path, Transfer
 from regsim.sim.topology import Topology
+
+
+#: utilisation of at most this many links is summed from the lazy state, more from a sync
+_FEW_LINKS = 64
+#: lazy stays of at least this many re-shares paid for taking over; shorter ones back off
+_LAZY_WORTH = 8
 
 
 def _slack(t: float) -> float:
@@ -71,7 +81,8 @@ class NetworkStats:
     """How much work the model did: the numbers that explain its speed.
 
     ``uniform``, ``grouped`` and ``component`` count the re-shares each strategy of
-    :mod:`regsim.sim.network.reshare` served.
+    :mod:`regsim.sim.network.reshare` served, ``lazy`` those :mod:`regsim.sim.network.lazy`
+    settled by moving levels only.
     """
 
     requested: int = 0
@@ -82,6 +93,7 @@ class NetworkStats:
     uniform: int = 0
     grouped: int = 0
     component: int = 0
+    lazy: int = 0
     wakeups: int = 0
     peak_entries: int = 0
 
@@ -90,13 +102,16 @@ class Network:
     """Flow-level network over a :class:`Topology`, driven by one manager inside ``env``."""
 
     def __init__(self, env: simpy.Environment, topology: Topology, *, model: FlowModel = MAXMIN,
-                 coalesce_s: float = 0.0, classes: Mapping[str, float] | None = None) -> None:
+                 coalesce_s: float = 0.0, classes: Mapping[str, float] | None = None, lazy: bool = True) -> None:
+        """``lazy=False`` keeps every re-share eager (:mod:`.reshare`): the same results, for
+        tests and benchmarks that hold the lazy state (:mod:`.lazy`) to it."""
         if not isinstance(model, FlowModel):
             raise TypeError(f"model must be a FlowModel, got {type(model).__name__}")
         if not (coalesce_s >= 0 and math.isfinite(coalesce_s)):
             raise ValueError(f"coalesce_s must be a non-negative number of seconds, got {coalesce_s!r}")
         self.env, self.topology = env, topology
         self.model, self.coalesce_s = model, float(coalesce_s)
+        self.lazy = bool(lazy)
         self.classes = dict(classes or {})
         for name, weight in self.classes.items():
             if not (weight > 0 and math.isfinite(weight)):
@@ -114,6 +129,12 @@ class Network:
         self._armed: list[float] = []
         self._deadline = math.inf
         self._subscribers: list[Callable[[Network], None]] = []
+        # lazy re-shares (:mod:`.lazy`): settled since it last took over, and how many eager
+        # re-shares to wait before it takes over again after a short stay (it costs a pass over
+        # every entry to take over)
+        self._lazy_settles = 0
+        self._lazy_backoff = 0
+        self._lazy_wait = 0
 
     # -- the API models call ----------------------------------------------------------------
     def transfer(self, src: str, dst: str, nbytes: float, *, tag: Hashable = None,
@@ -128,11 +149,13 @@ class Network:
         if not (nbytes >= 0 and math.isfinite(nbytes)):
             raise ValueError(f"transfer {src}->{dst}: nbytes must be a non-negative number, got {nbytes!r}")
         route, latency = self.topology.route(src, dst)
+        now = self.env.now
         if len(self.topology.links) != self._links:
+            if self._table.lazy is not None:
+                self._table.lazy.leave(now)
             self._nominal = np.asarray(self.topology.capacities(), dtype=float)
             self._table.grow_links(self._nominal)
             self._links = len(self.topology.links)
-        now = self.env.now
         latency = self.model.delay(latency)
         if klass is None and self.classify is not None:
             klass = self.classify(src, dst, tag)
@@ -146,7 +169,8 @@ class Network:
             self.stats.completed += 1
             self.bytes_by_tag[tag] += nbytes
             return self.env.timeout(latency, value=tr)
-        self._path(tr)  # a route the sharing model cannot price fails here, not later
+        if tr.key not in self._paths:
+            self._path(tr)  # a route the sharing model cannot price fails here, not later
         tr._event = event = self.env.event()
         start = now + latency
         heapq.heappush(self._pending, (start, self._seq, tr))
@@ -159,19 +183,35 @@ class Network:
         """The rate (bytes/s) ``transfer`` moves at now; 0 before it starts and after it ends."""
         return self._table.rate_of(transfer)
 
+    def _sync(self) -> None:
+        """Write the lazy state (if any) into the table's arrays, which the views read."""
+        if self._table.lazy is not None:
+            self._table.lazy.sync(self.env.now)
+
     def link_bytes(self) -> np.ndarray:
         """Bytes each link has carried so far, indexed by link id: on the wire, so under the TCP
         model the payload over the bandwidth factor, plus acknowledgements on reverse paths."""
+        self._sync()
         self._table.accrue(self.env.now)
         return self._table.sent[: self._links].copy()
 
     def link_load(self) -> np.ndarray:
         """Current rate (bytes/s) on each link, indexed by link id."""
+        self._sync()
         return self._table.load[: self._links].copy()
 
-    def utilisation(self) -> np.ndarray:
-        """Current load over capacity of each link, indexed by link id."""
-        return self._table.load[: self._links] / self._nominal[: self._links]
+    def utilisation(self, links: np.ndarray | None = None) -> np.ndarray:
+        """Current load over capacity of each link (indexed by link id), or of ``links`` only
+        (cheap while the lazy state holds: no array of every entry is brought up to date)."""
+        if links is None:
+            self._sync()
+            return self._table.load[: self._links] / self._nominal[: self._links]
+        links = np.asarray(links, dtype=np.int64)
+        lazy = self._table.lazy
+        if lazy is None or links.size > _FEW_LINKS:
+            self._sync()
+            return self._table.load[links] / self._nominal[links]
+        return np.array(lazy.load_of(links.tolist())) / self._nominal[links]
 
     def subscribe(self, callback: Callable[[Network], None]) -> None:
         """Call ``callback(net)`` after every change of link loads (re-share or completion).
@@ -181,9 +221,19 @@ class Network:
         """
         self._subscribers.append(callback)
 
+    def loads_of(self, links: list[int]) -> list[float]:
+        """Current load (bytes/s) of each of a few ``links``, as a list: what a recorder reads
+        after every change, cheaply while the lazy state holds."""
+        lazy = self._table.lazy
+        if lazy is None:
+            load = self._table.load
+            return [float(load[link]) for link in links]
+        return lazy.load_of(links)
+
     def snapshot(self) -> Snapshot:
         """``(routes, rates, counts, weights, coefs)`` of the active route entries: each entry's
         links (-1 padded) and the load it puts on each per unit of rate."""
+        self._sync()
         return self._table.snapshot()
 
     def capacity(self) -> np.ndarray:
@@ -241,47 +291,81 @@ class Network:
     def _wake(self, _event: simpy.Event) -> None:
         """One step of the manager: finish what is due, re-share if the window is closed, re-arm."""
         heapq.heappop(self._armed)
-        self.stats.wakeups += 1
+        stats = self.stats
+        stats.wakeups += 1
         now = self.env.now
-        due = now + _slack(now)
+        due = now + 1e-12 * max(1.0, abs(now))  # _slack(now), inlined: this runs per event
         table = self._table
-        table.accrue(now)
-        done = table.complete_due(due, now)
+        lazy = table.lazy
+        if lazy is None:
+            table.accrue(now)
+            done = table.complete_due(due, now)
+        else:
+            done = lazy.complete_due(due, now)
         changed = bool(done)
+        pending = self._pending
         if self._deadline == math.inf:
             if done:
                 self._deadline = now + self.coalesce_s
-            elif self._pending and self._pending[0][0] <= due:
-                self._deadline = self._pending[0][0] + self.coalesce_s
+            elif pending and pending[0][0] <= due:
+                self._deadline = pending[0][0] + self.coalesce_s
         if self._deadline <= due:
             self._deadline = math.inf
             batch = []
-            while self._pending and self._pending[0][0] <= due:
-                tr = heapq.heappop(self._pending)[2]
+            paths = self._paths
+            while pending and pending[0][0] <= due:
+                tr = heapq.heappop(pending)[2]
                 tr.started = now
-                batch.append((tr, self._path(tr)))
-            table.add_many(batch, now)
-            self.stats.started += len(batch)
-            path = reshare(table, now)
-            setattr(self.stats, path, getattr(self.stats, path) + 1)
-            self.stats.reshares += 1
-            self.stats.reshared_entries += table.last_reshare_size
-            self.stats.peak_entries = max(self.stats.peak_entries, table.n)
+                batch.append((tr, paths.get(tr.key) or self._path(tr)))
+            stats.started += len(batch)
+            path = self._reshare(batch, now)
+            setattr(stats, path, getattr(stats, path) + 1)
+            stats.reshares += 1
+            stats.reshared_entries += table.last_reshare_size
+            if table.n > stats.peak_entries:
+                stats.peak_entries = table.n
             changed = True
-        for tr in done:
-            tr.finished = now
-            self.bytes_by_tag[tr.tag] += tr.nbytes
-            tr._event.succeed(tr)
-        self.stats.completed += len(done)
+        if done:
+            by_tag = self.bytes_by_tag
+            for tr in done:
+                tr.finished = now
+                by_tag[tr.tag] += tr.nbytes
+                tr._event.succeed(tr)
+            stats.completed += len(done)
         if changed:
             for callback in self._subscribers:
                 callback(self)
-        nxt = table.next_finish()
+        nxt = table.next_finish() if table.lazy is None else table.lazy.next_finish()
         if not nxt > now and not changed:  # also catches NaN: a broken state must not spin
             raise RuntimeError(f"network model stuck at t={now}: next completion {nxt} is not in the future")
         if self._deadline < math.inf:
             nxt = min(nxt, self._deadline)
-        elif self._pending:
-            nxt = min(nxt, self._pending[0][0])
+        elif pending:
+            nxt = min(nxt, pending[0][0])
         if nxt < math.inf:
             self._arm(nxt)
+
+    def _reshare(self, batch: list[tuple[Transfer, Path]], now: float) -> str:
+        """Start ``batch`` and re-share: lazily (levels only) while that holds, else eagerly
+        (:func:`.reshare.reshare`), after which the lazy state takes over again when it can."""
+        table = self._table
+        lazy = table.lazy
+        if lazy is not None:
+            lazy.add_many(batch, now)
+            if lazy.settle(now):
+                self._lazy_settles += 1
+                table.last_reshare_size = 0
+                return "lazy"
+            lazy.leave(now)
+            self._lazy_backoff = 0 if self._lazy_settles >= _LAZY_WORTH else max(1, 2 * self._lazy_backoff)
+            self._lazy_wait = self._lazy_backoff
+        else:
+            table.add_many(batch, now)
+        path = reshare(table, now)
+        if table.levels is not None:
+            if self._lazy_wait > 0:
+                self._lazy_wait -= 1
+            elif self.lazy and can_enter(table):
+                table.lazy = LazyShares(table, now, table.levels)
+                self._lazy_settles = 0
+        return path

@@ -35,7 +35,11 @@ def reshare(table: FlowTable, t: float) -> str:
     """Give every flow affected by the table's dirty links its max-min rate as of ``t``.
 
     Returns the strategy that did it; ``table.last_reshare_size`` says for how many entries.
+    ``table.levels`` is then each designated link's level when every entry sits at its
+    designated link's level (uniform, or grouped without crossers: what :mod:`.lazy` takes
+    over), else None.
     """
+    table.levels = None
     if _uniform(table, t):
         path = "uniform"
     elif _grouped(table, t):
@@ -72,7 +76,20 @@ def _uniform(table: FlowTable, t: float) -> bool:
     _commit(table, slice(0, n), table.weight[:n] * level, t)
     np.multiply(table.wsum, level, out=table.load)
     table.load[table.pad] = 0.0
+    _designate_all(table, bottleneck if table.users[bottleneck] == n else int(tied[table.users[tied] == n][0]),
+                   float(level))
     return True
+
+
+def _designate_all(table: FlowTable, link: int, level: float) -> None:
+    """After a uniform re-share: every entry's bottleneck is ``link``, crossed by all of them."""
+    n = table.n
+    old = table.bott[:n]
+    np.subtract.at(table.bsize, old[old >= 0], 1)
+    table.bsize[link] += n
+    table.bott[:n] = link
+    table.undesignated = 0
+    table.levels = {link: level}
 
 
 def _grouped(table: FlowTable, t: float) -> bool:
@@ -80,7 +97,8 @@ def _grouped(table: FlowTable, t: float) -> bool:
     if table.undesignated or n == 0:
         return False
     held = table.bsize > 0
-    if (table.users[held] == table.bsize[held]).all():
+    pure = bool((table.users[held] == table.bsize[held]).all())
+    if pure:
         level = table.share[table.bott[:n]]
     else:
         level = _crossed_levels(table)
@@ -97,6 +115,9 @@ def _grouped(table: FlowTable, t: float) -> bool:
     _commit(table, slice(0, n), rate, t)
     table.load = load
     table.last_reshare_size = n
+    if pure:
+        links = np.flatnonzero(held)
+        table.levels = dict(zip(links.tolist(), table.share[links].tolist()))
     return True
 
 

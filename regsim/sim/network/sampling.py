@@ -26,18 +26,30 @@ class LinkRecorder:
         if self.links.size and (self.links.min() < 0 or self.links.max() >= count):
             raise ValueError(f"link ids must lie in [0, {count})")
         self._times: list[float] = []
-        self._rows: list[np.ndarray] = []
+        self._rows: list[np.ndarray | list[float]] = []
+        self._last: bytes | list[float] | None = None
+        few = self.links.size <= 64
+        self._few = self.links.tolist() if few else None
+        self._caps = net.capacity()[self.links].tolist() if few else None
         self._record(net)
         net.subscribe(self._record)
 
     def _record(self, net: Network) -> None:
         t = net.env.now
-        row = net.utilisation()[self.links]
+        if self._few is not None:
+            # a few links: their loads from the network as a list, divided here (this runs per change)
+            key = [load / c for load, c in zip(net.loads_of(self._few), self._caps)]
+            row = None
+        else:
+            row = net.utilisation(self.links)
+            key = row.tobytes()  # rows compare by value, cheaper as bytes than as arrays
         if self._times and self._times[-1] == t:
-            self._rows[-1] = row
-        elif not self._rows or not np.array_equal(self._rows[-1], row):
+            self._rows[-1] = key if row is None else row
+            self._last = key
+        elif key != self._last:
             self._times.append(t)
-            self._rows.append(row)
+            self._rows.append(key if row is None else row)
+            self._last = key
 
     @property
     def times(self) -> np.ndarray:
@@ -47,7 +59,7 @@ class LinkRecorder:
     @property
     def values(self) -> np.ndarray:
         """``(len(times), len(links))``: utilisation from each time until the next."""
-        return np.vstack(self._rows) if self._rows else np.empty((0, self.links.size))
+        return np.array(self._rows, dtype=float).reshape(len(self._rows), self.links.size)
 
     def at(self, times: Sequence[float] | np.ndarray) -> np.ndarray:
         """Utilisation of the recorded links at the given times (0 before recording began)."""
