@@ -112,8 +112,8 @@ def _alternatives(model: str, keys: list[str]) -> str:
     for other, ignored in ignored_by_model().items():
         if other == model or any(_overlap(key, i) for key in keys for i in ignored):
             continue
-        if other.startswith("rollout/") and model.startswith("rollout/"):
-            strategies.append(other[8:])
+        if "/" in other and other.split("/")[0] == model.split("/")[0]:  # another strategy of the same kind
+            strategies.append(other.split("/", 1)[1])
         elif (kind := other.split("/")[0]) not in kinds:
             kinds.append(kind)
     choices = [f"distribution.strategy {' or '.join(strategies)}"] if strategies else []

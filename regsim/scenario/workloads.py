@@ -36,7 +36,7 @@ def workload_kinds() -> tuple[str, ...]:
 
 def distribution_strategies() -> tuple[str, ...]:
     """``("central", "proxy-cache", ...)``: the ``distribution.strategy`` values the families simulate."""
-    return tuple(s for spec in specs() for s in spec.strategies)
+    return tuple(dict.fromkeys(s for spec in specs() for s in spec.strategies))
 
 
 def _or(kinds: tuple[str, ...]) -> str:
