@@ -10,7 +10,7 @@ IGNORES = ("failures", "scan", "monitoring", "registry.storage.capacity", "regis
            "registry.cache", "registry.auth.service_cores", "registry.auth.db.hash", "registry.auth.db.credentials",
            "registry.auth.token_ttl", "registry.auth.issuer", "registry.upstream_limit", "duration",
            "distribution.proxy", "distribution.mirror", "distribution.preheat", "distribution.p2p.peers",
-           "distribution.p2p.parents", "distribution.p2p.upload_slots", "distribution.p2p.origins",
+           "distribution.p2p.parents", "distribution.p2p.origins",
            "distribution.p2p.origin_nic", "distribution.p2p.selection", "distribution.p2p.seeders",
            "distribution.p2p.super_seeding", "distribution.p2p.connect_rtts", "distribution.p2p.initial_window",
            "distribution.p2p.announce_interval", "distribution.p2p.handout")

@@ -56,11 +56,17 @@ class NodeClient:
 
     def __init__(self, env: simpy.Environment, node: str, index: int, image: StartupImage, registry: RegistrySource,
                  scheduler: PeerScheduler | None, counters: Counters, *, connections: int, prefetch: str,
-                 background: float | None, profile, disk_write: float, net) -> None:
+                 background: float | None, profile, disk_write: float, net, p2p_run_bytes: int = 4 << 20) -> None:
         self.env, self.node, self.index, self.image = env, node, index, image
         self.registry, self.scheduler, self.counters = registry, scheduler, counters
         self.fe = registry.frontend(index)
         self.pool = simpy.PriorityResource(env, connections)
+        #: the most bytes one back-to-source request of a P2P node asks for
+        self.p2p_run_bytes = p2p_run_bytes
+        #: the round trip to the registry and this node's download rate (a P2P node's patience)
+        route = net.topology.route(node, self.fe)
+        self.source_rtt = 2 * route[1]
+        self.link_down = net.topology.host(node).nic_down
         self.prefetch = {"trace": image.trace_pieces, "landmarks": image.landmark_pieces}.get(prefetch, ())
         self.background = background
         self.profile, self.disk_write, self.net = profile, disk_write, net
@@ -202,7 +208,8 @@ class NodeClient:
                 groups = [todo] if whole else runs(self.image, todo)
                 fetches = [self.env.process(self._fetch_run(g, priority)) for g in groups]
             else:
-                fetches = [self.env.process(self._fetch_p2p(g, priority)) for g in self._p2p_groups(todo)]
+                fetches = [self.env.process(self._fetch_p2p(g, claimed, priority))
+                           for g, claimed in self._p2p_groups(todo)]
         if waits or fetches:
             yield self.env.all_of(waits + fetches)
 
@@ -223,21 +230,28 @@ class NodeClient:
             self.stats.prefetch_bytes += nbytes
         done.succeed()
 
-    def _fetch_run(self, run: list[int], priority: int):
+    def _fetch_run(self, run: list[int], priority: int, claimed: simpy.Event | None = None):
         """Range GETs of a run of contiguous pieces of one blob from the registry.
 
         A read claims its pieces at once (a later read waits for them rather than fetching them
         again); prefetch and background requests claim theirs only when they get a connection,
         and skip what a read fetched meanwhile, so a read never queues behind them for a piece.
+        ``claimed``: the run was claimed by the caller already (P2P: before any other node looks).
         """
-        claimed = [(run, self._claim_source(run))] if priority == ON_DEMAND else []
+        if claimed is not None:
+            groups = [(run, claimed)]
+        else:
+            groups = [(run, self._claim_source(run))] if priority == ON_DEMAND else []
         with self.pool.request(priority=priority) as slot:
             yield slot
-            if not claimed:
+            if not groups:
                 run = [p for p in run if not self.have[p] and p not in self.coming]
-                claimed = [(g, self._claim_source(g)) for g in runs(self.image, run)]
-            for group, done in claimed:
+                groups = [(g, self._claim_source(g)) for g in runs(self.image, run)]
+            for group, done in groups:
                 nbytes = self._span(group)
+                if self.scheduler is not None:
+                    for p in group:
+                        self.scheduler.started[p] = self.env.now
                 yield from self.registry.get(self.node, self.fe, int(self.image.piece_blob[group[0]]),
                                              int(self.image.piece_offset[group[0]]), nbytes)
                 self._landed(group, done, nbytes, priority)
@@ -255,42 +269,74 @@ class NodeClient:
 
     # -- P2P -----------------------------------------------------------------------------------
 
-    def _p2p_groups(self, todo: list[int]) -> list[list[int]]:
-        """Pieces a peer holds or is fetching (one request each), then runs of the rest (from the registry)."""
+    def _p2p_groups(self, todo: list[int]) -> list[tuple[list[int], simpy.Event | None]]:
+        """How each missing piece will be fetched: pieces a peer holds or is fetching, and pieces
+        beyond what this node's free connections can ask for now, one request each, decided when
+        a connection frees (from a peer, or back to source then); the rest in runs of at most a
+        P2P piece's bytes, claimed from the registry at once -- the scheduler's back-to-source
+        peer, so that a node asking a moment later waits for them rather than fetching them again."""
         sched = self.scheduler
-        peers, source = [], []
+        later, source = [], []
         for p in todo:
-            if sched.holders[p] or p in sched.from_source:
-                peers.append([p])
+            if sched.has_holders(p) or p in sched.from_source:
+                later.append(([p], None))
             else:
                 source.append(p)
-        return peers + [[-1] + g for g in runs(self.image, source)]
+        free = max(0, self.pool.capacity - self.pool.count - len(self.pool.queue))
+        source_runs = runs(self.image, source, self.p2p_run_bytes)
+        later += [([p], None) for run in source_runs[free:] for p in run]
+        return [(g, self._claim_source(g)) for g in source_runs[:free]] + later
 
-    def _fetch_p2p(self, group: list[int], priority: int):
-        if group[0] == -1:  # back to source
-            yield from self._fetch_run(group[1:], priority)
+    def _fetch_p2p(self, group: list[int], claimed: simpy.Event | None, priority: int):
+        """One piece from the least busy peer holding it; while it is on its way to a node, or
+        every holder is busy, the next change of the piece is waited for; with neither, back to
+        source."""
+        if claimed is not None:  # back to source, claimed already
+            yield from self._fetch_run(group, priority, claimed)
             return
         p = group[0]
         sched = self.scheduler
         done = self._claim([p])
-        while True:
-            peer = sched.holder(p, self.node)
-            if peer is not None:
-                break
-            underway = sched.from_source.get(p)
-            if underway is None or underway[0] == self.node:
-                # nobody holds it any more and nobody is fetching it: back to source
-                self.coming.pop(p, None)
-                yield from self._fetch_run([p], priority)
-                if not done.triggered:
-                    done.succeed()
-                return
-            yield underway[1]
-        nbytes = int(self.image.piece_length[p])
         with self.pool.request(priority=priority) as slot:
             yield slot
+            nbytes = int(self.image.piece_length[p])
+            # a peer is worth waiting for only while it is the faster path: busy holders, or a
+            # registry fetch still queued for a connection, no longer than the registry would take
+            # (``expect``: a round trip and the piece at this node's link rate); a registry fetch
+            # under way, until twice that from its start -- as a Dragonfly peer gives up on
+            # parents after its scheduling retries
+            expect = self.source_rtt + nbytes / self.link_down
+            patience = None
+            while True:
+                peer = sched.holder(p, self.node)
+                if peer is not None:
+                    break
+                holders = [h for h in sched.holders[p] if h != self.node]
+                if not holders and not sched.under_way(p):
+                    break  # nobody has it or is getting it: back to source
+                wake = [sched.changed(p), *(sched.freed(h) for h in holders)]
+                if holders or p not in sched.started:
+                    # busy holders, or a registry fetch still waiting for its connection
+                    patience = self.env.now + expect if patience is None else patience
+                else:
+                    # a registry fetch under way: it should end within ``expect`` of its start;
+                    # one sharing a slow link with others may not, so wait at most twice that
+                    patience = sched.started[p] + 2 * expect
+                if self.env.now >= patience:
+                    break
+                wake.append(self.env.timeout(patience - self.env.now))
+                yield self.env.any_of(wake)
+            if peer is None:  # back to source: others may wait for it here
+                sched.from_source[p] = (self.node, done)
+                sched.started[p] = self.env.now
+                yield from self.registry.get(self.node, self.fe, int(self.image.piece_blob[p]),
+                                             int(self.image.piece_offset[p]), nbytes)
+                self._landed([p], done, nbytes, priority)
+                return
+            sched.upload(peer, p, 1)
             yield self.net.transfer(self.node, peer, 0)
             yield self.net.transfer(peer, self.node, nbytes, tag="peer")
+            sched.upload(peer, p, -1)
         self.counters.peer_requests += 1
         self.counters.peer_bytes += nbytes
         self._landed([p], done, nbytes, priority)

@@ -64,7 +64,8 @@ def simulate_startup(config: StartupConfig, seed: int, progress: Progress | None
     targets = world.nodes[: w.nodes or len(world.nodes)]
     counters = Counters()
     registry = RegistrySource(world, work, image, counters)
-    scheduler = PeerScheduler(image.pieces, world.rr.stream("startup-peers")) if strategy == "p2p-scheduler" else None
+    scheduler = PeerScheduler(world.env, image.pieces, world.rr.stream("startup-peers"),
+                              config.distribution.p2p.upload_slots) if strategy == "p2p-scheduler" else None
     starts = np.zeros(len(targets))
     if float(w.start) > 0:
         starts = world.rr.stream("startup-starts").uniform(0.0, float(w.start), len(targets))
@@ -73,7 +74,8 @@ def simulate_startup(config: StartupConfig, seed: int, progress: Progress | None
     for i, (node, t0) in enumerate(zip(targets, starts)):
         client = NodeClient(world.env, node, i, image, registry, scheduler, counters, connections=w.connections,
                             prefetch=w.prefetch, background=w.background, profile=world.profile,
-                            disk_write=world.topology.host(node).disk_write or node_spec.disk.write, net=world.net)
+                            disk_write=world.topology.host(node).disk_write or node_spec.disk.write, net=world.net,
+                            p2p_run_bytes=int(config.distribution.p2p.piece_size))
         clients.append(client)
         world.env.process(client.run(float(t0)))
     if progress is not None:

@@ -88,21 +88,81 @@ def runs(image: StartupImage, pieces: list[int], max_bytes: int | None = None) -
 
 
 class PeerScheduler:
-    """Who holds which piece, and who is fetching which from the registry (see the module docstring)."""
+    """Who holds which piece, who is fetching which from the registry, and who is uploading how
+    much (see the module docstring).
 
-    def __init__(self, pieces: int, rng: np.random.Generator) -> None:
+    A node uploads to at most ``upload_slots`` peers at once (``distribution.p2p.upload_slots``):
+    the scheduler sends a request to the holder with the fewest uploads under way (ties broken at
+    random). When every holder is busy, a node waits for the first of them to end an upload, or
+    for a node to receive the piece (a new holder); a piece nobody holds waits for the node
+    fetching it from the registry; a piece nobody holds or fetches comes from the registry, and so
+    does one no peer could send within the time the registry would take (a round trip and the
+    piece at the node's link rate) after finding every holder busy or the registry fetch it would
+    wait for still queued, or twice that from the start of that fetch: a node is patient only as
+    long as peers are likely the faster path.
+    """
+
+    def __init__(self, env: simpy.Environment, pieces: int, rng: np.random.Generator, upload_slots: int) -> None:
+        self.env = env
         self.holders: list[list[str]] = [[] for _ in range(pieces)]
         #: piece -> (node, event) of the registry fetch under way
         self.from_source: dict[int, tuple[str, simpy.Event]] = {}
+        self.uploads: dict[str, int] = {}
+        #: piece -> transfers of it between nodes under way
+        self.moving: dict[int, int] = {}
+        #: piece -> when its registry fetch under way began (it may wait for a connection first)
+        self.started: dict[int, float] = {}
+        self._changed: dict[int, simpy.Event] = {}
+        self._freed: dict[str, simpy.Event] = {}
+        self.upload_slots = upload_slots
         self.rng = rng
 
+    def changed(self, piece: int) -> simpy.Event:
+        """An event that fires at the piece's next change (an upload of it ends, a node receives it)."""
+        ev = self._changed.get(piece)
+        if ev is None:
+            ev = self._changed[piece] = self.env.event()
+        return ev
+
+    def _notify(self, piece: int) -> None:
+        ev = self._changed.pop(piece, None)
+        if ev is not None:
+            ev.succeed()
+
+    def freed(self, node: str) -> simpy.Event:
+        """An event that fires when ``node`` next ends an upload (a slot frees)."""
+        ev = self._freed.get(node)
+        if ev is None:
+            ev = self._freed[node] = self.env.event()
+        return ev
+
+    def under_way(self, piece: int) -> bool:
+        """Some node is receiving the piece (from a peer or the registry)."""
+        return self.moving.get(piece, 0) > 0 or piece in self.from_source
+
     def holder(self, piece: int, asking: str) -> str | None:
-        hs = self.holders[piece]
+        """A holder of ``piece`` with a free upload slot (the least busy), or None."""
+        hs = [h for h in self.holders[piece] if h != asking]
         if not hs:
             return None
-        h = hs[int(self.rng.integers(len(hs)))]
-        return h if h != asking else None
+        start = int(self.rng.integers(len(hs)))
+        best = min((hs[(start + k) % len(hs)] for k in range(len(hs))), key=lambda h: self.uploads.get(h, 0))
+        return best if self.uploads.get(best, 0) < self.upload_slots else None
+
+    def has_holders(self, piece: int) -> bool:
+        return bool(self.holders[piece])
+
+    def upload(self, node: str, piece: int, delta: int) -> None:
+        self.uploads[node] = self.uploads.get(node, 0) + delta
+        self.moving[piece] = self.moving.get(piece, 0) + delta
+        if delta < 0:
+            self._notify(piece)
+            ev = self._freed.pop(node, None)
+            if ev is not None:
+                ev.succeed()
 
     def arrived(self, node: str, piece: int) -> None:
         self.holders[piece].append(node)
         self.from_source.pop(piece, None)
+        self.started.pop(piece, None)
+        self._notify(piece)
