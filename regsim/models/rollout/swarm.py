@@ -279,6 +279,8 @@ class SwarmDriver(Unchoking, Parenting):
             peer.from_peers += nbytes
         if complete:
             self._complete(peer, conn, t)
+            if layer.scheduler is not None:
+                self._feed(layer, peer, piece)  # its last piece too: children waiting for it connect
             return
         if layer.scheduler is not None:
             self._feed(layer, peer, piece)
