@@ -81,15 +81,20 @@ class P2P(Section):
     peers: PositiveCount = 50
     parents: PositiveCount = 4
     upload_slots: PositiveCount = 4
-    origins: PositiveCount = 1
+    #: dedicated seeders: Kraken's origin cluster (its Helm chart runs 3, and its hash ring keeps
+    #: each blob on up to 3) or Dragonfly's seed peers (its deployment guide: at least 3)
+    origins: PositiveCount = 3
     #: each origin's network interface; null: the nodes' (``cluster.node.nic``). Dedicated seeders
     #: (Kraken's origins, Dragonfly's supernodes) often have more than an agent's host
     origin_nic: Link | None = None
     selection: Literal["rarest-first", "random", "sequential"] = "rarest-first"
     seeders: Count = 0
     #: origins serve only pieces no peer holds or is fetching while any layer they seed has one
-    #: (BitTorrent's super-seeding, BEP 16): a seed as slow as a node then sends the image once
-    super_seeding: bool = True
+    #: (BitTorrent's super-seeding, BEP 16): a seed as slow as a node then sends the image once.
+    #: null: on for ``p2p-swarm``, off for ``p2p-scheduler`` (a Dragonfly seed peer serves its
+    #: children whatever they ask, and a parent that holds back pieces stalls the children
+    #: assigned to it)
+    super_seeding: bool | None = None
     #: round trips before a new peer connection moves piece bytes: TCP's handshake and the P2P
     #: handshake (Kraken exchanges bitfields, BitTorrent a handshake and a bitfield)
     connect_rtts: Count = 2

@@ -158,6 +158,9 @@ class P2PRun:
         for host in self.origins:
             topo.add_host(host, rack=REGISTRY_RACK, nic_up=self.origin_nic.up, nic_down=self.origin_nic.down)
         self.piece_size = int(self.p2p.piece_size)
+        #: origins super-seed under a tracker unless told otherwise; a scheduler's seed peers do not
+        self.super_seeding = (self.mode == "tracker" if self.p2p.super_seeding is None
+                              else bool(self.p2p.super_seeding))
         pieces = sum(math.ceil(s / self.piece_size) for s in self.work.sizes)
         self.group = 1 if self.real else max(1, math.ceil(len(self.targets) * pieces / max_arrivals))
         self.unit = self.piece_size * self.group
@@ -256,7 +259,7 @@ class P2PRun:
         work = self.work
         for index, (digest, size) in enumerate(zip(work.layers, work.sizes)):
             slots = self.p2p.upload_slots * self.pipeline
-            seeds = [Origin(host, work.registry, upload_slots=slots, super_seeding=self.p2p.super_seeding,
+            seeds = [Origin(host, work.registry, upload_slots=slots, super_seeding=self.super_seeding,
                             host_seeds=self._host_seeds.setdefault(host, [])) for host in self.origins]
             read = None
             if self.real:

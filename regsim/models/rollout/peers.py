@@ -33,9 +33,12 @@ class Layer:
     #: the registry's bytes of piece i (real data plane), for back-to-source pieces.
     read_source: Callable[[int], bytes] | None = None
     sizes: list[int] = field(init=False)
+    origins: list[Member] = field(init=False)
 
     def __post_init__(self) -> None:
         self.sizes = self.info.piece_lengths().tolist()
+        #: the swarm's origins (seeds), fixed once the layer is built
+        self.origins = self.swarm.origins
 
 
 class Peer:

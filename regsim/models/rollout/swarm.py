@@ -279,6 +279,8 @@ class SwarmDriver(Unchoking, Parenting):
             peer.from_peers += nbytes
         if complete:
             self._complete(peer, conn, t)
+            if layer.scheduler is not None:
+                self._feed(layer, peer, piece)  # its last piece too: children waiting for it connect
             return
         if layer.scheduler is not None:
             self._feed(layer, peer, piece)
@@ -286,6 +288,13 @@ class SwarmDriver(Unchoking, Parenting):
             # it holds one more piece and has room: waiting peers may want it (under a scheduler,
             # only its first piece makes it a new candidate parent)
             self._offer(layer, agent)
+        if self.mode == "tracker":
+            # an origin with upload room offers it to waiting peers at every arrival: nothing else
+            # wakes an origin whose connections all closed (under super-seeding it had nothing to
+            # offer for a while), and a seeder's spare upload would idle while peers trade
+            for seed in layer.origins:
+                if self._uploads.get(seed, 0) < self.connections:
+                    self._offer(layer, seed)
         if conn.pieces:
             self.plane.extend(conn.fid, layer.sizes[conn.pieces[0]])
             return
