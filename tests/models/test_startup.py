@@ -139,7 +139,6 @@ def test_background_fetch_brings_every_layer_byte():
     r, sc = run({"cluster.node.nic": "1Gbps"}, format="block", background="50MB/s")
     image = image_of(sc)
     k = r.kpis
-    assert k["background_done_p50_s"] >= k["time_to_ready_p50_s"] * 0  # reported
     assert k["registry_egress_bytes"] >= image.layer_bytes
     # at most the rate: the layer's bytes take at least bytes / rate after mounting
     assert k["background_done_p50_s"] >= k["mount_p50_s"] + image.layer_bytes / 50e6 * 0.9

@@ -87,6 +87,25 @@ def runs(image: StartupImage, pieces: list[int], max_bytes: int | None = None) -
     return out
 
 
+class _Signals:
+    """One event per key for "the next time this happens": waiters share it, firing replaces it."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self._events: dict[object, simpy.Event] = {}
+
+    def next(self, key: object) -> simpy.Event:
+        ev = self._events.get(key)
+        if ev is None:
+            ev = self._events[key] = self.env.event()
+        return ev
+
+    def fire(self, key: object) -> None:
+        ev = self._events.pop(key, None)
+        if ev is not None:
+            ev.succeed()
+
+
 class PeerScheduler:
     """Who holds which piece, who is fetching which from the registry, and who is uploading how
     much (see the module docstring).
@@ -112,29 +131,18 @@ class PeerScheduler:
         self.moving: dict[int, int] = {}
         #: piece -> when its registry fetch under way began (it may wait for a connection first)
         self.started: dict[int, float] = {}
-        self._changed: dict[int, simpy.Event] = {}
-        self._freed: dict[str, simpy.Event] = {}
+        self._changed = _Signals(env)
+        self._freed = _Signals(env)
         self.upload_slots = upload_slots
         self.rng = rng
 
     def changed(self, piece: int) -> simpy.Event:
         """An event that fires at the piece's next change (an upload of it ends, a node receives it)."""
-        ev = self._changed.get(piece)
-        if ev is None:
-            ev = self._changed[piece] = self.env.event()
-        return ev
-
-    def _notify(self, piece: int) -> None:
-        ev = self._changed.pop(piece, None)
-        if ev is not None:
-            ev.succeed()
+        return self._changed.next(piece)
 
     def freed(self, node: str) -> simpy.Event:
         """An event that fires when ``node`` next ends an upload (a slot frees)."""
-        ev = self._freed.get(node)
-        if ev is None:
-            ev = self._freed[node] = self.env.event()
-        return ev
+        return self._freed.next(node)
 
     def under_way(self, piece: int) -> bool:
         """Some node is receiving the piece (from a peer or the registry)."""
@@ -156,13 +164,11 @@ class PeerScheduler:
         self.uploads[node] = self.uploads.get(node, 0) + delta
         self.moving[piece] = self.moving.get(piece, 0) + delta
         if delta < 0:
-            self._notify(piece)
-            ev = self._freed.pop(node, None)
-            if ev is not None:
-                ev.succeed()
+            self._changed.fire(piece)
+            self._freed.fire(node)
 
     def arrived(self, node: str, piece: int) -> None:
         self.holders[piece].append(node)
         self.from_source.pop(piece, None)
         self.started.pop(piece, None)
-        self._notify(piece)
+        self._changed.fire(piece)
