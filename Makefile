@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test test-fast bench check reproduce strip-notebooks install install-dev clean
+.PHONY: demo test test-fast scale bench check reproduce strip-notebooks install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,10 @@ test: install-dev
 	$(BIN)/python -m pytest
 
 test-fast: install-dev
-	$(BIN)/python -m pytest -m 'not slow and not benchmark'
+	$(BIN)/python -m pytest -m 'not slow and not benchmark and not scale'
+
+scale: install-dev
+	$(BIN)/python -m pytest -m scale -s
 
 bench: install-dev
 	$(BIN)/python -m pytest -m benchmark --benchmark-columns=min,median,ops --benchmark-sort=name

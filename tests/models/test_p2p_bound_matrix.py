@@ -8,7 +8,8 @@ scheduler), rarest-first on copies held or coming, the TCP-like network (``netwo
 bytes move at 0.97 of their allotment, which the max-min bound does not count, so no cell can go
 below 1.03). Every ratio is at least 1 (the bound is a lower bound) and, where the model meets it,
 at most 1.3; the cells it misses are marked ``xfail`` with what was measured and why (docs/p2p.md,
-"Kumar and Ross, cell by cell"). 10 and 100 nodes run by default; 1,000 and 10,000 are slow."""
+"Kumar and Ross, cell by cell"). 10 and 100 nodes run by default; 1,000 are slow (part of ``make test``); 10,000 take minutes
+of CPU each and run by ``make scale`` only."""
 
 import pytest
 
@@ -72,7 +73,7 @@ def test_thousand_nodes_within_1_3_times_the_bound(down_x):
                    "ramp (about log N hops of a piece shared by 12 connections) is its delay")
 
 
-@pytest.mark.slow
+@pytest.mark.scale
 @pytest.mark.parametrize("down_x", SHAPES)
 def test_ten_thousand_nodes_against_the_bound(down_x):
     """Minutes of CPU each. Past the arrival budget pieces are grouped (runs of 4 at this size:
@@ -84,7 +85,7 @@ def test_ten_thousand_nodes_against_the_bound(down_x):
     within(r, 1.3, "pieces grouped in runs of 4 past the arrival budget; 1.62x ungrouped (docs/p2p.md)")
 
 
-@pytest.mark.slow
+@pytest.mark.scale
 def test_scheduler_at_ten_thousand_nodes_against_1_8_times_the_bound():
     """Minutes of CPU; the guard is at a margin over what was measured, 3.38x (docs/p2p.md)."""
     r = ratio(10_000, 1, 1, "p2p-scheduler")
