@@ -146,19 +146,11 @@ class MirrorRun(SinglePullRun):
         self.recorder: LinkRecorder | None = None
 
     def run(self) -> None:
-        env = self.world.env
-        spread = float(self.config.workload.start)
-        offsets = np.zeros(len(self.pullers))
-        if spread > 0:
-            offsets = self.world.rr.stream("rollout-starts").uniform(0.0, spread, len(self.pullers))
+        offsets = self.start_offsets()
         topo = self.world.topology
         links = [self.world.egress_link] + [topo.host(n).up for n in self.targets]
         self.recorder = LinkRecorder(self.world.net, links)
-        if self.preheat.hosts:
-            env.process(self._preheat_then_start(offsets.tolist()))
-        else:
-            self._start_nodes(offsets.tolist())
-        env.run()
+        self.launch(offsets)
 
     def _start_nodes(self, offsets: list[float]) -> None:
         env = self.world.env

@@ -117,11 +117,7 @@ class ProxyRun(SinglePullRun):
         self.failed: set[str] = set()
 
     def run(self) -> None:
-        env = self.world.env
-        spread = float(self.config.workload.start)
-        offsets = np.zeros(len(self.pullers))
-        if spread > 0:
-            offsets = self.world.rr.stream("rollout-starts").uniform(0.0, spread, len(self.pullers))
+        offsets = self.start_offsets()
         topo = self.world.topology
         # the registry's egress is the frontends' shared gateway (a mean over their NICs, each at the
         # full egress, would read 1 / frontends of it); then each cache's uplink
@@ -129,11 +125,7 @@ class ProxyRun(SinglePullRun):
         # the network adopts links the topology gained (the caches') on its next transfer: a local no-op one
         self.world.net.transfer(self.world.frontends[0], self.world.frontends[0], 0)
         self.recorder = LinkRecorder(self.world.net, links)
-        if self.preheat.hosts:
-            env.process(self._preheat_then_start(offsets.tolist()))
-        else:
-            self._start_nodes(offsets.tolist())
-        env.run()
+        self.launch(offsets)
 
     def _start_nodes(self, offsets: list[float]) -> None:
         for i, (node, offset) in enumerate(zip(self.pullers, offsets)):

@@ -35,3 +35,21 @@ class SinglePullRun:
         self.work = RegistryWork(config, seed)
         self.targets = self.world.nodes[: rollout.nodes or len(self.world.nodes)]
         self.work.check_real_budget(len(self.targets))
+
+    # subclasses set ``pullers`` (the nodes that pull in the rollout) and ``preheat``, and define
+    # ``_start_nodes(offsets)`` and ``_preheat_then_start(offsets)``
+
+    def start_offsets(self) -> list[float]:
+        """Each puller's start: all at 0, or drawn uniformly over ``workload.start``."""
+        spread = float(self.config.workload.start)
+        if spread > 0:
+            return self.world.rr.stream("rollout-starts").uniform(0.0, spread, len(self.pullers)).tolist()
+        return [0.0] * len(self.pullers)
+
+    def launch(self, offsets: list[float]) -> None:
+        """Start the rollout (after the push's preheat, if any) and run it to its end."""
+        if self.preheat.hosts:
+            self.world.env.process(self._preheat_then_start(offsets))
+        else:
+            self._start_nodes(offsets)
+        self.world.env.run()
