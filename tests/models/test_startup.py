@@ -66,7 +66,8 @@ def test_a_full_pull_is_round_trips_the_transfer_the_unpack_and_the_cpu():
     cpu = sum(c for c, _ in image.reads)
     unpack = max(PROFILE.seconds(Kind.GZIP_INFLATE, layer.tar_bytes) + PROFILE.seconds(Kind.TAR_UNPACK, layer.data_bytes)
                  + PROFILE.seconds(Kind.FILE_CREATE, layer.entries), layer.data_bytes / sc.cluster.node.disk.write)
-    expected = 3 * rtt() + layer.compressed_bytes / nic + unpack + cpu
+    # login, manifest, config, then the layer
+    expected = 4 * rtt() + layer.compressed_bytes / nic + unpack + cpu
     k = r.kpis
     assert k["time_to_ready_p50_s"] == pytest.approx(expected, rel=0.03)
     assert k["unpack_s"] == pytest.approx(unpack, rel=1e-9)
@@ -84,9 +85,63 @@ def test_a_lazy_client_waits_one_round_trip_per_read_that_fetches():
     cpu = sum(c for c, _ in image.reads)
     assert k["time_to_ready_p50_s"] == pytest.approx(k["mount_p50_s"] + cpu + k["fetch_wait_s"] + k["inflate_s"],
                                                      rel=1e-6)
-    # mounting an eStargz layer: login, manifest, then the footer and the TOC, one after another
-    assert k["mount_p50_s"] == pytest.approx(4 * rtt(), rel=0.05)
+    # mounting an eStargz layer: login, manifest, config, the snapshotter's two probes, then the
+    # footer and the TOC, one after another
+    assert k["mount_p50_s"] == pytest.approx(7 * rtt(), rel=0.05)
     assert k["bytes_fetched_share"] < 0.5
+
+
+FAT = {"cluster.node.nic": "100Gbps", "image.layers": ["2MB", "2MB", "2MB"]}
+
+
+def test_layers_mount_one_after_another_each_later_one_rechecking_its_blob():
+    # every layer is resolved at the first mount (3 layers on 4 connections: at once); the
+    # first is mounted after its 2 probes, footer and TOC, each later one after one more probe
+    seq, _ = run(FAT, format="estargz")
+    par, _ = run(FAT, format="estargz", mount={"order": "parallel"})
+    assert par.kpis["mount_p50_s"] == pytest.approx((3 + 4) * rtt(), rel=0.05)
+    assert seq.kpis["mount_p50_s"] == pytest.approx((3 + 4 + 2) * rtt(), rel=0.05)
+    nocheck, _ = run(FAT, format="estargz", mount={"check": False, "resolve": 0})
+    assert nocheck.kpis["mount_p50_s"] == pytest.approx((3 + 2) * rtt(), rel=0.05)
+
+
+def test_a_mount_cost_is_paid_per_layer_in_turn_or_once_in_parallel():
+    base, _ = run(FAT, format="estargz")
+    seq, _ = run(FAT, format="estargz", mount={"cost": "0.1s"})
+    par0, _ = run(FAT, format="estargz", mount={"order": "parallel"})
+    par, _ = run(FAT, format="estargz", mount={"order": "parallel", "cost": "0.1s"})
+    assert seq.kpis["mount_p50_s"] - base.kpis["mount_p50_s"] == pytest.approx(0.3, rel=1e-6)
+    assert par.kpis["mount_p50_s"] - par0.kpis["mount_p50_s"] == pytest.approx(0.1, rel=1e-6)
+
+
+def test_landmark_prefetch_is_waited_for_and_then_no_read_fetches():
+    slow = {"cluster.node.nic": "25Mbps"}
+    waited, _ = run(slow, format="estargz", prefetch="landmarks")
+    beside, _ = run(slow, format="estargz", prefetch="landmarks", mount={"wait_prefetch": False})
+    assert waited.kpis["on_demand_fetches"] == 0 and waited.kpis["fetch_wait_s"] == 0
+    assert waited.kpis["prefetch_bytes"] > 0
+    assert beside.kpis["fetch_wait_s"] > 0  # reads caught up with the prefetch and waited for it
+    # waiting at most a millisecond per layer: the reads wait for what the prefetch has not brought
+    short, _ = run(slow, format="estargz", prefetch="landmarks", mount={"prefetch_timeout": "1ms"})
+    assert short.kpis["fetch_wait_s"] > 0
+
+
+@pytest.mark.parametrize("fmt", ["plain", "estargz"])
+def test_the_client_setup_delays_every_start_by_itself(fmt):
+    base, _ = run(format=fmt)
+    later, _ = run(format=fmt, setup="0.25s")
+    assert later.kpis["time_to_ready_p50_s"] - base.kpis["time_to_ready_p50_s"] == pytest.approx(0.25, rel=1e-6)
+
+
+def test_aligned_requests_bring_neighbouring_files_so_fewer_reads_fetch():
+    exact, _ = run(format="estargz")
+    aligned, _ = run(format="estargz", align="256KiB")
+    assert aligned.kpis["on_demand_fetches"] < exact.kpis["on_demand_fetches"]
+    assert aligned.kpis["bytes_fetched_share"] > exact.kpis["bytes_fetched_share"]
+    # a request never reaches past its rounded range: at most one aligned span per fetch more
+    image_bytes = exact.kpis["image_bytes"]
+    extra = (aligned.kpis["bytes_fetched_share"] - exact.kpis["bytes_fetched_share"]) * image_bytes
+    assert extra <= aligned.kpis["on_demand_fetches"] * 2 * 256 * 1024
 
 
 SLOW_LINK = {"cluster.node.nic": "25Mbps", "registry.latency": "1ms", "image.layers": ["12MB"]}
@@ -131,8 +186,9 @@ def test_landmarks_prefetch_one_range_per_layer():
     assert image.landmark_pieces
     k = r.kpis
     assert k["on_demand_fetches"] == 0
-    # login, manifest, two opening requests per layer, one landmark range per layer
-    assert k["registry_requests"] == 2 + 2 * 2 + 2
+    # login, manifest, config; per layer two probes and two opening requests; the second
+    # layer's re-check; one landmark range per layer
+    assert k["registry_requests"] == 3 + 2 * 4 + 1 + 2
 
 
 def test_background_fetch_brings_every_layer_byte():

@@ -7,10 +7,18 @@ priced by the calibrated ``gzip_inflate``, ``tar_unpack`` and ``file_create`` wo
 and no faster than the node's disk writes -- then the start-up trace runs on local files (its
 CPU only: the files were just written and are in the page cache, an assumption).
 
-A **lazy client** (the other formats) fetches the manifest (and SOCI's index), mounts every layer
-at once (the reader's opening ranges, one request each in order: an eStargz footer then its TOC;
-a layer no index covers is pulled and unpacked whole), starts its prefetch and background fetch,
-and runs the trace: each read first spends its CPU, then needs its pieces; a missing piece is
+Both fetch the image's config after the manifest (containerd reads it before unpacking).
+
+A **lazy client** (the other formats) fetches the manifest, the config (and SOCI's index), then
+mounts the layers (``workload.mount``): by default one after another in the image's order, as
+containerd prepares each layer's snapshot on its parent's, every layer resolved at the first
+mount (the snapshotter's probes, then the reader's opening ranges, one request each in order: an
+eStargz footer then its TOC; a layer no index covers is pulled whole and unpacked in its turn),
+each later mount re-checking its blob with one probe and paying the local ``cost``. A layer's
+prefetch starts as soon as it is mounted; with ``wait_prefetch`` the container is created only
+once each layer's prefetch is done (at most ``prefetch_timeout`` each). The background fetch
+starts once every layer is mounted. Then the trace runs: each read first spends its CPU, then
+needs its pieces; a missing piece is
 fetched (one request per run of contiguous missing pieces, at most ``connections`` requests in
 flight per node, reads before prefetch before background), a piece already on its way is waited
 for, and each piece is inflated (``gzip_inflate`` / ``zstd_decompress``) when a read first uses it.
@@ -25,6 +33,7 @@ import simpy
 
 from regsim.registry.receipts import Kind
 
+from .config import Mount
 from .image import CODEC, StartupImage
 from .sources import Counters, PeerScheduler, RegistrySource, runs
 
@@ -33,6 +42,8 @@ FULL_PULL_DOWNLOADS = 3
 #: the most bytes one background request asks for (stargz-snapshotter's background fetcher
 #: fetches layers in chunks; the size is an assumption)
 BACKGROUND_REQUEST = 4 << 20
+#: the bytes of a snapshotter's probe of a blob (a ``Range: bytes=0-1`` GET)
+PROBE_BYTES = 2
 #: request priorities on a node's connections
 ON_DEMAND, PREFETCH, BACKGROUND = 0, 1, 2
 _DECOMPRESS = {"gzip": Kind.GZIP_INFLATE, "zstd": Kind.ZSTD_DECOMPRESS}
@@ -56,7 +67,8 @@ class NodeClient:
 
     def __init__(self, env: simpy.Environment, node: str, index: int, image: StartupImage, registry: RegistrySource,
                  scheduler: PeerScheduler | None, counters: Counters, *, connections: int, prefetch: str,
-                 background: float | None, profile, disk_write: float, net, p2p_run_bytes: int = 4 << 20) -> None:
+                 background: float | None, profile, disk_write: float, net, p2p_run_bytes: int = 4 << 20,
+                 mount=None, align: int | None = None, setup: float = 0.0) -> None:
         self.env, self.node, self.index, self.image = env, node, index, image
         self.registry, self.scheduler, self.counters = registry, scheduler, counters
         self.fe = registry.frontend(index)
@@ -69,6 +81,19 @@ class NodeClient:
         self.link_down = net.topology.host(node).nic_down
         self.prefetch = {"trace": image.trace_pieces, "landmarks": image.landmark_pieces}.get(prefetch, ())
         self.background = background
+        #: ``workload.setup``: the client's own time before its first request
+        self.setup = setup
+        #: ``workload.align``: a read's request rounded out to multiples of this many bytes
+        self.align = align
+        #: ``workload.mount`` (None: its defaults)
+        self.mount = mount if mount is not None else Mount()
+        wait = self.mount.wait_prefetch
+        self.wait_prefetch = bool(self.prefetch) and (prefetch == "landmarks" if wait is None else wait)
+        layer_of_blob = {b: i for i, layer in enumerate(image.layers) for b in layer.blobs}
+        #: the prefetch list's pieces per layer, in first-use order
+        self.prefetch_by_layer: list[list[int]] = [[] for _ in image.layers]
+        for p in self.prefetch:
+            self.prefetch_by_layer[layer_of_blob[int(image.piece_blob[p])]].append(p)
         self.profile, self.disk_write, self.net = profile, disk_write, net
         self.have = bytearray(image.pieces)
         self.used = bytearray(image.pieces)
@@ -83,8 +108,11 @@ class NodeClient:
         if delay:
             yield self.env.timeout(delay)
         self.stats = stats = NodeStats(self.env.now)
+        if self.setup:
+            yield self.env.timeout(self.setup)
         yield from self.registry.login(self.node, self.fe)
         yield from self.registry.manifest(self.node, self.fe)
+        yield from self.registry.manifest(self.node, self.fe)  # the config: a document as small, priced alike
         for _ in range(self.image.index_requests):
             yield from self.registry.manifest(self.node, self.fe)
         if self.image.fmt == "plain":
@@ -94,10 +122,13 @@ class NodeClient:
             if cpu:
                 yield self.env.timeout(cpu)
         else:
-            yield self.env.all_of([self.env.process(self._mount(i)) for i in range(len(self.image.layers))])
+            prefetching = yield from self._mount_layers()
             stats.mounted = self.env.now
-            if self.prefetch:
-                self.env.process(self._prefetch())
+            if self.wait_prefetch:
+                timeout = float(self.mount.prefetch_timeout)
+                for done in prefetching:
+                    if done is not None and not done.processed:
+                        yield self.env.any_of([done, self.env.timeout(timeout)])
             if self.background is not None:
                 self.env.process(self._background())
             yield from self._trace()
@@ -133,23 +164,58 @@ class NodeClient:
 
     # -- a lazy mount --------------------------------------------------------------------------
 
-    def _mount(self, layer: int):
+    def _mount_layers(self):
+        """Mount every layer (``workload.mount``); returns each layer's prefetch process (or None)."""
+        env, layers, mount = self.env, self.image.layers, self.mount
+        prefetching: list[simpy.Process | None] = [None] * len(layers)
+        opened = [env.process(self._open(i)) for i in range(len(layers))]
+        if mount.order == "parallel":
+            yield env.all_of([env.process(self._mounted(i, opened[i], prefetching, check=False))
+                              for i in range(len(layers))])
+        else:
+            for i in range(len(layers)):
+                yield from self._mounted(i, opened[i], prefetching, check=i > 0 and mount.check)
+        return prefetching
+
+    def _open(self, layer: int):
+        """Resolve and open a layer: the snapshotter's probes, then the reader's opening ranges
+        (a layer no index covers: its whole blob)."""
         info = self.image.layers[layer]
         if info.whole:
             first, last = self.image.blob_pieces[info.blobs[0]]
             yield from self._ensure(list(range(first, last)), ON_DEMAND, whole=True)
+            return
+        for _ in range(self.mount.resolve):
+            yield from self._request(info.blobs[0], 0, PROBE_BYTES)
+        for blob, offset, length in info.open:
+            yield from self._request(blob, offset, length)
+
+    def _mounted(self, layer: int, opened: simpy.Process, prefetching: list, *, check: bool):
+        """The layer's mount once it is open: unpack a whole layer; else the re-check probe and
+        the local cost; then its prefetch starts."""
+        yield opened
+        info = self.image.layers[layer]
+        if info.whole:
             yield from self._unpack(layer)
             return
-        for blob, offset, length in info.open:
-            with self.pool.request(priority=ON_DEMAND) as slot:
-                yield slot
-                yield from self.registry.get(self.node, self.fe, blob, offset, length)
-            self.stats.bytes += length
+        if check:
+            yield from self._request(info.blobs[0], 0, PROBE_BYTES)
+        if self.mount.cost:
+            yield self.env.timeout(float(self.mount.cost))
+        if self.prefetch_by_layer[layer]:
+            prefetching[layer] = self.env.process(self._prefetch(self.prefetch_by_layer[layer]))
 
-    def _prefetch(self):
-        """The prefetch list's missing pieces, one request per run, issued in first-use order."""
-        first_use = {p: i for i, p in enumerate(self.prefetch)}
-        wanted = sorted(p for p in self.prefetch if not self.have[p] and p not in self.coming)
+    def _request(self, blob: int, offset: int, length: int):
+        """One Range GET outside the piece map (probes, footers, TOCs) on one of the node's connections."""
+        with self.pool.request(priority=ON_DEMAND) as slot:
+            yield slot
+            yield from self.registry.get(self.node, self.fe, blob, offset, length)
+        self.stats.bytes += length
+
+    def _prefetch(self, pieces: list[int]):
+        """``pieces``' missing ones, one request per run, issued in first-use order."""
+        first_use = {p: i for i, p in enumerate(pieces)}
+        wanted = sorted(p for p in pieces if not self.have[p] and p not in self.coming)
         ordered = sorted(runs(self.image, wanted), key=lambda run: min(first_use[p] for p in run))
         fetches = [self.env.process(self._ensure(run, PREFETCH)) for run in ordered]
         if fetches:
@@ -206,12 +272,39 @@ class NodeClient:
             if self.scheduler is None:
                 # one GET per run of contiguous pieces; a whole layer is one GET
                 groups = [todo] if whole else runs(self.image, todo)
+                if self.align and priority == ON_DEMAND and not whole:
+                    groups = self._aligned(groups)
                 fetches = [self.env.process(self._fetch_run(g, priority)) for g in groups]
             else:
                 fetches = [self.env.process(self._fetch_p2p(g, claimed, priority))
                            for g, claimed in self._p2p_groups(todo)]
         if waits or fetches:
             yield self.env.all_of(waits + fetches)
+
+    def _aligned(self, groups: list[list[int]]) -> list[list[int]]:
+        """Each run grown by the neighbouring pieces of its blob that lie wholly inside its range
+        rounded out to ``align`` bytes and are neither here nor on their way (nor in another run)."""
+        image, a = self.image, self.align
+        off, length, blob_of = image.piece_offset, image.piece_length, image.piece_blob
+        taken = {p for g in groups for p in g}
+        out = []
+        for g in groups:
+            first, last = image.blob_pieces[int(blob_of[g[0]])]
+            lo = int(off[g[0]]) // a * a
+            hi = -(-int(off[g[-1]] + length[g[-1]]) // a) * a
+            p, q = g[0], g[-1]
+
+            def free(x: int) -> bool:
+                return not self.have[x] and x not in self.coming and x not in taken
+
+            while p - 1 >= first and int(off[p - 1]) >= lo and free(p - 1):
+                p -= 1
+            while q + 1 < last and int(off[q + 1] + length[q + 1]) <= hi and free(q + 1):
+                q += 1
+            grown = list(range(p, g[0])) + g + list(range(g[-1] + 1, q + 1))
+            taken.update(grown)
+            out.append(grown)
+        return out
 
     def _claim(self, run: list[int]) -> simpy.Event:
         done = self.env.event()

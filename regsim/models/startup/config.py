@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from regsim.spec.base import Section
-from regsim.spec.quantities import ByteRate, Duration, Fraction, PositiveCount, PositiveSize, Spread
+from regsim.spec.quantities import ByteRate, Count, Duration, Fraction, PositiveCount, PositiveSize, Spread
 from regsim.spec.traffic import Distribution
 
 from ..core.spec import ModelConfig
@@ -47,6 +47,31 @@ class Files(Section):
     level: int = Field(default=6, ge=0, le=9)
 
 
+class Mount(Section):
+    """How a lazy client mounts the image's layers (``docs/lazy-pulling.md#mounting``).
+
+    ``order``: ``sequential`` mounts one layer after another in the image's order, as
+    containerd's unpacker prepares each layer's snapshot on its parent's, the first mount
+    resolving every layer at once (stargz-snapshotter pre-resolves the manifest's other layers
+    when it mounts the first); ``parallel`` mounts every layer at once. ``resolve``: the requests
+    a snapshotter sends to find a layer's blob before opening it (stargz's resolver: a 2-byte
+    Range GET that follows the registry's redirect, then one for the blob's size). ``check``:
+    each mount after the first re-checks its already resolved blob with one more such probe
+    (stargz checks a cached layer's blob before reusing it). ``cost``: local work per layer
+    mount (snapshot prepare and commit, the FUSE mount), an assumption. ``wait_prefetch``: the
+    container is created only once each layer's prefetch has completed, waiting at most
+    ``prefetch_timeout`` per layer (stargz's ``Check`` and its ``prefetch_timeout_sec``); null:
+    for ``landmarks`` prefetch only (overlaybd's trace prefetch runs beside the container).
+    """
+
+    order: Literal["sequential", "parallel"] = "sequential"
+    resolve: Count = 2
+    check: bool = True
+    cost: Duration = Field(default="0s", ge=0)  # type: ignore[assignment]
+    wait_prefetch: bool | None = None
+    prefetch_timeout: Duration = Field(default="10s", ge=0)  # type: ignore[assignment]
+
+
 class Startup(Section):
     """Every node (or ``nodes`` of them) starts the container, at once or spread over ``start``.
 
@@ -56,7 +81,11 @@ class Startup(Section):
     as soon as the layers are mounted; ``landmarks`` (eStargz) converts the image with the trace's
     files first and fetches everything before the landmark. ``background``: a rate at which the
     rest of every layer is fetched after mounting (null: never). ``connections``: requests a node's
-    lazy client has in flight at most.
+    lazy client has in flight at most. ``align``: a read's request is rounded out to multiples of
+    this many bytes of the blob, and every whole piece inside is kept (stargz-snapshotter's blob
+    ``chunk_size``, 50,000 bytes by default; null: a request asks for exactly what is missing).
+    ``mount``: how the layers are mounted (:class:`Mount`). ``setup``: the client's own time
+    before its first request (starting the pull command, reaching containerd), any format.
     """
 
     kind: Literal["startup"] = "startup"
@@ -66,6 +95,9 @@ class Startup(Section):
     prefetch: Literal["none", "trace", "landmarks"] = "none"
     background: ByteRate | None = None
     connections: PositiveCount = 4
+    align: PositiveSize | None = None
+    setup: Duration = Field(default="0s", ge=0)  # type: ignore[assignment]
+    mount: Mount = Field(default_factory=Mount)
     trace: TraceSpec = Field(default_factory=TraceSpec)
     files: Files = Field(default_factory=Files)
 

@@ -75,7 +75,8 @@ def simulate_startup(config: StartupConfig, seed: int, progress: Progress | None
         client = NodeClient(world.env, node, i, image, registry, scheduler, counters, connections=w.connections,
                             prefetch=w.prefetch, background=w.background, profile=world.profile,
                             disk_write=world.topology.host(node).disk_write or node_spec.disk.write, net=world.net,
-                            p2p_run_bytes=int(config.distribution.p2p.piece_size))
+                            p2p_run_bytes=int(config.distribution.p2p.piece_size), mount=w.mount,
+                            align=w.align, setup=float(w.setup))
         clients.append(client)
         world.env.process(client.run(float(t0)))
     if progress is not None:
