@@ -202,10 +202,12 @@ class LazyShares:
     def _weigh(self, path: Path, g: int, v: float, dcount: int, dweight: float, dentries: int) -> None:
         """An entry of group ``g`` on ``path`` gained ``dcount`` members (``dweight`` = their
         weight) and ``dentries`` entries at clock ``v``: credit the links with the bytes moved
-        since, then update their weight sums and shares (as :meth:`.flows.FlowTable.weigh`) and
+        since, then update their weight sums and shares (as :meth:`.flows.FlowTable.weigh` does) and
         group records. One loop over the entry's few links: this runs for every start and end."""
         table = self.table
-        wsum, share, cap, dirty = table.wsum, table.share, table.cap, table.dirty
+        # no link is marked dirty: while this state holds the eager strategies do not run, and
+        # :meth:`leave` marks the links they must re-share
+        wsum, share, cap = table.wsum, table.share, table.cap
         lg, touched, sent = self.lg, self.touched, self.sent
         for link, c in zip(path.links, path.coefs):
             if dcount:
@@ -214,7 +216,6 @@ class LazyShares:
                     w = 0.0
                 wsum[link] = w
                 share[link] = cap.item(link) / w if w > 0.0 else math.inf
-                dirty[link] = True
             touched.append(link)
             d = lg.get(link)
             if d is None:

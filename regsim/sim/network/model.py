@@ -135,6 +135,8 @@ class Network:
         self._lazy_settles = 0
         self._lazy_backoff = 0
         self._lazy_wait = 0
+        #: :meth:`_wake`, bound once: the manager arms a timer per event
+        self._wake_cb = self._wake
 
     # -- the API models call ----------------------------------------------------------------
     def transfer(self, src: str, dst: str, nbytes: float, *, tag: Hashable = None,
@@ -168,10 +170,10 @@ class Network:
             self.stats.started += 1
             self.stats.completed += 1
             self.bytes_by_tag[tag] += nbytes
-            return self.env.timeout(latency, value=tr)
+            return simpy.Timeout(self.env, latency, tr)
         if tr.key not in self._paths:
             self._path(tr)  # a route the sharing model cannot price fails here, not later
-        tr._event = event = self.env.event()
+        tr._event = event = simpy.Event(self.env)
         start = now + latency
         heapq.heappush(self._pending, (start, self._seq, tr))
         self._seq += 1
@@ -286,7 +288,8 @@ class Network:
         if self._armed and self._armed[0] <= when:
             return
         heapq.heappush(self._armed, when)
-        self.env.timeout(max(0.0, when - self.env.now)).callbacks.append(self._wake)
+        env = self.env
+        simpy.Timeout(env, max(0.0, when - env.now)).callbacks.append(self._wake_cb)
 
     def _wake(self, _event: simpy.Event) -> None:
         """One step of the manager: finish what is due, re-share if the window is closed, re-arm."""
@@ -330,7 +333,10 @@ class Network:
             for tr in done:
                 tr.finished = now
                 by_tag[tr.tag] += tr.nbytes
-                tr._event.succeed(tr)
+                # the event holds the transfer as its value: dropping the transfer's hold on
+                # it breaks the cycle, so both go by reference counting, not by the collector
+                event, tr._event = tr._event, None
+                event.succeed(tr)
             stats.completed += len(done)
         if changed:
             for callback in self._subscribers:
