@@ -33,6 +33,7 @@ from regsim.models.core.spec import Progress
 from regsim.models.core.work import SAMPLED_NODES, RegistryWork, on_frontend
 from regsim.models.core.world import World, build_world
 from regsim.registry.receipts import Receipt
+from regsim.sim.joins import all_done
 from regsim.sim.network import LinkRecorder
 
 from .config import RolloutConfig
@@ -121,7 +122,7 @@ class _Rollout:
                 return
             yield from self._request(node, fe, combine(self.work.authorize(creds), manifest))
             if at_once:
-                yield env.all_of([self._layer_at_once(node, fe, creds, i, verify) for i in range(layers)])
+                yield all_done(env, [self._layer_at_once(node, fe, creds, i, verify) for i in range(layers)])
             else:
                 yield env.all_of([env.process(self._layer(node, fe, creds, i, downloads, verify))
                                   for i in range(layers)])
@@ -239,7 +240,7 @@ class _LayerFetch:
         branches = [world.net.transfer(fe, self.node, size, tag="egress")]
         start, on_failure = world.executor.start, run.on_failure
         branches += [start(item, on_failure) for item in work.layer_items(self.index, fe, verify_bytes=self.verify)]
-        simpy.AllOf(world.env, branches).callbacks.append(self.streamed)
+        all_done(world.env, branches).callbacks.append(self.streamed)
 
     def streamed(self, _: simpy.Event) -> None:
         self.fetched.succeed()
