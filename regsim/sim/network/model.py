@@ -150,19 +150,24 @@ class Network:
         nbytes = float(nbytes)
         if not (nbytes >= 0 and math.isfinite(nbytes)):
             raise ValueError(f"transfer {src}->{dst}: nbytes must be a non-negative number, got {nbytes!r}")
-        route, latency = self.topology.route(src, dst)
+        topology = self.topology
+        route, latency = topology.route(src, dst)
         now = self.env.now
-        if len(self.topology.links) != self._links:
+        if len(topology.links) != self._links:
             if self._table.lazy is not None:
                 self._table.lazy.leave(now)
-            self._nominal = np.asarray(self.topology.capacities(), dtype=float)
+            self._nominal = np.asarray(topology.capacities(), dtype=float)
             self._table.grow_links(self._nominal)
-            self._links = len(self.topology.links)
+            self._links = len(topology.links)
         latency = self.model.delay(latency)
-        if klass is None and self.classify is not None:
-            klass = self.classify(src, dst, tag)
-        if klass is not None and self.classes.get(klass, 1.0) == 1.0:
-            klass = None  # weight 1: the default class, the same entry as unclassed flows
+        classes = self.classes
+        if not classes:
+            klass = None  # no class weighs other than 1: every flow is of the default class
+        else:
+            if klass is None and self.classify is not None:
+                klass = self.classify(src, dst, tag)
+            if klass is not None and classes.get(klass, 1.0) == 1.0:
+                klass = None  # weight 1: the default class, the same entry as unclassed flows
         tr = Transfer(src, dst, nbytes, tag, route, latency, now, klass)
         self.stats.requested += 1
         if not route or nbytes == 0:
