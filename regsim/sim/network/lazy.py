@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 _SAME_THRESHOLD_RTOL = 1e-12
 #: a per-link heap is rebuilt from its live items once it holds this many times more items
 _GARBAGE = 4
+#: no new levels (:meth:`LazyShares._load`): every group at its current one; never written
+_CURRENT: dict[int, float] = {}
 
 
 def can_enter(table: FlowTable) -> bool:
@@ -158,15 +160,16 @@ class LazyShares:
         top = self._top(g)
         if top is None:
             self.gseq.pop(g, None)
-            if self.table.bsize[g] == 0:
+            if self.table.bsize.item(g) == 0:
                 for d in (self.gh, self.gc, self.gl, self.gm):
                     d.pop(g, None)
             return
-        when = t + (top[0] - (self.V[g] + self.lev[g] * (t - self.tV[g]))) / self.lev[g]
+        lev = self.lev[g]
+        when = t + (top[0] - (self.V[g] + lev * (t - self.tV[g]))) / lev
         s = next(self._seq)
         self.gseq[g] = s
         heapq.heappush(self.gheap, (when, s, g))
-        if len(self.gh[g]) > _GARBAGE * self.table.bsize[g] + 16:
+        if len(self.gh[g]) > _GARBAGE * self.table.bsize.item(g) + 16:
             self._compact(g)
 
     def _compact(self, g: int) -> None:
@@ -518,9 +521,9 @@ class LazyShares:
 
     def load_of(self, links: list[int]) -> list[float]:
         """The current load of each of ``links``: the sum over the groups crossing it."""
-        lev, lg = self.lev, self.lg
+        lg, load = self.lg, self._load
         out = []
         for link in links:
             d = lg.get(link)
-            out.append(sum(lev[g] * rec[1] for g, rec in d.items()) if d else 0.0)
+            out.append(load(d, _CURRENT) if d else 0.0)
         return out
