@@ -75,8 +75,8 @@ class CountingEnvironment(simpy.Environment):
     def run(self, until: float | simpy.Event | None = None) -> object:
         """:meth:`simpy.Environment.run`; run to the end (``until=None``, as the rollouts do) with
         :meth:`step`'s work inlined, in the same order: a 10,000-client rollout processes about
-        500,000 events, and two calls per event were a tenth of its CPU time. ``events`` is
-        brought up to date when the run returns or raises."""
+        500,000 events, and two calls per event (the counting step, then simpy's) cost 0.15-0.3 s
+        of its ~5.5 s of CPU. ``events`` is brought up to date when the run returns or raises."""
         if until is not None:
             return super().run(until)
         queue, done = self._queue, 0
