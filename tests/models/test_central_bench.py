@@ -83,7 +83,7 @@ def test_10000_client_central_rollout(benchmark, start):
     assert figures["makespan"] >= figures["bound"]
     # the engine's lazy re-shares took this from 31-45x the loop (21-30 s of CPU) to 9-12x (6-8 s,
     # the higher figures with the machine's two cores shared by five jobs); fewer objects for the
-    # collector, cheaper joins and a leaner event loop and lazy state to 5.5-6.7x (3.7-4.3 s of
+    # collector, cheaper joins and a leaner event loop and lazy state to 5.5-6.7x (3.7-4.4 s of
     # CPU, the higher figures at load average 4). A ratio, so that it holds on a slower machine;
     # the target (TARGET_S of wall time on 2 cores, issue 17 item 4) is ~7.5x: met when the machine
     # is not loaded (docs/network.md, "Speed")
