@@ -164,35 +164,12 @@ class Disk(MonitoredResource):
         if self.failed:
             done(self._refuse(op))
             return
-        req = self.request()
-
-        def served(event: simpy.Event) -> None:
-            self.busy.change(-1)
-            self.release(req)
-            if not event.ok:
-                done(event.value)
-                return
-            self._count(nbytes, write)
-            done(seconds)
-
-        def granted(_: simpy.Event | None = None) -> None:
-            if self.failed:  # failed while this I/O was queued
-                self.release(req)
-                done(self._refuse(op))
-                return
-            self.busy.change(+1)
-            self._inflight.service(seconds).callbacks.append(served)
-
-        if req.triggered:
-            granted()
+        io = _StartedIO(self, self.request(), done, nbytes, write, seconds, op)
+        if io.req.triggered:
+            io.granted()
         else:
             self.waiting.change(+1)
-
-            def waited(event: simpy.Event) -> None:
-                self.waiting.change(-1)
-                granted(event)
-
-            req.callbacks.append(waited)
+            io.req.callbacks.append(io.waited)
 
     def fail(self) -> int:
         """Mark the disk failed and abort I/O in flight; returns how many I/Os were aborted."""
@@ -208,3 +185,42 @@ class Disk(MonitoredResource):
     def repair(self) -> None:
         """Bring the disk back (its contents are the storage layer's business, not the device's)."""
         self.failed = False
+
+
+class _StartedIO:
+    """One I/O of :meth:`Disk.start_io` on its way: its request, then its service period.
+
+    An object with slots and bound methods as the callbacks, rather than closures: a rollout keeps
+    tens of thousands of layer reads queued at once, and closures' cells are many more objects
+    for the garbage collector to walk.
+    """
+
+    __slots__ = ("disk", "req", "done", "nbytes", "write", "seconds", "op")
+
+    def __init__(self, disk: Disk, req: simpy.Event, done: Callable[[float | DiskFailed], None], nbytes: int,
+                 write: bool, seconds: float, op: str) -> None:
+        self.disk, self.req, self.done = disk, req, done
+        self.nbytes, self.write, self.seconds, self.op = nbytes, write, seconds, op
+
+    def waited(self, event: simpy.Event) -> None:
+        self.disk.waiting.change(-1)
+        self.granted(event)
+
+    def granted(self, _: simpy.Event | None = None) -> None:
+        disk = self.disk
+        if disk.failed:  # failed while this I/O was queued
+            disk.release(self.req)
+            self.done(disk._refuse(self.op))
+            return
+        disk.busy.change(+1)
+        disk._inflight.service(self.seconds).callbacks.append(self.served)
+
+    def served(self, event: simpy.Event) -> None:
+        disk = self.disk
+        disk.busy.change(-1)
+        disk.release(self.req)
+        if not event.ok:
+            self.done(event.value)
+            return
+        disk._count(self.nbytes, self.write)
+        self.done(self.seconds)

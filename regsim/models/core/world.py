@@ -31,6 +31,7 @@ at least the sum of its nodes' NICs when clients reach every node directly.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -70,6 +71,36 @@ class CountingEnvironment(simpy.Environment):
     def step(self) -> None:
         self.events += 1
         super().step()
+
+    def run(self, until: float | simpy.Event | None = None) -> object:
+        """:meth:`simpy.Environment.run`; run to the end (``until=None``, as the rollouts do) with
+        :meth:`step`'s work inlined, in the same order: a 10,000-client rollout processes about
+        500,000 events, and two calls per event (the counting step, then simpy's) cost 0.15-0.3 s
+        of its ~5.5 s of CPU. ``events`` is brought up to date when the run returns or raises."""
+        if until is not None:
+            return super().run(until)
+        queue, done = self._queue, 0
+        try:
+            while queue:
+                self._now, _, _, event = heapq.heappop(queue)
+                done += 1
+                callbacks, event.callbacks = event.callbacks, None
+                for callback in callbacks:
+                    callback(event)
+                if not event._ok and not hasattr(event, "_defused"):
+                    # a failed event nobody defused crashes the run, as in simpy's step
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    raise exc
+        except simpy.core.StopSimulation as stop:
+            # a callback stopped the run (simpy.core.StopSimulation): as simpy does, the event's
+            # remaining callbacks run when the run resumes
+            event.callbacks = callbacks[callbacks.index(callback) + 1:]
+            self.schedule(event, simpy.events.EventPriority(-1))
+            return stop.args[0]
+        finally:
+            self.events += done
+        return None
 
 
 @dataclass

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 _SAME_THRESHOLD_RTOL = 1e-12
 #: a per-link heap is rebuilt from its live items once it holds this many times more items
 _GARBAGE = 4
+#: no new levels (:meth:`LazyShares._load`): every group at its current one; never written
+_CURRENT: dict[int, float] = {}
 
 
 def can_enter(table: FlowTable) -> bool:
@@ -158,15 +160,16 @@ class LazyShares:
         top = self._top(g)
         if top is None:
             self.gseq.pop(g, None)
-            if self.table.bsize[g] == 0:
+            if self.table.bsize.item(g) == 0:
                 for d in (self.gh, self.gc, self.gl, self.gm):
                     d.pop(g, None)
             return
-        when = t + (top[0] - (self.V[g] + self.lev[g] * (t - self.tV[g]))) / self.lev[g]
+        lev = self.lev[g]
+        when = t + (top[0] - (self.V[g] + lev * (t - self.tV[g]))) / lev
         s = next(self._seq)
         self.gseq[g] = s
         heapq.heappush(self.gheap, (when, s, g))
-        if len(self.gh[g]) > _GARBAGE * self.table.bsize[g] + 16:
+        if len(self.gh[g]) > _GARBAGE * self.table.bsize.item(g) + 16:
             self._compact(g)
 
     def _compact(self, g: int) -> None:
@@ -202,20 +205,23 @@ class LazyShares:
     def _weigh(self, path: Path, g: int, v: float, dcount: int, dweight: float, dentries: int) -> None:
         """An entry of group ``g`` on ``path`` gained ``dcount`` members (``dweight`` = their
         weight) and ``dentries`` entries at clock ``v``: credit the links with the bytes moved
-        since, then update their weight sums and shares (as :meth:`.flows.FlowTable.weigh`) and
-        group records. One loop over the entry's few links: this runs for every start and end."""
-        table = self.table
-        wsum, share, cap, dirty = table.wsum, table.share, table.cap, table.dirty
-        lg, touched, sent = self.lg, self.touched, self.sent
-        for link, c in zip(path.links, path.coefs):
-            if dcount:
+        since, then update their weight sums and shares (as :meth:`.flows.FlowTable.weigh` does) and
+        group records. Two loops over the entry's few links: this runs for every start and end."""
+        links, coefs = path.links, path.coefs
+        self.touched.extend(links)
+        if dcount:
+            # no link is marked dirty: while this state holds the eager strategies do not run,
+            # and :meth:`leave` marks the links they must re-share
+            table = self.table
+            wsum, share, cap = table.wsum, table.share, table.cap
+            for link, c in zip(links, coefs):
                 w = wsum.item(link) + dweight * c
                 if w < 0.0:
                     w = 0.0
                 wsum[link] = w
                 share[link] = cap.item(link) / w if w > 0.0 else math.inf
-                dirty[link] = True
-            touched.append(link)
+        lg, sent = self.lg, self.sent
+        for link, c in zip(links, coefs):
             d = lg.get(link)
             if d is None:
                 d = lg[link] = {}
@@ -364,8 +370,9 @@ class LazyShares:
         rising = []
         others = []
         for link in touched:
-            if bsize.item(link):
-                if users.item(link) != bsize.item(link):
+            designators = bsize.item(link)
+            if designators:
+                if users.item(link) != designators:
                     return False
                 level = new[link] = share.item(link)
                 if level > lev[link]:
@@ -390,15 +397,14 @@ class LazyShares:
                     if last is None or last[0] != g or s < last[1]:
                         seen[link] = (g, s)
                         heapq.heappush(gl[g], (s, link))
-            elif sum(new.get(g, lev[g]) * rec[1] for g, rec in d.items()) > cap.item(link) * limit:
+            elif self._load(d, new) > cap.item(link) * limit:
                 return False
         for g in rising:
             if new[g] > self._least_share(g) * limit:
                 return False
             for link in self.gm.get(g, ()):
                 if link not in touched:
-                    d = lg[link]
-                    if sum(new.get(h, lev[h]) * rec[1] for h, rec in d.items()) > cap.item(link) * limit:
+                    if self._load(lg[link], new) > cap.item(link) * limit:
                         return False
         V, tV, stale = self.V, self.tV, self.stale
         for g, level in new.items():
@@ -408,6 +414,15 @@ class LazyShares:
                 lev[g] = level
             stale.add(g)
         return True
+
+    def _load(self, groups: dict[int, list], new: dict[int, float]) -> float:
+        """A link's load at the groups' new levels (``new``, else their current ones): summed in
+        a plain loop, in the order of ``groups`` (a generator under sum() cost more than the sum)."""
+        lev = self.lev
+        total = 0.0
+        for g, rec in groups.items():
+            total += new.get(g, lev[g]) * rec[1]
+        return total
 
     def _least_share(self, g: int) -> float:
         """The smallest share of a non-designated link only group ``g`` crosses.
@@ -506,9 +521,9 @@ class LazyShares:
 
     def load_of(self, links: list[int]) -> list[float]:
         """The current load of each of ``links``: the sum over the groups crossing it."""
-        lev, lg = self.lev, self.lg
+        lg, load = self.lg, self._load
         out = []
         for link in links:
             d = lg.get(link)
-            out.append(sum(lev[g] * rec[1] for g, rec in d.items()) if d else 0.0)
+            out.append(load(d, _CURRENT) if d else 0.0)
         return out

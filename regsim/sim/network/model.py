@@ -135,6 +135,8 @@ class Network:
         self._lazy_settles = 0
         self._lazy_backoff = 0
         self._lazy_wait = 0
+        #: :meth:`_wake`, bound once: the manager arms a timer per event
+        self._wake_cb = self._wake
 
     # -- the API models call ----------------------------------------------------------------
     def transfer(self, src: str, dst: str, nbytes: float, *, tag: Hashable = None,
@@ -148,19 +150,24 @@ class Network:
         nbytes = float(nbytes)
         if not (nbytes >= 0 and math.isfinite(nbytes)):
             raise ValueError(f"transfer {src}->{dst}: nbytes must be a non-negative number, got {nbytes!r}")
-        route, latency = self.topology.route(src, dst)
+        topology = self.topology
+        route, latency = topology.route(src, dst)
         now = self.env.now
-        if len(self.topology.links) != self._links:
+        if len(topology.links) != self._links:
             if self._table.lazy is not None:
                 self._table.lazy.leave(now)
-            self._nominal = np.asarray(self.topology.capacities(), dtype=float)
+            self._nominal = np.asarray(topology.capacities(), dtype=float)
             self._table.grow_links(self._nominal)
-            self._links = len(self.topology.links)
+            self._links = len(topology.links)
         latency = self.model.delay(latency)
-        if klass is None and self.classify is not None:
-            klass = self.classify(src, dst, tag)
-        if klass is not None and self.classes.get(klass, 1.0) == 1.0:
-            klass = None  # weight 1: the default class, the same entry as unclassed flows
+        classes = self.classes
+        if not classes:
+            klass = None  # no class weighs other than 1: every flow is of the default class
+        else:
+            if klass is None and self.classify is not None:
+                klass = self.classify(src, dst, tag)
+            if klass is not None and classes.get(klass, 1.0) == 1.0:
+                klass = None  # weight 1: the default class, the same entry as unclassed flows
         tr = Transfer(src, dst, nbytes, tag, route, latency, now, klass)
         self.stats.requested += 1
         if not route or nbytes == 0:
@@ -168,10 +175,10 @@ class Network:
             self.stats.started += 1
             self.stats.completed += 1
             self.bytes_by_tag[tag] += nbytes
-            return self.env.timeout(latency, value=tr)
+            return simpy.Timeout(self.env, latency, tr)
         if tr.key not in self._paths:
             self._path(tr)  # a route the sharing model cannot price fails here, not later
-        tr._event = event = self.env.event()
+        tr._event = event = simpy.Event(self.env)
         start = now + latency
         heapq.heappush(self._pending, (start, self._seq, tr))
         self._seq += 1
@@ -286,7 +293,8 @@ class Network:
         if self._armed and self._armed[0] <= when:
             return
         heapq.heappush(self._armed, when)
-        self.env.timeout(max(0.0, when - self.env.now)).callbacks.append(self._wake)
+        env = self.env
+        simpy.Timeout(env, max(0.0, when - env.now)).callbacks.append(self._wake_cb)
 
     def _wake(self, _event: simpy.Event) -> None:
         """One step of the manager: finish what is due, re-share if the window is closed, re-arm."""
@@ -330,7 +338,10 @@ class Network:
             for tr in done:
                 tr.finished = now
                 by_tag[tr.tag] += tr.nbytes
-                tr._event.succeed(tr)
+                # the event holds the transfer as its value: dropping the transfer's hold on
+                # it breaks the cycle, so both go by reference counting, not by the collector
+                event, tr._event = tr._event, None
+                event.succeed(tr)
             stats.completed += len(done)
         if changed:
             for callback in self._subscribers:
