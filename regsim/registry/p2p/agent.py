@@ -119,6 +119,8 @@ class Agent:
         return out
 
     def _from_peers(self, usable: Sequence[Member], budget: int, out: list[Request]) -> int:
+        if len(usable) == 1:
+            return self._from_one(usable[0], budget, out)
         wanted, inflight = self._wanted, self._inflight
         spread = self.swarm.spread
         holders = np.array([c.offer(spread) if c.is_origin and hasattr(c, "offer") else c.have for c in usable],
@@ -160,6 +162,29 @@ class Agent:
             holders[exhausted] = False
             offer = np.logical_or.reduce(holders, axis=0)
             offer &= wanted
+        return budget
+
+    def _from_one(self, source: Member, budget: int, out: list[Request]) -> int:
+        """:meth:`_from_peers` with a single usable candidate (a pipeline's refill, an unchoke):
+        the same pieces, the same random draws -- the holder tie-break's one jitter, then the
+        selector's -- without the holder matrix. With one holder, every piece selected goes to it
+        until its free slots run out; the rest of the general loop's work would find nothing."""
+        swarm, wanted, inflight = self.swarm, self._wanted, self._inflight
+        spread = swarm.spread
+        row = source.offer(spread) if source.is_origin and hasattr(source, "offer") else source.have
+        free = source.slots.limit - source.slots.used
+        self.rng.random(1)  # the general path's tie-break jitter: drawn so that the stream stays the same
+        pieces = self.selector.select(row & wanted, spread, budget, self.rng)
+        if pieces.size == 0:
+            return budget
+        requested = swarm.requested
+        for p in pieces.tolist()[:free]:
+            source.slots.acquire()
+            requested[p] += 1
+            inflight[p] = source
+            wanted[p] = False
+            out.append(Request(p, source))
+            budget -= 1
         return budget
 
     def _from_source(self, budget: int, out: list[Request], *, forced: bool) -> None:
