@@ -179,14 +179,15 @@ class SwarmDriver(Unchoking, Parenting):
 
     # -- deciding ----------------------------------------------------------------------------
     def _decide(self, peer: Peer, candidates: list[Member], room: int, *,
-                back_to_source: bool = False) -> list[Request]:
-        """The agent's requests among ``candidates``, at most ``room`` more pieces."""
+                back_to_source: bool = False, nothing_offered: bool = False) -> list[Request]:
+        """The agent's requests among ``candidates``, at most ``room`` more pieces
+        (``nothing_offered``: see :meth:`~regsim.registry.p2p.Agent.next_requests`)."""
         agent = peer.agent
         limit = agent.max_downloads
         agent.max_downloads = peer.inflight + room
         try:
             self.decisions += 1
-            return agent.next_requests(candidates, back_to_source=back_to_source)
+            return agent.next_requests(candidates, back_to_source=back_to_source, nothing_offered=nothing_offered)
         finally:
             agent.max_downloads = limit
 

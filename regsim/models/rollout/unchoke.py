@@ -93,10 +93,13 @@ class Unchoking:
             return
         wants = np.array([p.wanted for p in waiting], dtype=bool)
         wants &= source.have
+        # a super-seeding origin with no fresh piece offers nothing: each peer's decision is then
+        # only its random draws (it stays empty, and changes nothing the next one reads)
+        empty = source.is_origin and hasattr(source, "offer") and not source.offer(layer.swarm.spread).any()
         # the neediest first -- fewest pieces held or coming -- so that peers progress evenly
         for peer in sorted(compress(waiting, wants.any(axis=1).tolist()), key=lambda p: p.agent.held + p.inflight):
             self.wakes += 1
-            requests = self._decide(peer, [source], self.pipeline)
+            requests = self._decide(peer, [source], self.pipeline, nothing_offered=empty)
             if requests:
                 self._open(peer, requests)
                 del audience[peer]

@@ -97,7 +97,8 @@ class Agent:
 
     # -- deciding ----------------------------------------------------------------------------
 
-    def next_requests(self, candidates: Iterable[Member], *, back_to_source: bool = False) -> list[Request]:
+    def next_requests(self, candidates: Iterable[Member], *, back_to_source: bool = False,
+                      nothing_offered: bool = False) -> list[Request]:
         """New requests, up to the download limit; each reserves its source's upload slot.
 
         ``candidates`` are the members this peer may fetch from now (its tracker neighbours or
@@ -106,6 +107,10 @@ class Agent:
         Without it, and only if the agent was built with ``auto_back_to_source`` (a peer that
         decides for itself), pieces nobody in the swarm holds or is fetching go there.
         Cost: O(len(candidates) x pieces) numpy work, independent of the swarm's size.
+        ``nothing_offered``: the caller knows that no candidate offers a piece at all now (a
+        super-seeding origin with no fresh piece), so no piece can come from them; the decision
+        skips matching pieces to holders but makes the same random draws, so that what follows
+        is what the full decision would have led to.
         """
         budget = self.max_downloads - len(self._inflight)
         if budget <= 0 or self._missing == 0:
@@ -113,7 +118,10 @@ class Agent:
         out: list[Request] = []
         usable = [c for c in candidates if c.slots.used < c.slots.limit and c is not self]
         if usable:
-            budget = self._from_peers(usable, budget, out)
+            if nothing_offered:
+                self.rng.random(len(usable))  # the holder tie-break's jitter; no piece to select
+            else:
+                budget = self._from_peers(usable, budget, out)
         if budget > 0 and (back_to_source or (self.auto_back_to_source and self.swarm.unavailable)):
             self._from_source(budget, out, forced=back_to_source)
         return out
