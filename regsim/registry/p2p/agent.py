@@ -129,6 +129,10 @@ class Agent:
     def _from_peers(self, usable: Sequence[Member], budget: int, out: list[Request]) -> int:
         if len(usable) == 1:
             return self._from_one(usable[0], budget, out)
+        return self._from_many(usable, budget, out)
+
+    def _from_many(self, usable: Sequence[Member], budget: int, out: list[Request]) -> int:
+        """Pieces from any of ``usable``: rarest first, each to the holder with the most free slots."""
         wanted, inflight = self._wanted, self._inflight
         spread = self.swarm.spread
         holders = np.array([c.offer(spread) if c.is_origin and hasattr(c, "offer") else c.have for c in usable],
