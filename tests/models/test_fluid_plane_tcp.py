@@ -111,7 +111,8 @@ def test_tcp_filling_is_the_exact_networks_and_never_overloads_a_link(pairs, cap
         load = np.zeros(len(topo.links) + 1)
         np.add.at(load, plane.route[fids].ravel(), (allot[:, None] * plane.coef).ravel())
         assert np.all(load[:-1] <= topo.capacities() * (1 + 1e-9))  # feasible, however few the rounds
-        assert load == pytest.approx(plane.load, rel=1e-12, abs=1e-9)
+        # the last entry is the padding, not a link: a re-share may leave unused columns out
+        assert load[:-1] == pytest.approx(plane.load[:-1], rel=1e-12, abs=1e-9)
         bound = np.array([model.bound(topo.latency(f"h{a}", f"h{b}")) for a, b in pairs])
         assert np.all(allot <= bound * (1 + 1e-9))
         if converged:

@@ -90,7 +90,8 @@ def test_seed_scenario_within_10_s(benchmark):
 
 def test_seed_scenario_under_the_scheduler_within_12_s(benchmark):
     """The scheduler's peers keep their parents while they download, so it takes fewer decisions
-    than it did when every parent that ran dry was dropped (15 s of CPU then, 9.5 s now)."""
+    than it did when every parent that ran dry was dropped (15 s of CPU then, 9.5 s; 5.5 s after
+    issue 17's speed work)."""
     primitive = simpy_loop()
     figures = benchmark.pedantic(run_child, args=("seed-1000-nodes.yaml", "distribution.strategy=p2p-scheduler"),
                                  rounds=1, iterations=1)
@@ -111,10 +112,15 @@ def _cost(nodes: int, pieces: int, repeat: int = 3) -> float:
 
 
 def test_cost_grows_no_faster_than_nodes_times_pieces(benchmark):
+    """Pieces are held to four times as many (80 to 320), not twice: per node x piece the cost was
+    33-40 us from 40 to 320 pieces after issue 17's speed work, but the 80-piece run is the
+    cheapest of them (its swarm's trajectory: 0.79 s, then 1.92 s at 160 pieces, 3.28 s at 320),
+    so a single doubling from it read 2.4-2.65x, above the 2.5x limit, with no growth faster
+    than linear behind it."""
     _cost(100, 20, repeat=1)  # warm-up: imports and first-use caches are not the model's cost
     base = benchmark.pedantic(_cost, args=(300, 80), rounds=1, iterations=1)
-    nodes2, pieces2 = _cost(600, 80), _cost(300, 160)
+    nodes2, pieces4 = _cost(600, 80), _cost(300, 320)
     print(f"\ncost 300 nodes x 80 pieces {base:.2f} s cpu; 2x nodes {nodes2 / base:.2f}x; "
-          f"2x pieces {pieces2 / base:.2f}x (linear would be 2x)")
+          f"4x pieces {pieces4 / base:.2f}x (linear would be 2x and 4x)")
     assert nodes2 / base <= 2 / SLACK
-    assert pieces2 / base <= 2 / SLACK
+    assert pieces4 / base <= 4 / SLACK

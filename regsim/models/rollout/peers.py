@@ -45,12 +45,15 @@ class Peer:
     """One node in one layer's swarm, and what it received from whom."""
 
     __slots__ = ("node", "layer", "agent", "conns", "neighbours", "gen", "inflight", "frontend", "done",
-                 "from_peers", "from_origins", "from_source", "wanted", "next_announce", "announce_armed")
+                 "from_peers", "from_origins", "from_source", "wanted", "next_announce", "announce_armed",
+                 "neighbour_index")
 
     def __init__(self, node: str, layer: Layer, agent: Agent, frontend: str) -> None:
         self.node, self.layer, self.agent, self.frontend = node, layer, agent, frontend
         self.conns: dict[Hashable, Conn] = {}
         self.neighbours: list[Member] = []
+        #: the driver's member numbers of ``neighbours`` (a numpy array), or None once they changed
+        self.neighbour_index = None
         self.gen = 0
         self.inflight = 0
         self.done: float | None = None

@@ -71,6 +71,23 @@ _ARRIVED = 1e-3
 _RTOL = 1e-9
 _WIDTH = 4  # links on the longest route: host up, rack uplink, rack downlink, host down
 
+
+def _row_min(a: np.ndarray) -> np.ndarray:
+    """``a.min(axis=1)`` for an ``(n, width)`` array of a few columns, as element-wise minima of
+    its columns: the same values, several times faster than numpy's reduction along a short axis."""
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        np.minimum(out, a[:, j], out=out)
+    return out
+
+
+def _row_any(a: np.ndarray) -> np.ndarray:
+    """``a.any(axis=1)`` for an ``(n, width)`` bool array of a few columns (see :func:`_row_min`)."""
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        out |= a[:, j]
+    return out
+
 OnArrival = Callable[[object, float], None]
 
 
@@ -118,6 +135,9 @@ class FluidPlane:
         self._ends: dict[str, tuple[int, int, int, int]] = {}
         self._slots = 0
         self.route = np.empty((0, self.width), dtype=np.int64)
+        #: per route column, how many open connections use it (not the padding): a re-share
+        #: leaves out columns nobody uses (a one-rack fabric's rack links), half the work there
+        self._columns = np.zeros(self.width, dtype=np.int64)
         #: per connection: its weight 1/P and the cap on its level (tcp; 1 and inf under maxmin)
         self.weight, self.level_cap = np.empty(0), np.empty(0)
         self.left = self.rate = np.empty(0)
@@ -149,6 +169,7 @@ class FluidPlane:
         else:
             self.route[fid] = self._route(src, dst)
         self.left[fid], self.rate[fid], self.active[fid] = nbytes, 0.0, True
+        self._columns += self.route[fid] != self.pad
         self.owner[fid] = owner
         self.n_active += 1
         self.stats.opened += 1
@@ -167,6 +188,7 @@ class FluidPlane:
         if not self.active[fid]:
             raise ValueError(f"connection {fid} is not open")
         self.active[fid] = False
+        self._columns -= self.route[fid] != self.pad
         self.route[fid] = self.pad
         self.left[fid] = self.rate[fid] = 0.0
         self.weight[fid], self.level_cap[fid] = 1.0, np.inf
@@ -322,15 +344,21 @@ class FluidPlane:
         if not idx.size:
             self.load = np.zeros(self.pad + 1)
             return
-        routes = self.route[idx]
+        routes, coef = self.route[idx], self.coef
+        used = self._columns > 0
+        if not used.all():
+            # padding columns load nothing; dropping them keeps every link's sums in the same
+            # order, so the rates are the same to the bit
+            routes, coef = routes[:, used], coef[used]
         if not self.weighted:
             rates = self.rate[idx] = self._fill(routes, self.cap.copy())
-            self.load = np.bincount(routes.ravel(), weights=np.repeat(rates, _WIDTH), minlength=self.pad + 1)
+            self.load = np.bincount(routes.ravel(), weights=np.repeat(rates, routes.shape[1]),
+                                    minlength=self.pad + 1)
             return
         weight = self.weight[idx]
-        allotment = weight * self._fill(routes, self.cap.copy(), weight, self.coef, self.level_cap[idx])
+        allotment = weight * self._fill(routes, self.cap.copy(), weight, coef, self.level_cap[idx])
         self.rate[idx] = self.model.goodput * allotment
-        self.load = np.bincount(routes.ravel(), weights=(allotment[:, None] * self.coef).ravel(),
+        self.load = np.bincount(routes.ravel(), weights=(allotment[:, None] * coef).ravel(),
                                 minlength=self.pad + 1)
 
     def _fill(self, routes: np.ndarray, free: np.ndarray, weights: np.ndarray | None = None,
@@ -350,8 +378,10 @@ class FluidPlane:
             w = np.ones(routes.shape[0]) if weights is None else np.asarray(weights, dtype=float)
             c = np.ones(width) if coefs is None else np.asarray(coefs, dtype=float)
             cw = np.array(np.broadcast_to(w[:, None] * c, routes.shape))
-            routes = routes.copy()
-            routes[cw <= 0] = self.pad  # an entry that loads nothing takes no part in the sharing
+            idle = cw <= 0
+            if idle.any():
+                routes = routes.copy()
+                routes[idle] = self.pad  # an entry that loads nothing takes no part in the sharing
         lc = None
         if level_cap is not None and np.isfinite(level_cap).any():
             lc = np.asarray(level_cap, dtype=float)
@@ -362,8 +392,8 @@ class FluidPlane:
             with np.errstate(divide="ignore", invalid="ignore"):
                 share = free / demand
             share[self.pad] = np.inf
-            shares = share[routes]
-            level = shares.min(axis=1)
+            shares = share.take(routes)
+            level = _row_min(shares)
             if lc is not None:
                 np.minimum(level, lc, out=level)
             if k == self.rounds - 1:
@@ -371,32 +401,36 @@ class FluidPlane:
                 self.stats.unconverged += 1
                 break
             at_level = shares <= level[:, None] * (1.0 + _RTOL)
-            bottleneck = np.bincount(routes[at_level], minlength=size) == users
+            # entries at their link's share, counted per link (float counts of whole numbers: exact)
+            bottleneck = np.bincount(routes.ravel(), weights=at_level.ravel(), minlength=size) == users
             bottleneck[self.pad] = False
             bottleneck &= users > 0
-            hit = bottleneck[routes].any(axis=1)
+            hit = _row_any(bottleneck.take(routes))
             if lc is not None:
                 hit |= lc <= level * (1.0 + _RTOL)
             if not hit.any():  # cannot happen with exact arithmetic; stay feasible regardless
                 levels[rows] = level
                 self.stats.unconverged += 1
                 break
-            levels[rows[hit]] = level[hit]
-            if hit.all():
+            # rows picked by index (take) rather than by mask: the same rows, in half the time
+            done = hit.nonzero()[0]
+            level_hit = level.take(done)
+            levels[rows.take(done)] = level_hit
+            if done.size == hit.size:
                 break
             if cw is None:
-                used = np.repeat(level[hit], width)
+                used = np.repeat(level_hit, width)
             else:
-                used = (cw[hit] * level[hit][:, None]).ravel()
-            free = free - np.bincount(routes[hit].ravel(), weights=used, minlength=size)
+                used = (cw.take(done, axis=0) * level_hit[:, None]).ravel()
+            free = free - np.bincount(routes.take(done, axis=0).ravel(), weights=used, minlength=size)
             np.maximum(free, 0.0, out=free)
             free[self.pad] = np.inf
-            keep = ~hit
-            rows, routes = rows[keep], routes[keep]
+            keep = (~hit).nonzero()[0]
+            rows, routes = rows.take(keep), routes.take(keep, axis=0)
             if cw is not None:
-                cw = cw[keep]
+                cw = cw.take(keep, axis=0)
             if lc is not None:
-                lc = lc[keep]
+                lc = lc.take(keep)
         return levels
 
     def utilisation(self, times: np.ndarray) -> dict[str, np.ndarray]:

@@ -88,6 +88,10 @@ class SwarmDriver(Unchoking, Parenting):
         self.peers: list[Peer] = []
         #: per swarm member (one host in one layer), the connections it uploads on.
         self._uploads: dict[Member, int] = {}
+        #: the same counts as a numpy array by member number, so that a peer can tell which of
+        #: its fifty neighbours have room in a few array operations (see :meth:`_sources`)
+        self._number: dict[Member, int] = {}
+        self._up = np.zeros(1024, dtype=np.int64)
         #: tracker: per swarm member, the peers whose handout holds it (an ordered set).
         self._audience: dict[Member, dict[Peer, None]] = {}
         #: scheduler: per layer, peers waiting for parents, with the generation they queued at.
@@ -143,6 +147,7 @@ class SwarmDriver(Unchoking, Parenting):
             audiences[member].pop(peer, None)
         swarm = layer.swarm
         peer.neighbours = [swarm.member(p) for p in self.tracker.peers(layer.info.digest, peer.node, self.handout)]
+        peer.neighbour_index = None
         for member in peer.neighbours:
             audience = audiences.get(member)
             if audience is None:
@@ -156,6 +161,7 @@ class SwarmDriver(Unchoking, Parenting):
                 if other is not None and other is not peer and other not in mine and not other.agent.complete:
                     mine[other] = None
                     other.neighbours.append(agent)
+                    other.neighbour_index = None
         return True
 
     def _tick(self, peer: Peer) -> None:
@@ -176,17 +182,19 @@ class SwarmDriver(Unchoking, Parenting):
         for member in peer.neighbours:
             self._audience[member].pop(peer, None)
         peer.neighbours = []
+        peer.neighbour_index = None
 
     # -- deciding ----------------------------------------------------------------------------
     def _decide(self, peer: Peer, candidates: list[Member], room: int, *,
-                back_to_source: bool = False) -> list[Request]:
-        """The agent's requests among ``candidates``, at most ``room`` more pieces."""
+                back_to_source: bool = False, nothing_offered: bool = False) -> list[Request]:
+        """The agent's requests among ``candidates``, at most ``room`` more pieces
+        (``nothing_offered``: see :meth:`~regsim.registry.p2p.Agent.next_requests`)."""
         agent = peer.agent
         limit = agent.max_downloads
         agent.max_downloads = peer.inflight + room
         try:
             self.decisions += 1
-            return agent.next_requests(candidates, back_to_source=back_to_source)
+            return agent.next_requests(candidates, back_to_source=back_to_source, nothing_offered=nothing_offered)
         finally:
             agent.max_downloads = limit
 
@@ -213,12 +221,37 @@ class SwarmDriver(Unchoking, Parenting):
             return [m for m in members if m.peer_id not in conns and uploads.get(m, 0) < limit]
         start = int(self._uniform() * len(members))
         out = []
+        # members with room, in the order of a scan from ``start`` round to it (as one would
+        # walk the list), found in array operations; then the first ``most`` not connected
+        if members is peer.neighbours:
+            index = peer.neighbour_index
+            if index is None:
+                index = peer.neighbour_index = np.array([self._numbered(m) for m in members], dtype=np.intp)
+            room = self._up[index] < limit
+            order = np.concatenate((room[start:].nonzero()[0] + start, room[:start].nonzero()[0])).tolist()
+            for i in order:
+                m = members[i]
+                if m.peer_id not in conns:
+                    out.append(m)
+                    if len(out) == most:
+                        break
+            return out
         for m in members[start:] + members[:start]:
             if m.peer_id not in conns and uploads.get(m, 0) < limit:
                 out.append(m)
                 if len(out) == most:
                     break
         return out
+
+    def _numbered(self, member: Member) -> int:
+        """The member's number in :attr:`_up` (given on first sight)."""
+        number = self._number.get(member)
+        if number is None:
+            number = self._number[member] = len(self._number)
+            if number >= self._up.size:
+                self._up = np.concatenate((self._up, np.zeros(self._up.size, dtype=np.int64)))
+            self._up[number] = self._uploads.get(member, 0)
+        return number
 
     def _fill_tracker(self, peer: Peer) -> None:
         room = self.connections - len(peer.conns)
@@ -252,7 +285,9 @@ class SwarmDriver(Unchoking, Parenting):
             else:
                 self._start(conn)
             if source is not None:
+                number = self._numbered(source)  # before the count moves: a first sight copies it
                 self._uploads[source] = self._uploads.get(source, 0) + 1
+                self._up[number] += 1
         self._track(peer)
 
     def _start(self, conn: Conn) -> None:
@@ -349,5 +384,6 @@ class SwarmDriver(Unchoking, Parenting):
         self._track(peer)
         if conn.source is not None:
             self._uploads[conn.source] -= 1
+            self._up[self._number[conn.source]] -= 1
             if offer:
                 self._offer(peer.layer, conn.source)

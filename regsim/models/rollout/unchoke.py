@@ -91,12 +91,19 @@ class Unchoking:
                     break
         if not waiting:
             return
-        wants = np.array([p.wanted for p in waiting], dtype=bool)
-        wants &= source.have
+        # which of them want one of its pieces: a boolean matrix-vector product is, per row,
+        # "any piece both wanted and held" (a third of the time of an and, then any by row)
+        wants = np.array([p.wanted for p in waiting], dtype=bool).dot(source.have).tolist()
         # the neediest first -- fewest pieces held or coming -- so that peers progress evenly
-        for peer in sorted(compress(waiting, wants.any(axis=1).tolist()), key=lambda p: p.agent.held + p.inflight):
+        takers = sorted(compress(waiting, wants), key=lambda p: p.agent.held + p.inflight)
+        if not takers:
+            return
+        # a super-seeding origin with no fresh piece offers nothing: each peer's decision is then
+        # only its random draws (it stays empty, and changes nothing the next one reads)
+        empty = source.is_origin and hasattr(source, "offer") and not source.offer(layer.swarm.spread).any()
+        for peer in takers:
             self.wakes += 1
-            requests = self._decide(peer, [source], self.pipeline)
+            requests = self._decide(peer, [source], self.pipeline, nothing_offered=empty)
             if requests:
                 self._open(peer, requests)
                 del audience[peer]

@@ -97,7 +97,8 @@ class Agent:
 
     # -- deciding ----------------------------------------------------------------------------
 
-    def next_requests(self, candidates: Iterable[Member], *, back_to_source: bool = False) -> list[Request]:
+    def next_requests(self, candidates: Iterable[Member], *, back_to_source: bool = False,
+                      nothing_offered: bool = False) -> list[Request]:
         """New requests, up to the download limit; each reserves its source's upload slot.
 
         ``candidates`` are the members this peer may fetch from now (its tracker neighbours or
@@ -106,6 +107,10 @@ class Agent:
         Without it, and only if the agent was built with ``auto_back_to_source`` (a peer that
         decides for itself), pieces nobody in the swarm holds or is fetching go there.
         Cost: O(len(candidates) x pieces) numpy work, independent of the swarm's size.
+        ``nothing_offered``: the caller knows that no candidate offers a piece at all now (a
+        super-seeding origin with no fresh piece), so no piece can come from them; the decision
+        skips matching pieces to holders but makes the same random draws, so that what follows
+        is what the full decision would have led to.
         """
         budget = self.max_downloads - len(self._inflight)
         if budget <= 0 or self._missing == 0:
@@ -113,12 +118,21 @@ class Agent:
         out: list[Request] = []
         usable = [c for c in candidates if c.slots.used < c.slots.limit and c is not self]
         if usable:
-            budget = self._from_peers(usable, budget, out)
+            if nothing_offered:
+                self.rng.random(len(usable))  # the holder tie-break's jitter; no piece to select
+            else:
+                budget = self._from_peers(usable, budget, out)
         if budget > 0 and (back_to_source or (self.auto_back_to_source and self.swarm.unavailable)):
             self._from_source(budget, out, forced=back_to_source)
         return out
 
     def _from_peers(self, usable: Sequence[Member], budget: int, out: list[Request]) -> int:
+        if len(usable) == 1:
+            return self._from_one(usable[0], budget, out)
+        return self._from_many(usable, budget, out)
+
+    def _from_many(self, usable: Sequence[Member], budget: int, out: list[Request]) -> int:
+        """Pieces from any of ``usable``: rarest first, each to the holder with the most free slots."""
         wanted, inflight = self._wanted, self._inflight
         spread = self.swarm.spread
         holders = np.array([c.offer(spread) if c.is_origin and hasattr(c, "offer") else c.have for c in usable],
@@ -160,6 +174,29 @@ class Agent:
             holders[exhausted] = False
             offer = np.logical_or.reduce(holders, axis=0)
             offer &= wanted
+        return budget
+
+    def _from_one(self, source: Member, budget: int, out: list[Request]) -> int:
+        """:meth:`_from_peers` with a single usable candidate (a pipeline's refill, an unchoke):
+        the same pieces, the same random draws -- the holder tie-break's one jitter, then the
+        selector's -- without the holder matrix. With one holder, every piece selected goes to it
+        until its free slots run out; the rest of the general loop's work would find nothing."""
+        swarm, wanted, inflight = self.swarm, self._wanted, self._inflight
+        spread = swarm.spread
+        row = source.offer(spread) if source.is_origin and hasattr(source, "offer") else source.have
+        free = source.slots.limit - source.slots.used
+        self.rng.random(1)  # the general path's tie-break jitter: drawn so that the stream stays the same
+        pieces = self.selector.select(row & wanted, spread, budget, self.rng)
+        if pieces.size == 0:
+            return budget
+        requested = swarm.requested
+        for p in pieces.tolist()[:free]:
+            source.slots.acquire()
+            requested[p] += 1
+            inflight[p] = source
+            wanted[p] = False
+            out.append(Request(p, source))
+            budget -= 1
         return budget
 
     def _from_source(self, budget: int, out: list[Request], *, forced: bool) -> None:

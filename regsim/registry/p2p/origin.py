@@ -60,7 +60,7 @@ class Seed:
     def out(self) -> bool:
         """True once a peer of its swarm holds every piece (each has arrived somewhere)."""
         swarm = self.swarm
-        return swarm is not None and bool((swarm.availability > swarm.seed_copies).all())
+        return swarm is not None and swarm.unreached == 0
 
     def offer(self, spread: np.ndarray | None = None) -> np.ndarray:
         """The pieces it serves now. A super-seeding origin (BitTorrent's BEP 16) serves only

@@ -49,6 +49,9 @@ class Swarm:
         #: held or coming than this has not reached any peer yet.
         self.seed_copies = 0
         self._full_at_join: set[Hashable] = set()
+        #: pieces with no more copies held than :attr:`seed_copies` (none has reached a peer yet),
+        #: kept up to date as pieces arrive: a super-seeding origin asks this on every decision
+        self.unreached = self.num_pieces
 
     # -- membership --------------------------------------------------------------------------
 
@@ -70,6 +73,7 @@ class Swarm:
             self._peers.add(pid)
             if self.num_pieces and have.all():
                 self.completed += 1
+        self._count_unreached()
 
     def leave(self, peer_id: Hashable) -> Member:
         """Remove a member; its pieces no longer count as available."""
@@ -86,7 +90,11 @@ class Swarm:
             self._peers.discard(peer_id)
             if self.num_pieces and member.have.all():
                 self.completed -= 1
+        self._count_unreached()
         return member
+
+    def _count_unreached(self) -> None:
+        self.unreached = int(np.count_nonzero(self._avail.counts <= self.seed_copies))
 
     def member(self, peer_id: Hashable) -> Member:
         try:
@@ -143,10 +151,13 @@ class Swarm:
     def note_have(self, index: int) -> None:
         """A member gained piece ``index`` (called by the member itself)."""
         self._avail.gain(index)
+        if self._avail.counts[index] == self.seed_copies + 1:
+            self.unreached -= 1
 
     def note_haves(self, indices: np.ndarray) -> None:
         """A member gained several distinct pieces at once."""
         self._avail.gain_many(indices)
+        self.unreached -= int(np.count_nonzero(self._avail.counts[indices] == self.seed_copies + 1))
 
     def note_complete(self) -> None:
         """A non-origin member now holds every piece."""

@@ -290,3 +290,38 @@ def test_the_blob_of_a_modelled_download_has_no_bytes(swarm):
     assert me.complete
     with pytest.raises(P2PError, match="modelled data plane only"):
         me.data()
+
+
+def _two_swarms(held_by_source):
+    """The same swarm twice (a downloader with its own generator, and one source), for comparing
+    two ways of deciding from the same state."""
+    out = []
+    for _ in range(2):
+        s = Swarm(modelled_info(P, piece_size=100, tail=40))
+        src = peer(s, "src", held_by_source, slots=2)
+        me = Agent("me", s, rng=np.random.default_rng(7), have=bits(P, [0]), upload_slots=4, max_downloads=5,
+                   auto_back_to_source=False)
+        out.append((me, src))
+    return out
+
+
+def test_nothing_offered_makes_the_same_draws_as_a_decision_that_finds_nothing():
+    # the source holds only what the peer has: a full decision finds nothing and draws the jitter
+    (a, src_a), (b, src_b) = _two_swarms([0])
+    assert a.next_requests([src_a]) == []
+    assert b.next_requests([src_b], nothing_offered=True) == []
+    assert a.rng.random() == b.rng.random()  # the generators stand at the same place
+
+
+@pytest.mark.parametrize("held", [range(P), [1, 2], [3, 4, 5, 6, 7, 8, 9]])
+@pytest.mark.parametrize("budget", [1, 3, 5])
+def test_one_candidate_picks_and_draws_as_the_general_path(held, budget):
+    # the fast path for a lone candidate against the general one given the same candidate: the
+    # same pieces, slots taken, swarm counts and generator state after
+    (a, src_a), (b, src_b) = _two_swarms(held)
+    out_a, out_b = [], []
+    left_a, left_b = a._from_one(src_a, budget, out_a), b._from_many([src_b], budget, out_b)
+    assert [r.piece for r in out_a] == [r.piece for r in out_b] and left_a == left_b
+    assert src_a.slots.used == src_b.slots.used
+    assert (a.swarm.requested == b.swarm.requested).all()
+    assert a.rng.random() == b.rng.random()  # the generators stand at the same place

@@ -180,3 +180,23 @@ def test_two_thousand_peers_by_seven_hundred_fifty_pieces_modelled():
     assert origin.uploaded_pieces < 2 * pieces, f"origin uploaded {origin.uploaded_pieces / pieces:.2f} blobs"
     bound = kumar_ross_rounds(pieces, peers, slots, slots, slots)
     assert bound <= stats.rounds <= 3 * bound, (stats.rounds, bound)
+
+
+def test_unreached_counts_the_pieces_no_peer_holds_beyond_the_seeds():
+    # Swarm.unreached is kept as pieces arrive; it must equal a recount at every step
+    info = modelled_info(40, piece_size=100, tail=40)
+    swarm = Swarm(info)
+    rng = np.random.default_rng(3)
+    recount = lambda: int(np.count_nonzero(swarm.availability <= swarm.seed_copies))  # noqa: E731
+    assert swarm.unreached == recount() == 40
+    Agent("seed", swarm, rng=rng, have=np.ones(40, dtype=bool))
+    assert swarm.seed_copies == 1 and swarm.unreached == recount() == 40
+    peers = [Agent(f"p{i}", swarm, rng=rng, max_downloads=3) for i in range(5)]
+    for _ in range(60):
+        for p in peers:
+            for piece, _source in p.next_requests(swarm):
+                p.on_piece(piece)
+            assert swarm.unreached == recount()
+    assert swarm.unreached == 0
+    swarm.leave("p0")
+    assert swarm.unreached == recount()
