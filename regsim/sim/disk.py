@@ -34,24 +34,26 @@ class InFlight:
     """Service periods that complete after their duration unless aborted first.
 
     Each period is an event the caller yields; :meth:`abort` fails every pending one with a fresh
-    exception, so each waiting process sees the failure immediately.
+    exception, so each waiting process sees the failure immediately. Pending periods are kept in
+    the order they began (a dict, not a set, whose order would follow memory addresses), so an
+    abort fails them in the same order in every run: same-time events stay deterministic.
     """
 
     __slots__ = ("_env", "_pending")
 
     def __init__(self, env: simpy.Environment) -> None:
         self._env = env
-        self._pending: set[simpy.Event] = set()
+        self._pending: dict[simpy.Event, None] = {}
 
     def __len__(self) -> int:
         return len(self._pending)
 
     def service(self, seconds: float) -> simpy.Event:
         done = self._env.event()
-        self._pending.add(done)
+        self._pending[done] = None
 
         def finish(_: simpy.Event) -> None:
-            self._pending.discard(done)
+            self._pending.pop(done, None)
             if not done.triggered:
                 done.succeed(seconds)
 

@@ -155,3 +155,30 @@ def test_start_io_runs_as_a_process_would_without_one():
     assert [(tag, at, type(out)) for tag, at, out in log] == [("in-flight", 0.5, DiskFailed),
                                                               ("queued", 0.5, DiskFailed)]
     assert "refused" in str(log[1][2]) and disk.count == 0 and disk.bytes_read == 0
+
+
+def test_an_abort_fails_pending_periods_in_the_order_they_began():
+    # a set would fail them in the order of their memory addresses, which varies between runs
+    from regsim.sim.disk import InFlight
+
+    env = simpy.Environment()
+    periods = InFlight(env)
+    order: list[int] = []
+
+    def wait(i: int):
+        try:
+            yield periods.service(10.0 + i)
+        except RuntimeError:
+            order.append(i)
+
+    for i in range(50):
+        env.process(wait(i))
+
+    def fail_at_one():
+        yield env.timeout(1.0)
+        assert periods.abort(lambda: RuntimeError("disk gone")) == 50
+
+    env.process(fail_at_one())
+    env.run()
+    assert order == list(range(50))
+    assert len(periods) == 0
